@@ -1,0 +1,18 @@
+import { parseUpdateJob } from "../arm/job-bodies.ts";
+import { jobResponse } from "../arm/resources.ts";
+import { checkKey } from "../../service/job-service.ts";
+import { JOB, jobKey, principal, type RouteDef } from "./route.ts";
+
+export const jobsUpdate: RouteDef = {
+  operationId: "Jobs_Update",
+  method: "PATCH",
+  url: JOB,
+  resourceType: "jobs",
+  async handler(req, _reply, deps) {
+    const key = jobKey(req);
+    checkKey(key);
+    const { tags, changes } = parseUpdateJob(req.body);
+    const job = await deps.jobs.update(key, tags, changes, principal(req));
+    return jobResponse(job, { withDrives: true });
+  },
+};

@@ -1,0 +1,198 @@
+/**
+ * buildApp(deps) → a Fastify server with the ARM API and the operational endpoints, not
+ * listening (tests and main.ts decide where it listens).
+ */
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from "fastify";
+import { randomUUID } from "node:crypto";
+import { DomainError, isDomainError } from "./domain/errors.ts";
+import type { LocationCatalogue } from "./domain/locations.ts";
+import type { JobService } from "./service/job-service.ts";
+import type { JobStore } from "./store/ports.ts";
+import { checkApiVersion } from "./api/arm/api-version.ts";
+import { envelope, fromFrameworkError } from "./api/arm/envelope.ts";
+import type { PageTokens } from "./api/arm/paging.ts";
+import { Metrics } from "./api/metrics.ts";
+import { ARM_ROUTES } from "./api/routes/index.ts";
+
+export interface AppDeps {
+  jobs: JobService;
+  store: JobStore;
+  locations: LocationCatalogue;
+  tokens: PageTokens;
+  logger?: FastifyBaseLogger | false;
+  /** Called by /readyz; false while the service cannot take requests. */
+  ready?: () => boolean;
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    operationId?: string;
+    startedAt?: bigint;
+  }
+}
+
+const JOB_PATH =
+  /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.importexport\/jobs\/[^/]+\/?$/i;
+const KNOWN_PATHS: [RegExp, string[]][] = [
+  [JOB_PATH, ["GET", "PUT", "PATCH", "DELETE"]],
+  [
+    /^\/subscriptions\/[^/]+(\/resourcegroups\/[^/]+)?\/providers\/microsoft\.importexport\/jobs\/?$/i,
+    ["GET"],
+  ],
+  [
+    /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.importexport\/jobs\/[^/]+\/listbitlockerkeys\/?$/i,
+    ["POST"],
+  ],
+  [/^\/providers\/microsoft\.importexport\/(locations(\/[^/]+)?|operations)\/?$/i, ["GET"]],
+];
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger || undefined,
+    logger: deps.logger ? undefined : false,
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: "requestId",
+    }),
+    bodyLimit: BODY_LIMIT,
+    routerOptions: {
+      caseSensitive: false,
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+    },
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+  });
+  const metrics = new Metrics();
+
+  // JSON bodies; an empty body is "no body" (the SDK POSTs listBitLockerKeys with content-length 0).
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser(
+    /^application\/([\w.+-]+\+)?json\b/i,
+    { parseAs: "string" },
+    (_req, text, done) => {
+      const s = String(text);
+      if (s.trim() === "") return done(null, undefined);
+      try {
+        done(null, JSON.parse(s));
+      } catch (e) {
+        done(
+          new DomainError(
+            "InvalidRequestContent",
+            `The request body is not valid JSON: ${(e as Error).message}`,
+          ),
+          undefined,
+        );
+      }
+    },
+  );
+
+  app.addHook("onRequest", async (req, reply) => {
+    req.startedAt = process.hrtime.bigint();
+    reply.header("x-ms-request-id", req.id);
+    const clientId = req.headers["x-ms-client-request-id"];
+    if (typeof clientId === "string") reply.header("x-ms-client-request-id", clientId);
+    const correlationId = req.headers["x-ms-correlation-request-id"];
+    reply.header(
+      "x-ms-correlation-request-id",
+      typeof correlationId === "string" ? correlationId : req.id,
+    );
+    reply.header("cache-control", "no-cache");
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const seconds =
+      Number(process.hrtime.bigint() - (req.startedAt ?? process.hrtime.bigint())) / 1e9;
+    const operationId = req.operationId ?? (req.routeOptions.url ? "Other" : "NotFound");
+    metrics.observe(operationId, reply.statusCode, seconds);
+    req.log.info(
+      {
+        operationId,
+        method: req.method,
+        path: req.url.split("?")[0],
+        status: reply.statusCode,
+        latencyMs: Math.round(seconds * 1e5) / 100,
+      },
+      "request",
+    );
+  });
+
+  app.setErrorHandler(async (err, req, reply) => {
+    const domainError = isDomainError(err)
+      ? err
+      : fromFrameworkError(err as { code?: string; statusCode?: number; message: string });
+    if (domainError) {
+      reply.code(domainError.status);
+      if (domainError.code === "MethodNotAllowed") reply.header("allow", domainError.target ?? "");
+      return envelope(domainError);
+    }
+    req.log.error({ err }, "unhandled error");
+    reply.code(500);
+    return envelope(
+      new DomainError(
+        "InternalServerError",
+        `The server hit an unexpected error. Report the request id '${req.id}' to the operator.`,
+      ),
+    );
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    const path = req.url.split("?")[0] ?? "";
+    const known = KNOWN_PATHS.find(([re]) => re.test(path));
+    let err: DomainError;
+    if (known) {
+      err = new DomainError(
+        "MethodNotAllowed",
+        `The method '${req.method}' is not supported on this resource; allowed: ${known[1].join(", ")}.`,
+      );
+      reply.header("allow", known[1].join(", "));
+    } else if (/\/providers\/microsoft\.importexport\//i.test(path)) {
+      err = new DomainError(
+        "InvalidResourceType",
+        `The resource type addressed by '${path}' is not provided by Microsoft.ImportExport.`,
+      );
+    } else {
+      err = new DomainError("NotFound", `No API is served at '${path}'.`);
+    }
+    reply.code(err.status);
+    return envelope(err);
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => {
+    const ready = deps.ready ? deps.ready() : true;
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? "ready" : "starting" };
+  });
+  app.get("/metrics", async (_req, reply) => {
+    const counts = await deps.store.countByState();
+    reply.type("text/plain; version=0.0.4");
+    return metrics.render(counts as Record<string, number>);
+  });
+
+  const routeDeps = { jobs: deps.jobs, locations: deps.locations, tokens: deps.tokens };
+  for (const route of ARM_ROUTES) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      onRequest: async (req: FastifyRequest) => {
+        req.operationId = route.operationId;
+      },
+      preValidation: async (req: FastifyRequest) => {
+        checkApiVersion(
+          (req.query as Record<string, unknown>)["api-version"],
+          `Microsoft.ImportExport/${route.resourceType}`,
+        );
+      },
+      handler: (req, reply) => route.handler(req, reply, routeDeps),
+    });
+  }
+  return app;
+}

@@ -1,0 +1,164 @@
+/**
+ * One typed, validated, frozen configuration. Sources in order of precedence:
+ * command-line flags > environment (DRIVEBAY_*) > config file (JSON) > defaults.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { DEFAULT_TIMERS, type Timers } from "./domain/job/lifecycle.ts";
+import { parseDuration } from "./domain/duration.ts";
+import type { LocationInfo } from "./domain/locations.ts";
+import type { StorageAccountConfig } from "./domain/storage-accounts.ts";
+
+export type Profile = "emulator" | "service";
+
+export interface Config {
+  profile: Profile;
+  host: string;
+  port: number;
+  dataDir: string;
+  timers: Timers;
+  /** How often the engine looks for due deadlines. */
+  tickIntervalMs: number;
+  storageAccounts: StorageAccountConfig[];
+  locations: Partial<LocationInfo>[];
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  sqliteSynchronous: "FULL" | "NORMAL";
+}
+
+export class ConfigError extends Error {}
+
+export interface ConfigSources {
+  flags?: Partial<
+    Record<
+      "port" | "host" | "dataDir" | "profile" | "config" | "logLevel",
+      string | number | undefined
+    >
+  >;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+export const DEFAULT_PORT = 8080;
+
+function pick<T>(...values: (T | undefined)[]): T | undefined {
+  return values.find((v) => v !== undefined && v !== "");
+}
+
+function durationSetting(name: string, value: unknown, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  if (typeof value === "number" && value >= 0) return value;
+  const ms = typeof value === "string" ? parseDuration(value) : undefined;
+  if (ms === undefined)
+    throw new ConfigError(
+      `${name}: '${String(value)}' is not a duration (examples: P14D, 14d, 12h).`,
+    );
+  return ms;
+}
+
+export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
+  const env = sources.env ?? process.env;
+  const flags = sources.flags ?? {};
+  const cwd = sources.cwd ?? process.cwd();
+  const configPath = pick(flags.config as string | undefined, env.DRIVEBAY_CONFIG);
+  let file: Record<string, unknown> = {};
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(resolve(cwd, configPath), "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config file '${configPath}': ${(e as Error).message}`);
+    }
+    if (typeof file !== "object" || file === null || Array.isArray(file)) {
+      throw new ConfigError(`config file '${configPath}' must hold a JSON object.`);
+    }
+  }
+  const profile =
+    pick(
+      flags.profile as string | undefined,
+      env.DRIVEBAY_PROFILE,
+      file.profile as string | undefined,
+    ) ?? "emulator";
+  if (profile !== "emulator" && profile !== "service") {
+    throw new ConfigError(`profile: '${profile}' is not a profile; use 'emulator' or 'service'.`);
+  }
+  const portRaw =
+    pick<string | number>(flags.port, env.DRIVEBAY_PORT, file.port as number | undefined) ??
+    DEFAULT_PORT;
+  const port = Number(portRaw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`port: '${portRaw}' is not a TCP port (0–65535; 0 picks a free one).`);
+  }
+  const host =
+    pick(flags.host as string | undefined, env.DRIVEBAY_HOST, file.host as string | undefined) ??
+    "127.0.0.1";
+  const dataDir = resolve(
+    cwd,
+    pick(
+      flags.dataDir as string | undefined,
+      env.DRIVEBAY_DATA_DIR,
+      file.dataDir as string | undefined,
+    ) ?? ".drivebay",
+  );
+  const timersFile = (file.timers ?? {}) as Record<string, unknown>;
+  const timers: Timers = {
+    creatingExpiryMs: durationSetting(
+      "timers.creatingExpiry",
+      pick(env.DRIVEBAY_CREATING_EXPIRY, timersFile.creatingExpiry as string),
+      DEFAULT_TIMERS.creatingExpiryMs,
+    ),
+    shippingAlertMs: durationSetting(
+      "timers.shippingAlert",
+      pick(env.DRIVEBAY_SHIPPING_ALERT, timersFile.shippingAlert as string),
+      DEFAULT_TIMERS.shippingAlertMs,
+    ),
+    shippingCloseMs: durationSetting(
+      "timers.shippingClose",
+      pick(env.DRIVEBAY_SHIPPING_CLOSE, timersFile.shippingClose as string),
+      DEFAULT_TIMERS.shippingCloseMs,
+    ),
+    retentionMs: durationSetting(
+      "timers.retention",
+      pick(env.DRIVEBAY_RETENTION, timersFile.retention as string),
+      DEFAULT_TIMERS.retentionMs,
+    ),
+  };
+  const tickIntervalMs = durationSetting(
+    "tickInterval",
+    pick(env.DRIVEBAY_TICK_INTERVAL, file.tickInterval as string),
+    1000,
+  );
+  if (tickIntervalMs < 10) throw new ConfigError("tickInterval: must be at least 10ms.");
+  const storageAccounts = (file.storageAccounts ?? []) as StorageAccountConfig[];
+  if (!Array.isArray(storageAccounts) || storageAccounts.some((a) => typeof a?.name !== "string")) {
+    throw new ConfigError("storageAccounts: must be an array of objects with a 'name'.");
+  }
+  const locations = (file.locations ?? []) as Partial<LocationInfo>[];
+  if (!Array.isArray(locations) || locations.some((l) => typeof l?.name !== "string")) {
+    throw new ConfigError("locations: must be an array of objects with a 'name'.");
+  }
+  const logLevel = (pick(
+    flags.logLevel as string | undefined,
+    env.DRIVEBAY_LOG_LEVEL,
+    file.logLevel as string | undefined,
+  ) ?? "info") as Config["logLevel"];
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    throw new ConfigError(`logLevel: '${logLevel}' is not a log level.`);
+  }
+  const sqliteSynchronous = (
+    pick(env.DRIVEBAY_SQLITE_SYNCHRONOUS, file.sqliteSynchronous as string) ?? "FULL"
+  ).toUpperCase();
+  if (sqliteSynchronous !== "FULL" && sqliteSynchronous !== "NORMAL") {
+    throw new ConfigError("sqliteSynchronous: use FULL or NORMAL.");
+  }
+  return Object.freeze({
+    profile,
+    host,
+    port,
+    dataDir,
+    timers: Object.freeze(timers),
+    tickIntervalMs,
+    storageAccounts,
+    locations,
+    logLevel,
+    sqliteSynchronous,
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * The engine's tick(now): fires every stored deadline that is due (Creating expiry,
+ * shipping alert and close, retention purge) through the lifecycle table. Work is done in
+ * bounded batches that yield to the event loop, so a large sweep never blocks the API.
+ */
+import type { FastifyBaseLogger } from "fastify";
+import type { Clock } from "../domain/clock.ts";
+import type { Timers } from "../domain/job/lifecycle.ts";
+import { decide } from "../domain/job/lifecycle.ts";
+import type { JobStore } from "../store/ports.ts";
+
+export interface EngineDeps {
+  store: JobStore;
+  clock: Clock;
+  timers: Timers;
+  logger?: Pick<FastifyBaseLogger, "info" | "error" | "warn">;
+  batchSize?: number;
+}
+
+export interface TickResult {
+  changed: number;
+  purged: number;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class Engine {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<TickResult> | undefined;
+
+  constructor(private readonly deps: EngineDeps) {}
+
+  /** Runs one sweep; concurrent calls share the sweep in progress and then run again. */
+  async tick(): Promise<TickResult> {
+    while (this.running) await this.running.catch(() => undefined);
+    this.running = this.sweep();
+    try {
+      return await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async sweep(): Promise<TickResult> {
+    const { store, timers } = this.deps;
+    const batchSize = this.deps.batchSize ?? 500;
+    const now = this.deps.clock.now();
+    const result: TickResult = { changed: 0, purged: 0 };
+    const seen = new Set<string>();
+    for (;;) {
+      const due = (await store.due(now, batchSize)).filter(
+        (j) => !seen.has(`${j.uid}:${j.version}`),
+      );
+      if (due.length === 0) break;
+      for (const job of due) {
+        seen.add(`${job.uid}:${job.version}`);
+        if (!job.dueEvent) continue;
+        try {
+          const decision = decide(job, { type: job.dueEvent }, { now, actor: "timer", timers });
+          if (decision.kind === "purged") {
+            if (await store.purge(job.uid, job.version)) {
+              result.purged++;
+              this.deps.logger?.info(
+                { job: job.name, state: job.state, event: job.dueEvent },
+                decision.reason,
+              );
+            }
+          } else if (decision.kind === "changed") {
+            if (await store.update(decision.job, decision.history)) result.changed++;
+          }
+        } catch (err) {
+          this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
+        }
+      }
+      await yieldToEventLoop();
+    }
+    return result;
+  }
+
+  start(intervalMs: number): void {
+    this.stop();
+    this.timer = setInterval(() => {
+      this.tick().catch((err) => this.deps.logger?.error({ err }, "tick failed"));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Customer use cases of SPEC §1–§2: load → decide → persist, with compare-and-set writes.
+ * A lost race reloads the job and decides again, so concurrent PATCH/PUT/DELETE on one job
+ * never lose an update or resurrect a deleted job.
+ */
+import { randomUUID } from "node:crypto";
+import type { Clock } from "../domain/clock.ts";
+import { DomainError } from "../domain/errors.ts";
+import type { DecideContext, JobChanges, Timers } from "../domain/job/lifecycle.ts";
+import { decide, historyOfCreation, initialDeadline } from "../domain/job/lifecycle.ts";
+import type {
+  Actor,
+  Drive,
+  EncryptionKey,
+  ExportSpec,
+  HistoryEntry,
+  Job,
+  JobKey,
+  JobState,
+  JobType,
+  LogLevel,
+  PackageInformation,
+  ReturnAddress,
+  ReturnShipping,
+} from "../domain/job/model.ts";
+import {
+  checkJobName,
+  checkJobShape,
+  checkResourceGroupName,
+  checkSubscriptionId,
+  checkTags,
+} from "../domain/job/rules.ts";
+import type { LocationCatalogue } from "../domain/locations.ts";
+import type { StorageAccountRegistry } from "../domain/storage-accounts.ts";
+import type { JobStore } from "../store/ports.ts";
+
+/** A validated Jobs_Create body. */
+export interface JobInput {
+  location: string;
+  tags?: Record<string, string>;
+  storageAccountId: string;
+  jobType?: JobType;
+  returnAddress?: ReturnAddress;
+  returnShipping?: ReturnShipping;
+  deliveryPackage?: PackageInformation;
+  diagnosticsPath?: string;
+  logLevel?: LogLevel;
+  backupDriveManifest?: boolean;
+  driveList?: Omit<Drive, "state">[];
+  export?: ExportSpec;
+  encryptionKey?: EncryptionKey;
+}
+
+export interface Principal {
+  id: string;
+  type: string;
+}
+
+export interface JobServiceDeps {
+  store: JobStore;
+  clock: Clock;
+  timers: Timers;
+  locations: LocationCatalogue;
+  storageAccounts: StorageAccountRegistry;
+}
+
+export interface ListRequest {
+  subscriptionId: string;
+  resourceGroup?: string;
+  state?: JobState;
+  jobType?: JobType;
+  afterSeq?: number;
+  top: number;
+}
+
+const MAX_ATTEMPTS = 20;
+
+export function notFound(key: JobKey): DomainError {
+  return new DomainError(
+    "ResourceNotFound",
+    `The Resource 'Microsoft.ImportExport/jobs/${key.name}' under resource group '${key.resourceGroup}' was not found.`,
+  );
+}
+
+export function checkKey(key: JobKey): void {
+  checkSubscriptionId(key.subscriptionId);
+  checkResourceGroupName(key.resourceGroup);
+  checkJobName(key.name);
+}
+
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  private ctx(actor: Actor, principal?: Principal): DecideContext {
+    return { now: this.deps.clock.now(), actor, timers: this.deps.timers, principal };
+  }
+
+  /** Turns validated request input into a complete job in Creating. */
+  private buildJob(key: JobKey, input: JobInput, ctx: DecideContext, principal: Principal): Job {
+    const location = this.deps.locations.find(input.location);
+    if (!location) {
+      throw new DomainError(
+        "LocationNotAvailableForResourceType",
+        `The location '${input.location}' is not available for resource type 'Microsoft.ImportExport/jobs'. ` +
+          `Use Locations_List (GET /providers/Microsoft.ImportExport/locations) to see the available locations.`,
+        { target: "location" },
+      );
+    }
+    this.deps.storageAccounts.check(input.storageAccountId);
+    const jobType = input.jobType ?? "Import";
+    checkJobShape(jobType, input.driveList, input.export);
+    checkTags(input.tags ?? {});
+    const now = ctx.now.toISOString();
+    const job: Job = {
+      uid: randomUUID(),
+      subscriptionId: key.subscriptionId,
+      resourceGroup: key.resourceGroup,
+      name: key.name,
+      location: location.name,
+      tags: input.tags ?? {},
+      jobType,
+      storageAccountId: input.storageAccountId,
+      shippingInformation: this.deps.locations.shippingInformationFor(location),
+      diagnosticsPath: input.diagnosticsPath || "waimportexport",
+      logLevel: input.logLevel ?? "Error",
+      backupDriveManifest: input.backupDriveManifest ?? false,
+      state: "Creating",
+      cancelRequested: false,
+      driveList: (input.driveList ?? []).map((d) => ({ ...d, state: "Specified" as const })),
+      encryptionKey: input.encryptionKey ?? { kekType: "MicrosoftManaged" },
+      identity: { type: "None" },
+      systemData: {
+        createdBy: principal.id,
+        createdByType: principal.type,
+        createdAt: now,
+        lastModifiedBy: principal.id,
+        lastModifiedByType: principal.type,
+        lastModifiedAt: now,
+      },
+      stateEnteredAt: now,
+      lastCustomerUpdateAt: now,
+      version: 1,
+    };
+    for (const f of ["returnAddress", "returnShipping", "deliveryPackage", "export"] as const) {
+      if (input[f] !== undefined) (job as unknown as Record<string, unknown>)[f] = input[f];
+    }
+    return initialDeadline(job, this.deps.timers);
+  }
+
+  /** Jobs_Create: 201 for a new job, 200 for a full replace of a job still in Creating. */
+  async createOrReplace(
+    key: JobKey,
+    input: JobInput,
+    principal: Principal,
+  ): Promise<{ job: Job; created: boolean }> {
+    checkKey(key);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const ctx = this.ctx("customer", principal);
+      const existing = await this.deps.store.get(key);
+      if (!existing) {
+        const job = this.buildJob(key, input, ctx, principal);
+        if (await this.deps.store.insert(job, [historyOfCreation(ctx)]))
+          return { job, created: true };
+        continue;
+      }
+      const candidate = this.buildJob(
+        {
+          subscriptionId: existing.subscriptionId,
+          resourceGroup: existing.resourceGroup,
+          name: existing.name,
+        },
+        input,
+        ctx,
+        principal,
+      );
+      if (candidate.location !== existing.location) {
+        throw new DomainError(
+          "InvalidRequestContent",
+          `The location of job '${existing.name}' is '${existing.location}' and cannot be changed to '${candidate.location}'. Create a new job instead.`,
+          { target: "location" },
+        );
+      }
+      const decision = decide(
+        existing,
+        { type: "replace", replacement: { ...candidate, systemData: existing.systemData } },
+        ctx,
+      );
+      if (decision.kind !== "changed") return { job: existing, created: false };
+      if (await this.deps.store.update(decision.job, decision.history)) {
+        return { job: { ...decision.job, version: existing.version + 1 }, created: false };
+      }
+    }
+    throw conflict(key);
+  }
+
+  async get(key: JobKey): Promise<Job> {
+    checkKey(key);
+    const job = await this.deps.store.get(key);
+    if (!job) throw notFound(key);
+    return job;
+  }
+
+  /** Jobs_Update. `tags`, when present, replace the whole tag set. */
+  async update(
+    key: JobKey,
+    tags: Record<string, string> | undefined,
+    changes: JobChanges,
+    principal: Principal,
+  ): Promise<Job> {
+    checkKey(key);
+    if (tags !== undefined) checkTags(tags);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const job = await this.deps.store.get(key);
+      if (!job) throw notFound(key);
+      const all: JobChanges = { ...changes, ...(tags !== undefined ? { tags } : {}) };
+      if (all.driveList !== undefined) {
+        if (job.jobType === "Import") {
+          if (job.state === "Creating") checkJobShape("Import", all.driveList, undefined);
+        } else {
+          all.exportDriveKeys = exportKeys(job, all.driveList);
+          delete all.driveList;
+        }
+      }
+      const decision = decide(
+        job,
+        { type: "update", changes: all },
+        this.ctx("customer", principal),
+      );
+      if (decision.kind === "unchanged") return job;
+      if (decision.kind === "purged") throw new Error("an update never purges a job");
+      if (await this.deps.store.update(decision.job, decision.history)) {
+        return { ...decision.job, version: job.version + 1 };
+      }
+    }
+    throw conflict(key);
+  }
+
+  /** Jobs_Delete: "deleted", or "absent" when there was no such job (ARM answers 204). */
+  async delete(key: JobKey, principal: Principal): Promise<"deleted" | "absent"> {
+    checkKey(key);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const job = await this.deps.store.get(key);
+      if (!job) return "absent";
+      const decision = decide(job, { type: "delete" }, this.ctx("customer", principal));
+      if (decision.kind !== "purged") throw new Error("delete always purges or refuses");
+      if (await this.deps.store.purge(job.uid, job.version)) return "deleted";
+    }
+    throw conflict(key);
+  }
+
+  async list(req: ListRequest): Promise<{ jobs: Job[]; lastSeq?: number }> {
+    checkSubscriptionId(req.subscriptionId);
+    if (req.resourceGroup !== undefined) checkResourceGroupName(req.resourceGroup);
+    const rows = await this.deps.store.list({
+      subscriptionId: req.subscriptionId,
+      resourceGroup: req.resourceGroup,
+      state: req.state,
+      jobType: req.jobType,
+      afterSeq: req.afterSeq,
+      limit: req.top + 1,
+    });
+    const page = rows.slice(0, req.top);
+    const more = rows.length > req.top;
+    return { jobs: page.map((r) => r.job), lastSeq: more ? page[page.length - 1]!.seq : undefined };
+  }
+
+  async bitLockerKeys(key: JobKey): Promise<{ driveId: string; bitLockerKey: string }[]> {
+    const job = await this.get(key);
+    return job.driveList
+      .filter((d) => d.bitLockerKey !== undefined)
+      .map((d) => ({ driveId: d.driveId, bitLockerKey: d.bitLockerKey! }));
+  }
+
+  async history(key: JobKey): Promise<HistoryEntry[]> {
+    const job = await this.get(key);
+    return this.deps.store.history(job.uid);
+  }
+}
+
+function conflict(key: JobKey): DomainError {
+  return new DomainError(
+    "ConcurrentUpdateConflict",
+    `Job '${key.name}' is being changed by other requests at the same time; retry the request.`,
+  );
+}
+
+/** Export jobs: a PATCH driveList may only set BitLocker keys of drives the datacenter recorded. */
+function exportKeys(
+  job: Job,
+  drives: NonNullable<JobChanges["driveList"]>,
+): { driveId: string; bitLockerKey: string }[] {
+  return drives.map((d, i) => {
+    const known = job.driveList.find((x) => x.driveId.toLowerCase() === d.driveId?.toLowerCase());
+    if (!known) {
+      throw new DomainError(
+        "InvalidDriveList",
+        `Drive '${d.driveId}' is not a drive of export job '${job.name}'. Only the BitLocker keys of the job's drives can be changed.`,
+        { target: `properties.driveList[${i}].driveId` },
+      );
+    }
+    if (!d.bitLockerKey) {
+      throw new DomainError(
+        "MissingRequiredProperty",
+        `'properties.driveList[${i}].bitLockerKey' is required.`,
+        {
+          target: `properties.driveList[${i}].bitLockerKey`,
+        },
+      );
+    }
+    return { driveId: known.driveId, bitLockerKey: d.bitLockerKey };
+  });
+}

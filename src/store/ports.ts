@@ -1,0 +1,39 @@
+/**
+ * Persistence-shaped ports. A store keeps jobs and their history and offers
+ * compare-and-set writes; it holds no business rule (those live in domain/job).
+ */
+import type { HistoryEntry, Job, JobKey, JobState, JobType } from "../domain/job/model.ts";
+
+export interface ListQuery {
+  subscriptionId: string;
+  resourceGroup?: string;
+  state?: JobState;
+  jobType?: JobType;
+  /** Keyset position: only jobs created after this sequence number. */
+  afterSeq?: number;
+  limit: number;
+}
+
+export interface ListedJob {
+  seq: number;
+  job: Job;
+}
+
+export interface JobStore {
+  get(key: JobKey): Promise<Job | undefined>;
+  /** Inserts a new job; false when a job with that key already exists. */
+  insert(job: Job, history: HistoryEntry[]): Promise<boolean>;
+  /** Writes `job` if the stored version still equals `job.version`; the stored version becomes version + 1. */
+  update(job: Job, history: HistoryEntry[]): Promise<boolean>;
+  /** Deletes the job and all its history if the stored version still equals `version`. */
+  purge(uid: string, version: number): Promise<boolean>;
+  list(query: ListQuery): Promise<ListedJob[]>;
+  history(uid: string): Promise<HistoryEntry[]>;
+  /** Jobs whose stored deadline is at or before `now`, oldest deadline first. */
+  due(now: Date, limit: number): Promise<Job[]>;
+  countByState(): Promise<Partial<Record<JobState, number>>>;
+  /** Small key/value settings the service keeps with its data (e.g. the paging-token secret). */
+  getSetting(name: string): Promise<string | undefined>;
+  setSettingIfAbsent(name: string, value: string): Promise<string>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,228 @@
+import Database from "better-sqlite3";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { HistoryEntry, Job, JobKey, JobState } from "../../domain/job/model.ts";
+import { jobKeyOf } from "../../domain/job/model.ts";
+import type { JobStore, ListQuery, ListedJob } from "../ports.ts";
+
+const MIGRATIONS_DIR = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "..",
+  "migrations",
+  "sqlite",
+);
+
+export interface SqliteOptions {
+  /** A file path, or ":memory:". */
+  file: string;
+  /**
+   * `FULL` fsyncs every commit (durable across power loss); `NORMAL` in WAL mode is
+   * durable across a process crash. Default FULL.
+   */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+interface JobRow {
+  seq: number;
+  version: number;
+  doc: string;
+}
+
+/** Applies migrations/sqlite/NNN_*.sql in order, tracked by PRAGMA user_version. */
+export function migrate(db: Database.Database): number {
+  const files = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d{3}_.*\.sql$/.test(f))
+    .sort();
+  let current = db.pragma("user_version", { simple: true }) as number;
+  for (const file of files) {
+    const n = Number(file.slice(0, 3));
+    if (n <= current) continue;
+    const sql = readFileSync(join(MIGRATIONS_DIR, file), "utf8");
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${n}`);
+    })();
+    current = n;
+  }
+  return current;
+}
+
+export class SqliteJobStore implements JobStore {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(options: SqliteOptions) {
+    if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    this.db.pragma("busy_timeout = 5000");
+    // Deleted jobs carry personal data (addresses, keys): overwrite freed pages.
+    this.db.pragma("secure_delete = ON");
+    migrate(this.db);
+    const db = this.db;
+    this.stmts = {
+      get: db.prepare<[string, string, string], JobRow>(
+        "SELECT seq, version, doc FROM jobs WHERE subscription_key = ? AND resource_group_key = ? AND name_key = ?",
+      ),
+      insert: db.prepare(
+        `INSERT INTO jobs (uid, subscription_key, resource_group_key, name_key, state, job_type, due_at, version, doc)
+         VALUES (@uid, @sub, @rg, @name, @state, @jobType, @dueAt, 1, @doc)
+         ON CONFLICT DO NOTHING`,
+      ),
+      update: db.prepare(
+        `UPDATE jobs SET state = @state, due_at = @dueAt, version = version + 1, doc = @doc
+         WHERE uid = @uid AND version = @version`,
+      ),
+      purge: db.prepare("DELETE FROM jobs WHERE uid = ? AND version = ?"),
+      purgeHistory: db.prepare("DELETE FROM job_history WHERE job_uid = ?"),
+      addHistory: db.prepare(
+        `INSERT INTO job_history (job_uid, at, actor, event, from_state, to_state, reason)
+         VALUES (@uid, @at, @actor, @event, @from, @to, @reason)`,
+      ),
+      history: db.prepare<
+        [string],
+        {
+          at: string;
+          actor: string;
+          event: string;
+          from_state: string | null;
+          to_state: string | null;
+          reason: string;
+        }
+      >(
+        "SELECT at, actor, event, from_state, to_state, reason FROM job_history WHERE job_uid = ? ORDER BY id",
+      ),
+      due: db.prepare<[string, number], JobRow>(
+        "SELECT seq, version, doc FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
+      ),
+      count: db.prepare<[], { state: string; n: number }>(
+        "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
+      ),
+      getSetting: db.prepare<[string], { value: string }>(
+        "SELECT value FROM settings WHERE name = ?",
+      ),
+      setSetting: db.prepare(
+        "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+      ),
+    };
+  }
+
+  private static toJob(row: JobRow): Job {
+    const job = JSON.parse(row.doc) as Job;
+    job.version = row.version;
+    return job;
+  }
+
+  private static docOf(job: Job): string {
+    const { version: _v, ...rest } = job;
+    return JSON.stringify(rest);
+  }
+
+  private writeHistory(uid: string, history: HistoryEntry[]): void {
+    for (const h of history) this.stmts.addHistory.run({ uid, ...h });
+  }
+
+  async get(key: JobKey): Promise<Job | undefined> {
+    const k = jobKeyOf(key);
+    const row = this.stmts.get.get(k.subscriptionId, k.resourceGroup, k.name);
+    return row ? SqliteJobStore.toJob(row) : undefined;
+  }
+
+  async insert(job: Job, history: HistoryEntry[]): Promise<boolean> {
+    const k = jobKeyOf(job);
+    return this.db.transaction(() => {
+      const r = this.stmts.insert.run({
+        uid: job.uid,
+        sub: k.subscriptionId,
+        rg: k.resourceGroup,
+        name: k.name,
+        state: job.state,
+        jobType: job.jobType,
+        dueAt: job.dueAt ?? null,
+        doc: SqliteJobStore.docOf(job),
+      });
+      if (r.changes !== 1) return false;
+      this.writeHistory(job.uid, history);
+      return true;
+    })();
+  }
+
+  async update(job: Job, history: HistoryEntry[]): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.stmts.update.run({
+        uid: job.uid,
+        version: job.version,
+        state: job.state,
+        dueAt: job.dueAt ?? null,
+        doc: SqliteJobStore.docOf(job),
+      });
+      if (r.changes !== 1) return false;
+      this.writeHistory(job.uid, history);
+      return true;
+    })();
+  }
+
+  async purge(uid: string, version: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.stmts.purge.run(uid, version);
+      if (r.changes !== 1) return false;
+      this.stmts.purgeHistory.run(uid);
+      return true;
+    })();
+  }
+
+  async list(q: ListQuery): Promise<ListedJob[]> {
+    const where = ["subscription_key = @sub", "seq > @after"];
+    if (q.resourceGroup !== undefined) where.push("resource_group_key = @rg");
+    if (q.state !== undefined) where.push("state = @state");
+    if (q.jobType !== undefined) where.push("job_type = @jobType");
+    const sql = `SELECT seq, version, doc FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`;
+    const rows = this.db.prepare<Record<string, unknown>, JobRow>(sql).all({
+      sub: q.subscriptionId.toLowerCase(),
+      rg: q.resourceGroup?.toLowerCase(),
+      state: q.state,
+      jobType: q.jobType,
+      after: q.afterSeq ?? 0,
+      limit: q.limit,
+    });
+    return rows.map((row) => ({ seq: row.seq, job: SqliteJobStore.toJob(row) }));
+  }
+
+  async history(uid: string): Promise<HistoryEntry[]> {
+    return this.stmts.history.all(uid).map((r) => ({
+      at: r.at,
+      actor: r.actor as HistoryEntry["actor"],
+      event: r.event,
+      from: r.from_state as JobState | null,
+      to: r.to_state as JobState | null,
+      reason: r.reason,
+    }));
+  }
+
+  async due(now: Date, limit: number): Promise<Job[]> {
+    return this.stmts.due.all(now.toISOString(), limit).map(SqliteJobStore.toJob);
+  }
+
+  async countByState(): Promise<Partial<Record<JobState, number>>> {
+    const out: Partial<Record<JobState, number>> = {};
+    for (const r of this.stmts.count.all()) out[r.state as JobState] = r.n;
+    return out;
+  }
+
+  async getSetting(name: string): Promise<string | undefined> {
+    return this.stmts.getSetting.get(name)?.value;
+  }
+
+  async setSettingIfAbsent(name: string, value: string): Promise<string> {
+    this.stmts.setSetting.run(name, value);
+    return (await this.getSetting(name))!;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
