@@ -73,7 +73,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const metrics = new Metrics();
 
   // JSON bodies; an empty body is "no body" (the SDK POSTs listBitLockerKeys with content-length 0).
-  app.removeContentTypeParser("application/json");
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     /^application\/([\w.+-]+\+)?json\b/i,
     { parseAs: "string" },

@@ -41,7 +41,7 @@ function typeName(v: unknown): string {
 }
 
 function bad(target: string, message: string): DomainError {
-  return new DomainError("InvalidRequestContent", message, { target });
+  return new DomainError("InvalidRequestContent", message, target ? { target } : {});
 }
 
 function join(path: string, key: string | number): string {
@@ -51,7 +51,7 @@ function join(path: string, key: string | number): string {
 
 /** Checks `value` against `schema`; returns a cleaned copy (ignored and null properties removed). */
 export function check(schema: Schema, value: unknown, path: string): unknown {
-  const where = path || "the request body";
+  const where = path || "body";
   switch (schema.kind) {
     case "string": {
       if (typeof value !== "string")
@@ -129,7 +129,7 @@ export function check(schema: Schema, value: unknown, path: string): unknown {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) {
         if (schema.ignored?.includes(k)) continue;
-        const prop = schema.props[k];
+        const prop = Object.hasOwn(schema.props, k) ? schema.props[k] : undefined;
         if (!prop) {
           const known = Object.keys(schema.props);
           throw bad(

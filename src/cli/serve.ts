@@ -1,0 +1,121 @@
+/**
+ * `drivebay serve`: load the config (flags > env > file > defaults), start the service,
+ * print where it listens and how to connect (stderr; stdout carries the JSON request logs),
+ * and shut down gracefully on SIGINT/SIGTERM.
+ */
+import { ConfigError, loadConfig, type Config, type ConfigSources } from "../config.ts";
+import { startService } from "../main.ts";
+import { CliFailure, DEFAULT_SUBSCRIPTION } from "./client.ts";
+import type { Io } from "./output.ts";
+
+export type ServeFlags = NonNullable<ConfigSources["flags"]>;
+
+/** Resolves with the first SIGINT/SIGTERM; a second one ends the process at once. */
+export interface StopSignal {
+  received: Promise<string>;
+  dispose(): void;
+}
+
+export function processSignals(io: Io): StopSignal {
+  let first = true;
+  let resolve!: (s: string) => void;
+  const received = new Promise<string>((r) => (resolve = r));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (first) {
+      first = false;
+      resolve(signal);
+      return;
+    }
+    io.err(`received ${signal} again; exiting without waiting\n`);
+    process.exit(1);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    received,
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+function configFrom(flags: ServeFlags): Readonly<Config> {
+  try {
+    return loadConfig({ flags });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliFailure(`drivebay serve: ${e.message}`, 2);
+    throw e;
+  }
+}
+
+/** A listen error the user can fix with a flag, as a usage failure (exit 2). */
+function listenFailure(e: unknown, config: Readonly<Config>): CliFailure | undefined {
+  const code = (e as { code?: string }).code;
+  const where = `${config.host}:${config.port}`;
+  switch (code) {
+    case "EADDRINUSE":
+      return new CliFailure(
+        `drivebay serve: port ${config.port} is in use; pick another with --port or DRIVEBAY_PORT`,
+        2,
+      );
+    case "EACCES":
+      return new CliFailure(
+        `drivebay serve: not permitted to listen on ${where}; pick a port above 1023 with --port or DRIVEBAY_PORT`,
+        2,
+      );
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new CliFailure(
+        `drivebay serve: cannot listen on host '${config.host}' (${code}); pick another with --host or DRIVEBAY_HOST`,
+        2,
+      );
+    default:
+      return undefined;
+  }
+}
+
+export function banner(url: string, config: Readonly<Config>): string {
+  return `drivebay listening on ${url}
+  profile:  ${config.profile}
+  data dir: ${config.dataDir}
+
+Connect with the JS SDK (@azure/arm-storageimportexport):
+
+  import { StorageImportExport } from "@azure/arm-storageimportexport";
+  const client = new StorageImportExport(
+    { getToken: async () => ({ token: "dev", expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    "${DEFAULT_SUBSCRIPTION}",
+    { endpoint: "${url}", allowInsecureConnection: ${url.startsWith("http:")} },
+  );
+  // The stock bearer policy refuses http; send the token with a plain one instead.
+  client.pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
+  client.pipeline.addPolicy(
+    {
+      name: "devBearer",
+      sendRequest: (req, next) => (req.headers.set("Authorization", "Bearer dev"), next(req)),
+    },
+    { phase: "Sign" },
+  );
+
+Or from a shell: drivebay job list --endpoint ${url}
+Stop with Ctrl+C (SIGINT) or SIGTERM.
+`;
+}
+
+export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promise<void> {
+  try {
+    const config = configFrom(flags);
+    const running = await startService(config).catch((e: unknown) => {
+      throw listenFailure(e, config) ?? e;
+    });
+    io.err(banner(running.url, config));
+    const signal = await stop.received;
+    io.err(`received ${signal}; shutting down after in-flight requests finish\n`);
+    await running.close();
+    io.err("drivebay stopped\n");
+  } finally {
+    stop.dispose();
+  }
+}

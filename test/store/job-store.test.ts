@@ -1,0 +1,241 @@
+/**
+ * The store contract: one suite that every JobStore implementation passes (SQLite files
+ * today; PostgreSQL joins the list with its own factory).
+ */
+import { describe, test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { DEFAULT_TIMERS, initialDeadline } from "../../src/domain/job/lifecycle.ts";
+import type { HistoryEntry, Job } from "../../src/domain/job/model.ts";
+import type { JobStore } from "../../src/store/ports.ts";
+import { SqliteJobStore, migrate } from "../../src/store/sqlite/sqlite-job-store.ts";
+
+interface StoreFactory {
+  name: string;
+  /** Opens a store; the same `place` reopens the same data. */
+  open(place: string): Promise<JobStore>;
+  place(): string;
+  cleanup(place: string): void;
+}
+
+const sqlite: StoreFactory = {
+  name: "SQLite file",
+  async open(place) {
+    return new SqliteJobStore({ file: join(place, "jobs.sqlite") });
+  },
+  place: () => mkdtempSync(join(tmpdir(), "drivebay-store-")),
+  cleanup: (place) => rmSync(place, { recursive: true, force: true }),
+};
+
+let n = 0;
+function job(over: Partial<Job> = {}): Job {
+  n++;
+  const iso = "2026-01-01T00:00:00.000Z";
+  return initialDeadline(
+    {
+      uid: `uid-${n}-${Math.random()}`,
+      subscriptionId: "Sub-A",
+      resourceGroup: "RG-1",
+      name: `Job-${n}`,
+      location: "westus",
+      tags: {},
+      jobType: "Import",
+      storageAccountId:
+        "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/acct",
+      shippingInformation: {},
+      diagnosticsPath: "waimportexport",
+      logLevel: "Error",
+      backupDriveManifest: false,
+      state: "Creating",
+      cancelRequested: false,
+      driveList: [{ driveId: "D1", bitLockerKey: "secret-key", state: "Specified" }],
+      encryptionKey: { kekType: "MicrosoftManaged" },
+      identity: { type: "None" },
+      systemData: {
+        createdBy: "a",
+        createdByType: "User",
+        createdAt: iso,
+        lastModifiedBy: "a",
+        lastModifiedByType: "User",
+        lastModifiedAt: iso,
+      },
+      stateEnteredAt: iso,
+      lastCustomerUpdateAt: iso,
+      version: 1,
+      ...over,
+    },
+    DEFAULT_TIMERS,
+  );
+}
+
+const h = (event: string): HistoryEntry => ({
+  at: "2026-01-01T00:00:00.000Z",
+  actor: "customer",
+  event,
+  from: null,
+  to: "Creating",
+  reason: event,
+});
+
+for (const factory of [sqlite]) {
+  describe(`JobStore contract: ${factory.name}`, () => {
+    const places: string[] = [];
+    const fresh = async () => {
+      const place = factory.place();
+      places.push(place);
+      return { place, store: await factory.open(place) };
+    };
+    after(() => places.forEach((p) => factory.cleanup(p)));
+
+    test("insert, case-insensitive get, duplicate insert refused", async () => {
+      const { store } = await fresh();
+      const j = job({ name: "MixedCase" });
+      assert.equal(await store.insert(j, [h("create")]), true);
+      const got = await store.get({
+        subscriptionId: "sub-a",
+        resourceGroup: "rg-1",
+        name: "mixedcase",
+      });
+      assert.deepEqual(got, j);
+      assert.equal(await store.insert({ ...job({ name: "MIXEDCASE" }) }, []), false);
+      assert.deepEqual(await store.history(j.uid), [h("create")]);
+      await store.close();
+    });
+
+    test("compare-and-set: a stale version never overwrites, and versions advance by one", async () => {
+      const { store } = await fresh();
+      const j = job();
+      await store.insert(j, []);
+      assert.equal(await store.update({ ...j, tags: { a: "1" } }, [h("one")]), true);
+      assert.equal(
+        await store.update({ ...j, tags: { b: "2" } }, [h("stale")]),
+        false,
+        "version 1 is stale now",
+      );
+      const now = (await store.get(j))!;
+      assert.equal(now.version, 2);
+      assert.deepEqual(now.tags, { a: "1" });
+      assert.deepEqual(
+        (await store.history(j.uid)).map((x) => x.event),
+        ["one"],
+      );
+      assert.equal(await store.purge(j.uid, 1), false, "purge with a stale version");
+      assert.equal(await store.purge(j.uid, 2), true);
+      assert.equal(await store.get(j), undefined);
+      assert.deepEqual(await store.history(j.uid), []);
+      assert.equal(await store.update({ ...now }, []), false, "no update resurrects a purged job");
+      await store.close();
+    });
+
+    test("list: scope, filters and keyset order", async () => {
+      const { store } = await fresh();
+      const a = job({ resourceGroup: "rg-1" });
+      const b = job({ resourceGroup: "RG-2", jobType: "Export" });
+      const c = job({ resourceGroup: "rg-1", state: "Shipping" });
+      const other = job({ subscriptionId: "Sub-B" });
+      for (const j of [a, b, c, other]) await store.insert(j, []);
+      const names = async (q: Parameters<JobStore["list"]>[0]) =>
+        (await store.list(q)).map((r) => r.job.name);
+      assert.deepEqual(await names({ subscriptionId: "SUB-A", limit: 10 }), [
+        a.name,
+        b.name,
+        c.name,
+      ]);
+      assert.deepEqual(await names({ subscriptionId: "sub-a", resourceGroup: "rg-2", limit: 10 }), [
+        b.name,
+      ]);
+      assert.deepEqual(await names({ subscriptionId: "sub-a", state: "Shipping", limit: 10 }), [
+        c.name,
+      ]);
+      assert.deepEqual(await names({ subscriptionId: "sub-a", jobType: "Export", limit: 10 }), [
+        b.name,
+      ]);
+      const first = await store.list({ subscriptionId: "sub-a", limit: 2 });
+      assert.deepEqual(
+        await names({ subscriptionId: "sub-a", afterSeq: first[1]!.seq, limit: 10 }),
+        [c.name],
+      );
+      await store.close();
+    });
+
+    test("due: only deadlines at or before now, oldest first, bounded", async () => {
+      const { store } = await fresh();
+      const late = job({ lastCustomerUpdateAt: "2026-01-10T00:00:00.000Z" });
+      const early = job({ lastCustomerUpdateAt: "2026-01-02T00:00:00.000Z" });
+      const none = job({ state: "Received" });
+      delete none.dueAt;
+      delete none.dueEvent;
+      for (const j of [late, early, none]) await store.insert(j, []);
+      assert.deepEqual(
+        (await store.due(new Date("2026-01-16T00:00:00.000Z"), 10)).map((j) => j.name),
+        [early.name],
+      );
+      assert.deepEqual(
+        (await store.due(new Date("2027-01-01T00:00:00.000Z"), 10)).map((j) => j.name),
+        [early.name, late.name],
+      );
+      assert.equal((await store.due(new Date("2027-01-01T00:00:00.000Z"), 1)).length, 1);
+      assert.deepEqual(await store.countByState(), { Creating: 2, Received: 1 });
+      await store.close();
+    });
+
+    test("settings keep the first value", async () => {
+      const { store } = await fresh();
+      assert.equal(await store.setSettingIfAbsent("k", "first"), "first");
+      assert.equal(await store.setSettingIfAbsent("k", "second"), "first");
+      assert.equal(await store.getSetting("missing"), undefined);
+      await store.close();
+    });
+
+    test("reopening the same data finds every job and its history as it was", async () => {
+      const { place, store } = await fresh();
+      const jobs = [
+        job(),
+        job({ state: "Completed", cancelRequested: true }),
+        job({ tags: { t: "v" } }),
+      ];
+      for (const j of jobs) await store.insert(j, [h("create")]);
+      await store.update({ ...jobs[2]!, tags: { t: "w" } }, [h("tag")]);
+      await store.close();
+      const reopened = await factory.open(place);
+      assert.deepEqual(await reopened.get(jobs[0]!), jobs[0]);
+      assert.deepEqual(await reopened.get(jobs[1]!), jobs[1]);
+      assert.deepEqual((await reopened.get(jobs[2]!))?.tags, { t: "w" });
+      assert.deepEqual(
+        (await reopened.history(jobs[2]!.uid)).map((x) => x.event),
+        ["create", "tag"],
+      );
+      await reopened.close();
+    });
+  });
+}
+
+describe("SQLite migrations", () => {
+  test("apply once, in order, and are recorded in user_version", () => {
+    const db = new Database(":memory:");
+    const v = migrate(db);
+    assert.ok(v >= 1);
+    assert.equal(migrate(db), v, "a second run applies nothing");
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all() as { name: string }[];
+    assert.ok(["jobs", "job_history", "settings"].every((t) => tables.some((x) => x.name === t)));
+    db.close();
+  });
+
+  test("the database file is in WAL mode", () => {
+    const dir = mkdtempSync(join(tmpdir(), "drivebay-wal-"));
+    try {
+      const store = new SqliteJobStore({ file: join(dir, "x.sqlite") });
+      const db = new Database(join(dir, "x.sqlite"));
+      assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+      db.close();
+      void store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
