@@ -71,6 +71,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
   });
   const metrics = new Metrics();
+  const logRequests = deps.logger ? ["trace", "debug", "info"].includes(deps.logger.level) : false;
 
   // JSON bodies; an empty body is "no body" (the SDK POSTs listBitLockerKeys with content-length 0).
   app.removeAllContentTypeParsers();
@@ -94,34 +95,36 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   );
 
-  app.addHook("onRequest", async (req, reply) => {
+  app.addHook("onRequest", (req, reply, done) => {
     req.startedAt = process.hrtime.bigint();
-    reply.header("x-ms-request-id", req.id);
     const clientId = req.headers["x-ms-client-request-id"];
-    if (typeof clientId === "string") reply.header("x-ms-client-request-id", clientId);
     const correlationId = req.headers["x-ms-correlation-request-id"];
-    reply.header(
-      "x-ms-correlation-request-id",
-      typeof correlationId === "string" ? correlationId : req.id,
-    );
-    reply.header("cache-control", "no-cache");
+    reply.headers({
+      "x-ms-request-id": req.id,
+      "x-ms-correlation-request-id": typeof correlationId === "string" ? correlationId : req.id,
+      "cache-control": "no-cache",
+      ...(typeof clientId === "string" ? { "x-ms-client-request-id": clientId } : {}),
+    });
+    done();
   });
 
-  app.addHook("onResponse", async (req, reply) => {
-    const seconds =
-      Number(process.hrtime.bigint() - (req.startedAt ?? process.hrtime.bigint())) / 1e9;
+  app.addHook("onResponse", (req, reply, done) => {
+    const seconds = Number(process.hrtime.bigint() - (req.startedAt ?? process.hrtime.bigint())) / 1e9;
     const operationId = req.operationId ?? (req.routeOptions.url ? "Other" : "NotFound");
     metrics.observe(operationId, reply.statusCode, seconds);
-    req.log.info(
-      {
-        operationId,
-        method: req.method,
-        path: req.url.split("?")[0],
-        status: reply.statusCode,
-        latencyMs: Math.round(seconds * 1e5) / 100,
-      },
-      "request",
-    );
+    if (logRequests) {
+      req.log.info(
+        {
+          operationId,
+          method: req.method,
+          path: req.url.split("?")[0],
+          status: reply.statusCode,
+          latencyMs: Math.round(seconds * 1e5) / 100,
+        },
+        "request",
+      );
+    }
+    done();
   });
 
   app.setErrorHandler(async (err, req, reply) => {
@@ -179,17 +182,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   const routeDeps = { jobs: deps.jobs, locations: deps.locations, tokens: deps.tokens };
   for (const route of ARM_ROUTES) {
+    const resourceType = `Microsoft.ImportExport/${route.resourceType}`;
     app.route({
       method: route.method,
       url: route.url,
-      onRequest: async (req: FastifyRequest) => {
+      // One synchronous hook: name the operation, then ARM's api-version check.
+      onRequest: (req: FastifyRequest, _reply, done) => {
         req.operationId = route.operationId;
-      },
-      preValidation: async (req: FastifyRequest) => {
-        checkApiVersion(
-          (req.query as Record<string, unknown>)["api-version"],
-          `Microsoft.ImportExport/${route.resourceType}`,
-        );
+        try {
+          checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
+          done();
+        } catch (e) {
+          done(e as Error);
+        }
       },
       handler: (req, reply) => route.handler(req, reply, routeDeps),
     });

@@ -25,6 +25,12 @@ export interface SqliteOptions {
   synchronous?: "FULL" | "NORMAL";
 }
 
+interface PendingWrite {
+  run: () => boolean;
+  resolve: (ok: boolean) => void;
+  reject: (e: unknown) => void;
+}
+
 interface JobRow {
   seq: number;
   version: number;
@@ -53,6 +59,8 @@ export function migrate(db: Database.Database): number {
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly stmts;
+  private pending: PendingWrite[] = [];
+  private flushScheduled = false;
 
   constructor(options: SqliteOptions) {
     if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
@@ -132,9 +140,51 @@ export class SqliteJobStore implements JobStore {
     return row ? SqliteJobStore.toJob(row) : undefined;
   }
 
+  /**
+   * Group commit: writes that arrive in the same turn of the event loop share one
+   * transaction, so one fsync (synchronous=FULL) makes a whole batch durable. Each write
+   * runs in its own savepoint and keeps its own compare-and-set outcome.
+   */
+  private enqueue(run: () => boolean): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ run, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: boolean } | { error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const write of batch) {
+          try {
+            outcomes.push({ ok: this.db.transaction(write.run)() });
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    batch.forEach((write, i) => {
+      const o = outcomes[i]!;
+      if ("error" in o) write.reject(o.error);
+      else write.resolve(o.ok);
+    });
+  }
+
   async insert(job: Job, history: HistoryEntry[]): Promise<boolean> {
     const k = jobKeyOf(job);
-    return this.db.transaction(() => {
+    return this.enqueue(() => {
       const r = this.stmts.insert.run({
         uid: job.uid,
         sub: k.subscriptionId,
@@ -148,11 +198,11 @@ export class SqliteJobStore implements JobStore {
       if (r.changes !== 1) return false;
       this.writeHistory(job.uid, history);
       return true;
-    })();
+    });
   }
 
   async update(job: Job, history: HistoryEntry[]): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.enqueue(() => {
       const r = this.stmts.update.run({
         uid: job.uid,
         version: job.version,
@@ -163,16 +213,16 @@ export class SqliteJobStore implements JobStore {
       if (r.changes !== 1) return false;
       this.writeHistory(job.uid, history);
       return true;
-    })();
+    });
   }
 
   async purge(uid: string, version: number): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.enqueue(() => {
       const r = this.stmts.purge.run(uid, version);
       if (r.changes !== 1) return false;
       this.stmts.purgeHistory.run(uid);
       return true;
-    })();
+    });
   }
 
   async list(q: ListQuery): Promise<ListedJob[]> {
@@ -218,11 +268,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async setSettingIfAbsent(name: string, value: string): Promise<string> {
-    this.stmts.setSetting.run(name, value);
+    await this.enqueue(() => this.stmts.setSetting.run(name, value).changes === 1);
     return (await this.getSetting(name))!;
   }
 
   async close(): Promise<void> {
+    this.flush();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,87 @@
+/**
+ * The `drivebay` command line. `run(argv)` parses and runs one command and resolves with the
+ * exit code: 0 success, 1 the command failed (API error, unreachable server), 2 usage or
+ * configuration error. Tests call it in-process; bin/drivebay.js calls it for real.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { CliFailure } from "./client.ts";
+import { registerJobCommands } from "./jobs.ts";
+import { processIo, type Io } from "./output.ts";
+import { processSignals, serve, type ServeFlags, type StopSignal } from "./serve.ts";
+
+export interface RunOptions {
+  io?: Io;
+  /** What stops `serve` (default: SIGINT/SIGTERM of this process). */
+  stopSignal?: (io: Io) => StopSignal;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function registerServe(program: Command, io: Io, stopSignal: (io: Io) => StopSignal): void {
+  program
+    .command("serve")
+    .description("run the drivebay service (Microsoft.ImportExport API)")
+    .addOption(new Option("--port <n>", "TCP port; 0 picks a free one (default: 8080)").env("DRIVEBAY_PORT"))
+    .addOption(new Option("--host <host>", "address to listen on (default: 127.0.0.1)").env("DRIVEBAY_HOST"))
+    .addOption(
+      new Option("--data-dir <dir>", "where the database lives (default: ./.drivebay)").env(
+        "DRIVEBAY_DATA_DIR",
+      ),
+    )
+    .addOption(
+      new Option("--profile <profile>", "emulator or service (default: emulator)").env(
+        "DRIVEBAY_PROFILE",
+      ),
+    )
+    .addOption(new Option("--config <file>", "JSON config file").env("DRIVEBAY_CONFIG"))
+    .option("--log-level <level>", "request log level: fatal, error, warn, info, debug, trace, silent")
+    .addHelpText(
+      "after",
+      `
+Precedence: flags > environment (DRIVEBAY_*) > config file > defaults.
+The endpoint and an SDK snippet are printed on stderr; JSON request logs go to stdout.`,
+    )
+    .action(async (flags: ServeFlags) => serve(flags, io, stopSignal(io)));
+}
+
+export function buildProgram(options: RunOptions = {}): Command {
+  const io = options.io ?? processIo;
+  const program = new Command("drivebay")
+    .description("Azure Import/Export (Microsoft.ImportExport) service and client")
+    .version(version())
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(add --help for usage)");
+  // Subcommands created with .command() inherit exitOverride and the output configuration.
+  registerServe(program, io, options.stopSignal ?? processSignals);
+  registerJobCommands(program, io);
+  program.addHelpText(
+    "after",
+    `
+Exit codes: 0 success, 1 the request failed (API error or server unreachable), 2 usage error.`,
+  );
+  return program;
+}
+
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+  const io = options.io ?? processIo;
+  try {
+    await buildProgram(options).parseAsync([...argv], { from: "user" });
+    return 0;
+  } catch (e) {
+    // Commander already printed its message (or the help / version it was asked for).
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof CliFailure) {
+      io.err(`${e.message}\n`);
+      return e.exitCode;
+    }
+    io.err(`drivebay: unexpected error: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
