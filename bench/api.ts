@@ -28,9 +28,13 @@ const AUTH = { authorization: "Bearer bench" };
 
 function startChild(args: string[]): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "server-child.ts"), ...args], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "server-child.ts"), ...args],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
@@ -86,10 +90,24 @@ function seedJob(rg: string, i: number, now: string): Job {
       backupDriveManifest: false,
       state: "Creating",
       cancelRequested: false,
-      driveList: [{ driveId: `DRIVE${i}`, bitLockerKey: "k", manifestFile: "\\DriveManifest.xml", state: "Specified" }],
+      driveList: [
+        {
+          driveId: `DRIVE${i}`,
+          bitLockerKey: "k",
+          manifestFile: "\\DriveManifest.xml",
+          state: "Specified",
+        },
+      ],
       encryptionKey: { kekType: "MicrosoftManaged" },
       identity: { type: "None" },
-      systemData: { createdBy: "bench", createdByType: "User", createdAt: now, lastModifiedBy: "bench", lastModifiedByType: "User", lastModifiedAt: now },
+      systemData: {
+        createdBy: "bench",
+        createdByType: "User",
+        createdAt: now,
+        lastModifiedBy: "bench",
+        lastModifiedByType: "User",
+        lastModifiedAt: now,
+      },
       stateEnteredAt: now,
       lastCustomerUpdateAt: now,
       version: 1,
@@ -100,7 +118,10 @@ function seedJob(rg: string, i: number, now: string): Job {
 
 async function seed(dataDir: string, rg: string, count: number): Promise<void> {
   // Seeding is setup, not the thing measured: NORMAL sync; the service reopens with FULL.
-  const store = new SqliteJobStore({ file: join(dataDir, "drivebay.sqlite"), synchronous: "NORMAL" });
+  const store = new SqliteJobStore({
+    file: join(dataDir, "drivebay.sqlite"),
+    synchronous: "NORMAL",
+  });
   const now = new Date().toISOString();
   for (let i = 0; i < count; i++) await store.insert(seedJob(rg, i, now), []);
   await store.close();
@@ -108,7 +129,8 @@ async function seed(dataDir: string, rg: string, count: number): Promise<void> {
 
 async function middlePageLink(url: string, rg: string): Promise<string> {
   const links: string[] = [];
-  let next: string | undefined = `${url}/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.ImportExport/jobs?${V}&$top=100`;
+  let next: string | undefined =
+    `${url}/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.ImportExport/jobs?${V}&$top=100`;
   while (next) {
     const body = (await (await fetch(next, { headers: AUTH })).json()) as { nextLink?: string };
     if (body.nextLink) links.push(body.nextLink);
@@ -132,7 +154,9 @@ const tempDir = () => {
 };
 
 try {
-  console.log(`drivebay bench:api — ${SECONDS}s per run, ${CONNECTIONS} connections, node ${process.version}\n`);
+  console.log(
+    `drivebay bench:api — ${SECONDS}s per run, ${CONNECTIONS} connections, node ${process.version}\n`,
+  );
 
   // 1. Jobs_Get vs bare Fastify (same bytes).
   {
@@ -151,7 +175,9 @@ try {
     const b = await load({ url: bareUrl });
     await stop(svc.child);
     await stop(bare.child);
-    report(`Jobs_Get            ${fmt(g.rps)} req/s  p50 ${g.p50} ms  p99 ${g.p99} ms  (errors ${g.errors}, non-2xx ${g.non2xx}, ${body.length} B body)`);
+    report(
+      `Jobs_Get            ${fmt(g.rps)} req/s  p50 ${g.p50} ms  p99 ${g.p99} ms  (errors ${g.errors}, non-2xx ${g.non2xx}, ${body.length} B body)`,
+    );
     report(`bare Fastify        ${fmt(b.rps)} req/s  p50 ${b.p50} ms  p99 ${b.p99} ms`);
     report(`  ratio Jobs_Get / bare = ${fmt(g.rps / b.rps, 2)}  (target ≥ 0.5)`);
   }
@@ -170,11 +196,15 @@ try {
       pages[count] = await load({ url: link, headers: AUTH });
       await stop(svc.child);
       const r = pages[count]!;
-      report(`ListByResourceGroup page of 100, ${count} jobs: ${fmt(r.rps)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  (errors ${r.errors}, non-2xx ${r.non2xx}; seeded in ${fmt(seeded / 1000, 1)} s)`);
+      report(
+        `ListByResourceGroup page of 100, ${count} jobs: ${fmt(r.rps)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  (errors ${r.errors}, non-2xx ${r.non2xx}; seeded in ${fmt(seeded / 1000, 1)} s)`,
+      );
     }
     const small = pages[SMALL]!;
     const big = pages[BIG]!;
-    report(`  latency ratio ${BIG} / ${SMALL} jobs: p50 ${fmt(big.p50 / small.p50, 2)}, mean ${fmt(small.rps / big.rps, 2)}  (target ≤ 1.5)`);
+    report(
+      `  latency ratio ${BIG} / ${SMALL} jobs: p50 ${fmt(big.p50 / small.p50, 2)}, mean ${fmt(small.rps / big.rps, 2)}  (target ≤ 1.5)`,
+    );
   }
 
   // 3. Durable creates.
@@ -205,7 +235,9 @@ try {
       ],
     });
     await stop(svc.child);
-    report(`Jobs_Create (durable, FULL sync)  ${fmt(c.rps)} creates/s  p50 ${c.p50} ms  p99 ${c.p99} ms  (errors ${c.errors}, non-2xx ${c.non2xx})  (target ≥ 1000)`);
+    report(
+      `Jobs_Create (durable, FULL sync)  ${fmt(c.rps)} creates/s  p50 ${c.p50} ms  p99 ${c.p99} ms  (errors ${c.errors}, non-2xx ${c.non2xx})  (target ≥ 1000)`,
+    );
   }
 } finally {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { checkApiVersion } from "./api/arm/api-version.ts";
 import { envelope, fromFrameworkError } from "./api/arm/envelope.ts";
 import type { PageTokens } from "./api/arm/paging.ts";
 import { Metrics } from "./api/metrics.ts";
+import { ResponseCache } from "./api/arm/response-cache.ts";
 import { ARM_ROUTES } from "./api/routes/index.ts";
 
 export interface AppDeps {
@@ -33,8 +34,8 @@ export const BODY_LIMIT = 1024 * 1024;
 
 declare module "fastify" {
   interface FastifyRequest {
-    operationId?: string;
-    startedAt?: bigint;
+    /** The spec's operationId of the matched ARM route (for logs and metrics). */
+    operationId: string | undefined;
   }
 }
 
@@ -68,6 +69,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       ignoreDuplicateSlashes: true,
     },
     genReqId: () => randomUUID(),
+    // A silent logger needs no per-request child (it would cost every request for nothing).
+    childLoggerFactory: (logger, bindings, options) =>
+      logger.level === "silent" ? logger : logger.child(bindings, options),
     return503OnClosing: true,
   });
   const metrics = new Metrics();
@@ -95,23 +99,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   );
 
+  app.decorateRequest("operationId", undefined);
+
   app.addHook("onRequest", (req, reply, done) => {
-    req.startedAt = process.hrtime.bigint();
     const clientId = req.headers["x-ms-client-request-id"];
     const correlationId = req.headers["x-ms-correlation-request-id"];
-    reply.headers({
-      "x-ms-request-id": req.id,
-      "x-ms-correlation-request-id": typeof correlationId === "string" ? correlationId : req.id,
-      "cache-control": "no-cache",
-      ...(typeof clientId === "string" ? { "x-ms-client-request-id": clientId } : {}),
-    });
+    reply.header("x-ms-request-id", req.id);
+    reply.header(
+      "x-ms-correlation-request-id",
+      typeof correlationId === "string" ? correlationId : req.id,
+    );
+    reply.header("cache-control", "no-cache");
+    if (typeof clientId === "string") reply.header("x-ms-client-request-id", clientId);
     done();
   });
 
   app.addHook("onResponse", (req, reply, done) => {
-    const seconds = Number(process.hrtime.bigint() - (req.startedAt ?? process.hrtime.bigint())) / 1e9;
-    const operationId = req.operationId ?? (req.routeOptions.url ? "Other" : "NotFound");
-    metrics.observe(operationId, reply.statusCode, seconds);
+    const operationId = req.operationId ?? (req.is404 ? "NotFound" : "Other");
+    const ms = reply.elapsedTime;
+    metrics.observe(operationId, reply.statusCode, ms / 1000);
     if (logRequests) {
       req.log.info(
         {
@@ -119,7 +125,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
           method: req.method,
           path: req.url.split("?")[0],
           status: reply.statusCode,
-          latencyMs: Math.round(seconds * 1e5) / 100,
+          latencyMs: Math.round(ms * 100) / 100,
         },
         "request",
       );
@@ -180,14 +186,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return metrics.render(counts as Record<string, number>);
   });
 
-  const routeDeps = { jobs: deps.jobs, locations: deps.locations, tokens: deps.tokens };
+  const routeDeps = {
+    jobs: deps.jobs,
+    locations: deps.locations,
+    tokens: deps.tokens,
+    responses: new ResponseCache(),
+  };
   for (const route of ARM_ROUTES) {
     const resourceType = `Microsoft.ImportExport/${route.resourceType}`;
     app.route({
       method: route.method,
       url: route.url,
-      // One synchronous hook: name the operation, then ARM's api-version check.
-      onRequest: (req: FastifyRequest, _reply, done) => {
+      // Name the operation, then ARM's api-version check (before any body is read).
+      onRequest: (req, _reply, done) => {
         req.operationId = route.operationId;
         try {
           checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);

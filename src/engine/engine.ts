@@ -7,6 +7,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../domain/clock.ts";
 import type { Timers } from "../domain/job/lifecycle.ts";
 import { decide } from "../domain/job/lifecycle.ts";
+import type { Job } from "../domain/job/model.ts";
 import type { JobStore } from "../store/ports.ts";
 
 export interface EngineDeps {
@@ -27,6 +28,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 export class Engine {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<TickResult> | undefined;
+  /** Job versions already handled in the current sweep (a stale one is never retried in a loop). */
+  private readonly seen = new Set<string>();
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -42,39 +45,46 @@ export class Engine {
   }
 
   private async sweep(): Promise<TickResult> {
-    const { store, timers } = this.deps;
+    const { store } = this.deps;
     const batchSize = this.deps.batchSize ?? 500;
     const now = this.deps.clock.now();
     const result: TickResult = { changed: 0, purged: 0 };
-    const seen = new Set<string>();
+    this.seen.clear();
     for (;;) {
       const due = (await store.due(now, batchSize)).filter(
-        (j) => !seen.has(`${j.uid}:${j.version}`),
+        (j) => !this.seen.has(`${j.uid}:${j.version}`),
       );
       if (due.length === 0) break;
-      for (const job of due) {
-        seen.add(`${job.uid}:${job.version}`);
-        if (!job.dueEvent) continue;
-        try {
-          const decision = decide(job, { type: job.dueEvent }, { now, actor: "timer", timers });
-          if (decision.kind === "purged") {
-            if (await store.purge(job.uid, job.version)) {
-              result.purged++;
-              this.deps.logger?.info(
-                { job: job.name, state: job.state, event: job.dueEvent },
-                decision.reason,
-              );
-            }
-          } else if (decision.kind === "changed") {
-            if (await store.update(decision.job, decision.history)) result.changed++;
-          }
-        } catch (err) {
-          this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
-        }
-      }
+      // The whole batch is decided at once, so its writes share one group commit.
+      await Promise.all(due.map((job) => this.fire(job, now, result)));
       await yieldToEventLoop();
     }
     return result;
+  }
+
+  private async fire(job: Job, now: Date, result: TickResult): Promise<void> {
+    this.seen.add(`${job.uid}:${job.version}`);
+    if (!job.dueEvent) return;
+    try {
+      const decision = decide(
+        job,
+        { type: job.dueEvent },
+        { now, actor: "timer", timers: this.deps.timers },
+      );
+      if (decision.kind === "purged") {
+        if (await this.deps.store.purge(job.uid, job.version)) {
+          result.purged++;
+          this.deps.logger?.info(
+            { job: job.name, state: job.state, event: job.dueEvent },
+            decision.reason,
+          );
+        }
+      } else if (decision.kind === "changed") {
+        if (await this.deps.store.update(decision.job, decision.history)) result.changed++;
+      }
+    } catch (err) {
+      this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
+    }
   }
 
   start(intervalMs: number): void {

@@ -226,14 +226,18 @@ describe("SQLite migrations", () => {
     db.close();
   });
 
-  test("the database file is in WAL mode", () => {
+  test("the database file is in WAL mode and owned by one process at a time", async () => {
     const dir = mkdtempSync(join(tmpdir(), "drivebay-wal-"));
     try {
-      const store = new SqliteJobStore({ file: join(dir, "x.sqlite") });
-      const db = new Database(join(dir, "x.sqlite"));
-      assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
-      db.close();
-      void store.close();
+      const file = join(dir, "x.sqlite");
+      const store = new SqliteJobStore({ file });
+      const intruder = new Database(file, { timeout: 50 });
+      assert.throws(() => intruder.prepare("SELECT COUNT(*) FROM jobs").get(), /locked|busy/i);
+      intruder.close();
+      await store.close();
+      const after = new Database(file);
+      assert.equal(after.pragma("journal_mode", { simple: true }), "wal");
+      after.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,9 @@ export const jobsGet: RouteDef = {
   method: "GET",
   url: JOB,
   resourceType: "jobs",
-  async handler(req, _reply, deps) {
-    return jobResponse(await deps.jobs.get(jobKey(req)), { withDrives: true });
+  async handler(req, reply, deps) {
+    const job = await deps.jobs.get(jobKey(req));
+    reply.type("application/json; charset=utf-8");
+    return deps.responses.get(job.uid, job.version, () => jobResponse(job, { withDrives: true }));
   },
 };

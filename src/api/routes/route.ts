@@ -3,12 +3,14 @@ import type { JobKey } from "../../domain/job/model.ts";
 import type { LocationCatalogue } from "../../domain/locations.ts";
 import type { JobService, Principal } from "../../service/job-service.ts";
 import type { PageTokens } from "../arm/paging.ts";
+import type { ResponseCache } from "../arm/response-cache.ts";
 import { principalFrom } from "../plugins/principal.ts";
 
 export interface ApiDeps {
   jobs: JobService;
   locations: LocationCatalogue;
   tokens: PageTokens;
+  responses: ResponseCache;
 }
 
 export interface RouteDef {

@@ -593,6 +593,9 @@ function decideTimer(job: Job, timer: TimerEvent, ctx: DecideContext): Decision 
       ? { kind: "unchanged", job }
       : { kind: "changed", job: fresh, history: [] };
   }
+  // A timer takes effect at its deadline, even when the sweep runs later (the service was
+  // down, or the clock was advanced past several deadlines): chained timers stay on time.
+  const fired: DecideContext = { ...ctx, now: new Date(job.dueAt) };
   switch (timer) {
     case "creatingExpired":
       return {
@@ -604,7 +607,7 @@ function decideTimer(job: Job, timer: TimerEvent, ctx: DecideContext): Decision 
     case "shippingAlert": {
       const next: Job = {
         ...job,
-        shippingAlertedAt: ctx.now.toISOString(),
+        shippingAlertedAt: fired.now.toISOString(),
         driveList: job.driveList.map((d) =>
           d.state === "Specified" ? { ...d, state: "NeverReceived" as const } : d,
         ),
@@ -614,7 +617,7 @@ function decideTimer(job: Job, timer: TimerEvent, ctx: DecideContext): Decision 
         job: withDeadline(next, ctx.timers),
         history: [
           entry(
-            ctx,
+            fired,
             "shippingAlert",
             job.state,
             job.state,
@@ -629,13 +632,13 @@ function decideTimer(job: Job, timer: TimerEvent, ctx: DecideContext): Decision 
         : rule.kind === "to"
           ? rule.state
           : "Closed";
-      const next = withDeadline(enter(job, end, ctx.now), ctx.timers);
+      const next = withDeadline(enter(job, end, fired.now), ctx.timers);
       return {
         kind: "changed",
         job: next,
         history: [
           entry(
-            ctx,
+            fired,
             "shippingClose",
             job.state,
             end,

@@ -25,8 +25,12 @@ export interface SqliteOptions {
   synchronous?: "FULL" | "NORMAL";
 }
 
+const RECENT_JOBS = 10_000;
+
 interface PendingWrite {
   run: () => boolean;
+  /** Applied only after the transaction holding a successful write has committed. */
+  committed?: () => void;
   resolve: (ok: boolean) => void;
   reject: (e: unknown) => void;
 }
@@ -60,11 +64,17 @@ export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly stmts;
   private pending: PendingWrite[] = [];
+  /** Recently read or written jobs by lower-cased key, oldest first (see get()). */
+  private readonly recent = new Map<string, Job>();
+  private readonly uidKeys = new Map<string, string>();
   private flushScheduled = false;
 
   constructor(options: SqliteOptions) {
     if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
+    // One process owns the file (multi-node deployments use PostgreSQL): no shared-memory
+    // locking on every read, and a second server on the same data dir fails fast.
+    this.db.pragma("locking_mode = EXCLUSIVE");
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
     this.db.pragma("busy_timeout = 5000");
@@ -134,10 +144,42 @@ export class SqliteJobStore implements JobStore {
     for (const h of history) this.stmts.addHistory.run({ uid, ...h });
   }
 
+  /**
+   * Point reads are served from an in-memory copy of recently read or written jobs. It is
+   * coherent because this process is the only writer (EXCLUSIVE locking) and the copy is
+   * changed only after a write has committed. Cached jobs are frozen: the lifecycle never
+   * mutates a job, it returns a new one.
+   */
   async get(key: JobKey): Promise<Job | undefined> {
     const k = jobKeyOf(key);
+    const cacheKey = `${k.subscriptionId}\u0000${k.resourceGroup}\u0000${k.name}`;
+    const cached = this.recent.get(cacheKey);
+    if (cached) return cached;
     const row = this.stmts.get.get(k.subscriptionId, k.resourceGroup, k.name);
-    return row ? SqliteJobStore.toJob(row) : undefined;
+    if (!row) return undefined;
+    return this.remember(SqliteJobStore.toJob(row));
+  }
+
+  private remember(job: Job): Job {
+    const k = jobKeyOf(job);
+    const cacheKey = `${k.subscriptionId}\u0000${k.resourceGroup}\u0000${k.name}`;
+    const frozen = Object.freeze(job);
+    this.recent.delete(cacheKey);
+    if (this.recent.size >= RECENT_JOBS) {
+      const oldest = this.recent.keys().next().value!;
+      this.uidKeys.delete(this.recent.get(oldest)!.uid);
+      this.recent.delete(oldest);
+    }
+    this.recent.set(cacheKey, frozen);
+    this.uidKeys.set(job.uid, cacheKey);
+    return frozen;
+  }
+
+  private forget(uid: string): void {
+    const cacheKey = this.uidKeys.get(uid);
+    if (cacheKey === undefined) return;
+    this.uidKeys.delete(uid);
+    this.recent.delete(cacheKey);
   }
 
   /**
@@ -145,9 +187,9 @@ export class SqliteJobStore implements JobStore {
    * transaction, so one fsync (synchronous=FULL) makes a whole batch durable. Each write
    * runs in its own savepoint and keeps its own compare-and-set outcome.
    */
-  private enqueue(run: () => boolean): Promise<boolean> {
+  private enqueue(run: () => boolean, committed?: () => void): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ run, resolve, reject });
+      this.pending.push({ run, committed, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -177,52 +219,62 @@ export class SqliteJobStore implements JobStore {
     }
     batch.forEach((write, i) => {
       const o = outcomes[i]!;
-      if ("error" in o) write.reject(o.error);
-      else write.resolve(o.ok);
+      if ("error" in o) return write.reject(o.error);
+      if (o.ok) write.committed?.();
+      write.resolve(o.ok);
     });
   }
 
   async insert(job: Job, history: HistoryEntry[]): Promise<boolean> {
     const k = jobKeyOf(job);
-    return this.enqueue(() => {
-      const r = this.stmts.insert.run({
-        uid: job.uid,
-        sub: k.subscriptionId,
-        rg: k.resourceGroup,
-        name: k.name,
-        state: job.state,
-        jobType: job.jobType,
-        dueAt: job.dueAt ?? null,
-        doc: SqliteJobStore.docOf(job),
-      });
-      if (r.changes !== 1) return false;
-      this.writeHistory(job.uid, history);
-      return true;
-    });
+    return this.enqueue(
+      () => {
+        const r = this.stmts.insert.run({
+          uid: job.uid,
+          sub: k.subscriptionId,
+          rg: k.resourceGroup,
+          name: k.name,
+          state: job.state,
+          jobType: job.jobType,
+          dueAt: job.dueAt ?? null,
+          doc: SqliteJobStore.docOf(job),
+        });
+        if (r.changes !== 1) return false;
+        this.writeHistory(job.uid, history);
+        return true;
+      },
+      () => this.remember({ ...job, version: 1 }),
+    );
   }
 
   async update(job: Job, history: HistoryEntry[]): Promise<boolean> {
-    return this.enqueue(() => {
-      const r = this.stmts.update.run({
-        uid: job.uid,
-        version: job.version,
-        state: job.state,
-        dueAt: job.dueAt ?? null,
-        doc: SqliteJobStore.docOf(job),
-      });
-      if (r.changes !== 1) return false;
-      this.writeHistory(job.uid, history);
-      return true;
-    });
+    return this.enqueue(
+      () => {
+        const r = this.stmts.update.run({
+          uid: job.uid,
+          version: job.version,
+          state: job.state,
+          dueAt: job.dueAt ?? null,
+          doc: SqliteJobStore.docOf(job),
+        });
+        if (r.changes !== 1) return false;
+        this.writeHistory(job.uid, history);
+        return true;
+      },
+      () => this.remember({ ...job, version: job.version + 1 }),
+    );
   }
 
   async purge(uid: string, version: number): Promise<boolean> {
-    return this.enqueue(() => {
-      const r = this.stmts.purge.run(uid, version);
-      if (r.changes !== 1) return false;
-      this.stmts.purgeHistory.run(uid);
-      return true;
-    });
+    return this.enqueue(
+      () => {
+        const r = this.stmts.purge.run(uid, version);
+        if (r.changes !== 1) return false;
+        this.stmts.purgeHistory.run(uid);
+        return true;
+      },
+      () => this.forget(uid),
+    );
   }
 
   async list(q: ListQuery): Promise<ListedJob[]> {
