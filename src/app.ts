@@ -6,7 +6,6 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyRequest,
 } from "fastify";
 import { randomUUID } from "node:crypto";
 import { DomainError, isDomainError } from "./domain/errors.ts";
