@@ -191,6 +191,9 @@ describe("customer events in every state", () => {
         if (states.includes(state)) {
           assert.equal(o.kind, "changed");
           assert.equal(o.state, state);
+        } else if (field === "backupDriveManifest") {
+          // Decided: kept as it is, not refused (the Python SDK sends it on every PATCH).
+          assert.equal(o.kind, "unchanged");
         } else {
           assert.equal(summary(o), "refused:JobNotUpdatable");
         }
@@ -235,6 +238,31 @@ describe("customer events in every state", () => {
       }
     });
   }
+});
+
+describe("Python SDK round-trips", () => {
+  test("backupDriveManifest outside its window is kept, not refused, so other changes still land", () => {
+    for (const state of ["Received", "Transferring"] as const) {
+      const job = makeJob(state, { ...shippable, backupDriveManifest: true });
+      const o = outcome(job, {
+        type: "update",
+        changes: {
+          backupDriveManifest: false,
+          cancelRequested: true,
+          returnShipping: { carrierName: "DHL", carrierAccountNumber: "2" },
+        },
+      });
+      assert.equal(o.kind, "changed");
+      assert.equal(o.job?.backupDriveManifest, true);
+      assert.equal(o.job?.cancelRequested, true);
+      assert.equal(o.job?.returnShipping?.carrierName, "DHL");
+    }
+    const creating = outcome(makeJob("Creating", { backupDriveManifest: true }), {
+      type: "update",
+      changes: { backupDriveManifest: false },
+    });
+    assert.equal(creating.job?.backupDriveManifest, false, "inside its window it changes as asked");
+  });
 });
 
 describe("Creating → Shipping", () => {

@@ -467,8 +467,17 @@ function decideCancel(job: Job, ctx: DecideContext): Decision {
   };
 }
 
+/**
+ * Fields a PATCH may carry outside their window without being refused: the value is kept
+ * as it is. The Python SDK sends `backupDriveManifest: false` on every PATCH, so refusing
+ * it after Shipping would make every later update (a cancel, a new return address) fail.
+ */
+export const KEPT_OUTSIDE_WINDOW: readonly UpdatableField[] = ["backupDriveManifest"];
+
 function decideUpdate(job: Job, changes: JobChanges, ctx: DecideContext): Decision {
-  const fields = changedFields(job, changes);
+  const fields = changedFields(job, changes).filter(
+    (f) => FIELD_WINDOWS[f].includes(job.state) || !KEPT_OUTSIDE_WINDOW.includes(f),
+  );
   for (const field of fields) {
     if (!FIELD_WINDOWS[field].includes(job.state)) {
       const label = field === "exportDriveKeys" ? "driveList (BitLocker keys)" : field;
