@@ -2,11 +2,7 @@
  * buildApp(deps) → a Fastify server with the ARM API and the operational endpoints, not
  * listening (tests and main.ts decide where it listens).
  */
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-} from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { randomUUID } from "node:crypto";
 import { DomainError, isDomainError } from "./domain/errors.ts";
 import type { LocationCatalogue } from "./domain/locations.ts";

@@ -60,8 +60,16 @@ export async function startService(
     logger,
     ready: () => ready,
   });
-  await engine.tick();
-  const address = await app.listen({ port: config.port, host: config.host });
+  let address: string;
+  try {
+    // Deadlines that passed while the service was down fire before the first request.
+    await engine.tick();
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    await app.close().catch(() => undefined);
+    await store.close();
+    throw e;
+  }
   engine.start(config.tickIntervalMs);
   ready = true;
   const url = address.replace("[::1]", "localhost");

@@ -27,8 +27,12 @@ function registerServe(program: Command, io: Io, stopSignal: (io: Io) => StopSig
   program
     .command("serve")
     .description("run the drivebay service (Microsoft.ImportExport API)")
-    .addOption(new Option("--port <n>", "TCP port; 0 picks a free one (default: 8080)").env("DRIVEBAY_PORT"))
-    .addOption(new Option("--host <host>", "address to listen on (default: 127.0.0.1)").env("DRIVEBAY_HOST"))
+    .addOption(
+      new Option("--port <n>", "TCP port; 0 picks a free one (default: 8080)").env("DRIVEBAY_PORT"),
+    )
+    .addOption(
+      new Option("--host <host>", "address to listen on (default: 127.0.0.1)").env("DRIVEBAY_HOST"),
+    )
     .addOption(
       new Option("--data-dir <dir>", "where the database lives (default: ./.drivebay)").env(
         "DRIVEBAY_DATA_DIR",
@@ -40,7 +44,10 @@ function registerServe(program: Command, io: Io, stopSignal: (io: Io) => StopSig
       ),
     )
     .addOption(new Option("--config <file>", "JSON config file").env("DRIVEBAY_CONFIG"))
-    .option("--log-level <level>", "request log level: fatal, error, warn, info, debug, trace, silent")
+    .option(
+      "--log-level <level>",
+      "request log level: fatal, error, warn, info, debug, trace, silent",
+    )
     .addHelpText(
       "after",
       `

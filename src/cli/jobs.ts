@@ -85,7 +85,9 @@ function addConnectionOptions(cmd: Command): void {
     new Option("-g, --resource-group <name>", "resource group")
       .env("DRIVEBAY_RESOURCE_GROUP")
       .default(DEFAULT_RESOURCE_GROUP),
-    new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
+    new Option("-o, --output <format>", "output format")
+      .choices(["table", "json"])
+      .default("table"),
     new Option("--api-version <version>", "api-version to send (default: the SDK's, 2021-01-01)"),
     new Option("--token <token>", "bearer token to send").env("DRIVEBAY_TOKEN").default("dev"),
   ];
@@ -155,8 +157,7 @@ const shippingOptions = {
       "--delivery-package <key=value,...>",
       `the package sent to the datacenter (${DELIVERY_PACKAGE.keys.join(", ")})`,
     ).argParser(keyValues<DeliveryPackageInformation>(DELIVERY_PACKAGE)),
-  logLevel: () =>
-    new Option("--log-level <level>", "drive log detail").choices(LOG_LEVEL_CHOICES),
+  logLevel: () => new Option("--log-level <level>", "drive log detail").choices(LOG_LEVEL_CHOICES),
   tags: () =>
     new Option(
       "--tags <key=value...>",
@@ -244,7 +245,9 @@ function createBody(o: CreateOptions, conn: Connection, cmd: Command): PutJobPar
   };
   if (!put.location) cmd.error("error: --location is required (or give it in --body).");
   if (!properties.storageAccountId) {
-    cmd.error("error: --storage-account is required (or give properties.storageAccountId in --body).");
+    cmd.error(
+      "error: --storage-account is required (or give properties.storageAccountId in --body).",
+    );
   }
   return put;
 }
@@ -266,9 +269,10 @@ function registerCreate(job: Command, io: Io): void {
       "storage account ARM id, or a bare account name (expanded in --subscription/--resource-group)",
     )
     .addOption(
-      new Option("--type <type>", "job type (default: Export if an --export-* option is given, else Import)").choices(
-        JOB_TYPE_CHOICES,
-      ),
+      new Option(
+        "--type <type>",
+        "job type (default: Export if an --export-* option is given, else Import)",
+      ).choices(JOB_TYPE_CHOICES),
     )
     .option(
       `--drive <key=value,...>`,
@@ -278,8 +282,16 @@ function registerCreate(job: Command, io: Io): void {
     .addOption(shippingOptions.returnAddress())
     .addOption(shippingOptions.returnShipping())
     .addOption(shippingOptions.deliveryPackage())
-    .option("--export-blob-path <path>", "export: a blob to export, e.g. /container/blob (repeatable)", repeated)
-    .option("--export-prefix <prefix>", "export: a blob path prefix, e.g. /container/ (repeatable)", repeated)
+    .option(
+      "--export-blob-path <path>",
+      "export: a blob to export, e.g. /container/blob (repeatable)",
+      repeated,
+    )
+    .option(
+      "--export-prefix <prefix>",
+      "export: a blob path prefix, e.g. /container/ (repeatable)",
+      repeated,
+    )
     .option("--export-blob-list-path <path>", "export: a blob holding the list of blobs to export")
     .option("--diagnostics-path <container>", "container for drive logs (default: waimportexport)")
     .addOption(shippingOptions.logLevel())
@@ -336,7 +348,11 @@ function registerList(job: Command, io: Io): void {
   clientCommand<ListOptions>(
     job,
     io,
-    { name: "list", description: "list jobs (Jobs_ListByResourceGroup / Jobs_ListBySubscription)", named: false },
+    {
+      name: "list",
+      description: "list jobs (Jobs_ListByResourceGroup / Jobs_ListBySubscription)",
+      named: false,
+    },
     async ({ opts, conn, client, print }) => {
       const options = defined({
         filter: listFilter(opts),

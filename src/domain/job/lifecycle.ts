@@ -241,8 +241,12 @@ function refusal(rule: Extract<Rule, { kind: "refuse" }>, job: Job, what: string
       return new DomainError(
         "JobNotDeletable",
         `Job '${job.name}' is in state '${job.state}' and cannot be deleted. ` +
-          `A job can be deleted only in the states ${STATE_LIST(DELETABLE_STATES)}; ` +
-          `cancel it first (cancelRequested: true) if it has not reached Packaging.`,
+          `A job can be deleted only in the states ${STATE_LIST(DELETABLE_STATES)}. ` +
+          (job.cancelRequested
+            ? "The job is cancelled; it can be deleted once it has ended 'Completed'."
+            : CANCELLABLE_STATES.includes(job.state)
+              ? "To stop it, cancel it (cancelRequested: true); it can be deleted once it has ended 'Completed'."
+              : "It can be deleted once it has ended."),
       );
     case "JobNotUpdatable":
       return new DomainError(

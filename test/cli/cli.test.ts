@@ -1,0 +1,365 @@
+/**
+ * The `drivebay` command line against a real `drivebay serve` (spawned on port 0 with a
+ * fresh data directory). Client commands run in-process through `run()` where only the
+ * output matters, and as real processes where the exit code of the binary is the point.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { run } from "../../src/cli/index.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/drivebay.js", import.meta.url));
+const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-00000000c11a";
+
+// The developer's own DRIVEBAY_* settings must not leak into these runs (or the children).
+for (const key of Object.keys(process.env)) {
+  if (key.startsWith("DRIVEBAY_")) delete process.env[key];
+}
+
+interface Result {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** The real binary as a child process. */
+function bin(args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
+      resolve({ code, out: stdout, err: stderr });
+    });
+  });
+}
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  dataDir: string;
+}
+
+/** `drivebay serve --port 0`; resolves once it has printed where it listens. */
+async function startServe(extra: string[] = []): Promise<Served> {
+  const dataDir = mkdtempSync(join(tmpdir(), "drivebay-cli-"));
+  const child = spawn(
+    process.execPath,
+    [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent", ...extra],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout!.resume();
+  let stderr = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const m = /^drivebay listening on (http:\/\/\S+)$/m.exec(stderr);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  return { child, url, stderr: () => stderr, dataDir };
+}
+
+async function stop(served: Served): Promise<number | null> {
+  const exited = once(served.child, "exit");
+  served.child.kill("SIGTERM");
+  const [code] = (await exited) as [number | null];
+  rmSync(served.dataDir, { recursive: true, force: true });
+  return code;
+}
+
+/** A port nothing listens on: bound, then released. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** A command line: words split on whitespace; a `${value}` never splits its word. */
+function argv(strings: TemplateStringsArray, ...values: string[]): string[] {
+  const line = strings.reduce((acc, s, i) => `${acc}\uE000${i - 1}\uE000${s}`);
+  return line
+    .split(/\s+/)
+    .filter((w) => w !== "")
+    .map((w) => w.replace(/\uE000(\d+)\uE000/g, (_, i: string) => values[Number(i)]!));
+}
+
+const quiet = { io: { out: () => {}, err: () => {} } };
+
+const RETURN_ADDRESS =
+  "recipientName=Jane Doe,streetAddress1=1 Main St\\, Apt 2,city=Redmond,postalCode=98052," +
+  "countryOrRegion=USA,phone=4250000000,email=jane@example.com";
+const RETURN_SHIPPING = "carrierName=FedEx,carrierAccountNumber=123456789";
+const DELIVERY_PACKAGE = "carrierName=FedEx,trackingNumber=TRK-1,driveCount=1,shipDate=2024-01-15";
+const DRIVE =
+  "driveId=9CA995BB,bitLockerKey=238810-662376-448998-450120-652806-203390-606320-483076," +
+  "manifestFile=\\DriveManifest.xml,manifestHash=109B21108597EF36D5785F08303F3638";
+
+describe("drivebay CLI", () => {
+  let server: Served;
+
+  /** A client command in-process, against the test server. */
+  async function cli(args: string[]): Promise<Result> {
+    let out = "";
+    let err = "";
+    const code = await run([...args, "--endpoint", server.url, "--subscription", SUBSCRIPTION], {
+      io: { out: (t) => void (out += t), err: (t) => void (err += t) },
+    });
+    return { code, out, err };
+  }
+
+  async function cliJson<T>(args: string[]): Promise<T> {
+    const r = await cli([...args, "--output", "json"]);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as T;
+  }
+
+  before(async () => {
+    server = await startServe();
+  });
+
+  after(async () => {
+    assert.equal(await stop(server), 0, server.stderr());
+  });
+
+  test("serve prints the endpoint, profile, data dir and an SDK snippet on stderr", () => {
+    const banner = server.stderr();
+    assert.match(banner, /profile: +emulator/);
+    assert.ok(banner.includes(`data dir: ${server.dataDir}`));
+    assert.ok(banner.includes(`endpoint: "${server.url}", allowInsecureConnection: true`));
+    assert.match(banner, /removePolicy\(\{ name: "bearerTokenAuthenticationPolicy" \}\)/);
+    assert.ok(banner.includes(`drivebay job list --endpoint ${server.url}`));
+  });
+
+  test("a job from create to cancel, with its history", async () => {
+    const created = await cli(argv`job create -n cli-import -l westus --storage-account mystorage
+      --drive ${DRIVE} --tags env=dev team=data`);
+    assert.equal(created.code, 0, created.err);
+    assert.match(created.out, /^state +Creating$/m);
+
+    type Job = {
+      name: string;
+      tags: Record<string, string>;
+      properties: Record<string, unknown> & {
+        driveList?: { driveId: string; bitLockerKey?: string }[];
+        returnAddress?: { streetAddress1: string };
+        deliveryPackage?: { driveCount: number };
+      };
+    };
+    const shown = await cliJson<Job>(argv`job show -n cli-import`);
+    assert.equal(shown.name, "cli-import");
+    assert.equal(shown.properties.state, "Creating");
+    assert.equal(shown.properties.jobType, "Import");
+    assert.equal(
+      shown.properties.storageAccountId,
+      `/subscriptions/${SUBSCRIPTION}/resourceGroups/default/providers/Microsoft.Storage/storageAccounts/mystorage`,
+    );
+    assert.deepEqual(shown.tags, { env: "dev", team: "data" });
+    assert.equal(shown.properties.driveList?.[0]?.driveId, "9CA995BB");
+    assert.equal(shown.properties.driveList?.[0]?.bitLockerKey, undefined);
+
+    const listed = await cli(argv`job list`);
+    assert.equal(listed.code, 0, listed.err);
+    assert.match(listed.out, /^NAME +RESOURCE GROUP +TYPE +STATE/);
+    assert.match(listed.out, /^cli-import +default +Import +Creating +false +westus/m);
+
+    const shipped = await cliJson<Job>(argv`job update -n cli-import --state Shipping
+      --delivery-package ${DELIVERY_PACKAGE} --return-address ${RETURN_ADDRESS}
+      --return-shipping ${RETURN_SHIPPING}`);
+    assert.equal(shipped.properties.state, "Shipping");
+    assert.equal(shipped.properties.returnAddress?.streetAddress1, "1 Main St, Apt 2");
+    assert.equal(shipped.properties.deliveryPackage?.driveCount, 1);
+
+    const keys = await cli(argv`job keys -n cli-import`);
+    assert.equal(keys.code, 0, keys.err);
+    assert.match(keys.out, /^9CA995BB +238810-662376-448998-450120-652806-203390-606320-483076$/m);
+
+    const cancelled = await cli(argv`job cancel -n cli-import`);
+    assert.equal(cancelled.code, 0, cancelled.err);
+    assert.equal(cancelled.out, "job cli-import: state Shipping, cancelRequested true\n");
+    assert.match(cancelled.err, /best effort/);
+
+    type Entry = { actor: string; event: string; from: string; to: string };
+    const history = await cliJson<Entry[]>(argv`job history -n cli-import`);
+    assert.deepEqual(
+      history.map((h) => [h.actor, h.event, h.from, h.to]),
+      [
+        ["customer", "create", null, "Creating"],
+        ["customer", "markShipping", "Creating", "Shipping"],
+        ["customer", "cancel", "Shipping", "Shipping"],
+      ],
+    );
+    const table = await cli(argv`job history -n cli-import`);
+    assert.match(table.out, /^\S+ +customer +markShipping +Creating +Shipping +/m);
+
+    // A shipped job cannot be deleted (the server's lifecycle rule, reported as an API error).
+    const refused = await cli(argv`job delete -n cli-import`);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /^error 409 JobNotDeletable: /);
+  });
+
+  test("delete, then show answers 404 with exit code 1", async () => {
+    const created = await cli(argv`job create -n cli-gone -l westus --storage-account acct
+      --drive ${DRIVE}`);
+    assert.equal(created.code, 0, created.err);
+    type Job = { properties: { state: string } };
+    const cancelled = await cliJson<Job>(argv`job cancel -n cli-gone`);
+    assert.equal(cancelled.properties.state, "Completed");
+
+    const deleted = await cli(argv`job delete -n cli-gone`);
+    assert.deepEqual([deleted.code, deleted.out, deleted.err], [0, "deleted\n", ""]);
+
+    const shown = await bin(argv`job show -n cli-gone --endpoint ${server.url}
+      --subscription ${SUBSCRIPTION}`);
+    assert.equal(shown.code, 1);
+    assert.match(shown.err, /^error 404 ResourceNotFound: /);
+    assert.equal(shown.out, "");
+
+    // Deleting what does not exist is ARM's 204: not an error.
+    const again = await cli(argv`job delete -n cli-gone`);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.err, /does not exist; nothing to delete/);
+  });
+
+  test("export jobs from flags and from a --body file in the wire shape", async () => {
+    type Job = { tags: object; properties: { jobType: string; export: unknown; logLevel: string } };
+    const fromFlags = await cliJson<Job>(argv`job create -n cli-export -l westus
+      --storage-account acct --export-prefix /photos/
+      --export-blob-path /docs/a.txt --export-blob-path /docs/b.txt`);
+    assert.equal(fromFlags.properties.jobType, "Export");
+    assert.deepEqual(fromFlags.properties.export, {
+      blobPath: ["/docs/a.txt", "/docs/b.txt"],
+      blobPathPrefix: ["/photos/"],
+    });
+
+    const dir = mkdtempSync(join(tmpdir(), "drivebay-cli-body-"));
+    const file = join(dir, "job.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        location: "westus",
+        tags: { from: "body" },
+        properties: {
+          storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/default/providers/Microsoft.Storage/storageAccounts/acct`,
+          jobType: "Export",
+          export: { blobList: { blobPathPrefix: ["/videos/"] } },
+        },
+      }),
+    );
+    try {
+      const fromBody = await cliJson<Job>(
+        argv`job create -n cli-body --body ${file} --log-level Verbose`,
+      );
+      assert.deepEqual(fromBody.tags, { from: "body" });
+      assert.deepEqual(fromBody.properties.export, { blobPathPrefix: ["/videos/"] });
+      assert.equal(fromBody.properties.logLevel, "Verbose");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("list follows every page, honours --top and filters by state and type", async () => {
+    const sub = "5e1f0c2a-0000-4000-8000-0000000000aa";
+    const where = argv`--endpoint ${server.url} --subscription ${sub}`;
+    const count = 103; // more than one page of 100
+    for (let i = 0; i < count; i++) {
+      const create = argv`job create -n paged-${String(i)} -l westus --storage-account acct
+        -g rg-${String(i % 2)} --drive ${DRIVE}`;
+      assert.equal(await run([...create, ...where], quiet), 0);
+    }
+    const list = async (args: string[]) => {
+      let out = "";
+      const code = await run([...argv`job list --all-resource-groups -o json`, ...args, ...where], {
+        io: { out: (t) => void (out += t), err: () => {} },
+      });
+      assert.equal(code, 0);
+      return (JSON.parse(out) as { name: string }[]).map((j) => j.name);
+    };
+    const all = await list([]);
+    assert.equal(all.length, count);
+    assert.equal(new Set(all).size, count);
+    assert.equal((await list(argv`--top 101`)).length, 101);
+    assert.equal((await list(argv`--top 2`)).length, 2);
+    assert.equal((await list(argv`--type Import --state Creating`)).length, count);
+    assert.deepEqual(await list(argv`--type Export`), []);
+
+    let out = "";
+    const code = await run([...argv`job list -g rg-1`, ...where], {
+      io: { out: (t) => void (out += t), err: () => {} },
+    });
+    assert.equal(code, 0);
+    assert.equal(out.trim().split("\n").length, 1 + Math.floor(count / 2));
+  });
+
+  test("usage errors exit 2, API errors and an unreachable server exit 1", async () => {
+    const noName = await bin(argv`job show --endpoint ${server.url}`);
+    assert.equal(noName.code, 2);
+    assert.match(noName.err, /required option '-n, --name <name>' not specified/);
+
+    const badDrive = await bin(argv`job create -n cli-x --drive color=red`);
+    assert.equal(badDrive.code, 2);
+    assert.match(badDrive.err, /unknown key 'color'; use driveId, /);
+
+    const nothing = await bin(argv`job update -n cli-x --endpoint ${server.url}`);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.err, /nothing to update/);
+
+    assert.equal((await bin(argv`no-such-command`)).code, 2);
+
+    const badRequest = await bin(argv`job create -n cli-x -l atlantis --storage-account acct
+      --drive ${DRIVE} --endpoint ${server.url}`);
+    assert.equal(badRequest.code, 1);
+    assert.match(badRequest.err, /^error 400 LocationNotAvailableForResourceType: /);
+
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
+    const down = await bin(argv`job list --endpoint ${endpoint}`);
+    assert.equal(down.code, 1);
+    assert.equal(
+      down.err,
+      `cannot reach drivebay at ${endpoint}: is \`drivebay serve\` running?\n`,
+    );
+
+    const help = await bin(argv`job --help`);
+    assert.equal(help.code, 0);
+    assert.match(help.out, /history/);
+  });
+
+  test("serve refuses a bad profile and a port in use with exit code 2", async () => {
+    const profile = await bin(argv`serve --profile production --port 0`);
+    assert.equal(profile.code, 2);
+    assert.match(
+      profile.err,
+      /profile: 'production' is not a profile; use 'emulator' or 'service'/,
+    );
+
+    const port = new URL(server.url).port;
+    const dataDir = mkdtempSync(join(tmpdir(), "drivebay-cli-busy-"));
+    const busy = await bin(argv`serve --port ${port} --data-dir ${dataDir}`);
+    rmSync(dataDir, { recursive: true, force: true });
+    assert.equal(busy.code, 2);
+    assert.ok(
+      busy.err.includes(`port ${port} is in use; pick another with --port or DRIVEBAY_PORT`),
+      busy.err,
+    );
+  });
+
+  test("SIGTERM stops serve gracefully with exit code 0", async () => {
+    const other = await startServe(argv`--profile service`);
+    assert.match(other.stderr(), /profile: +service/);
+    const r = await bin(argv`job list --endpoint ${other.url}`);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(await stop(other), 0);
+    assert.match(other.stderr(), /received SIGTERM; shutting down/);
+    assert.match(other.stderr(), /drivebay stopped/);
+  });
+});
