@@ -45,6 +45,7 @@ const r = spawnSync(
     "tsx",
     "--test",
     "--test-concurrency=2",
+    "--test-timeout=300000",
     "--test-reporter=spec",
     "--test-reporter-destination=stdout",
     "--test-reporter=tap",

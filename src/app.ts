@@ -13,6 +13,12 @@ import { envelope, fromFrameworkError } from "./api/arm/envelope.ts";
 import type { PageTokens } from "./api/arm/paging.ts";
 import { Metrics } from "./api/metrics.ts";
 import { ResponseCache } from "./api/arm/response-cache.ts";
+import {
+  bearerToken,
+  isOperatorKey,
+  operatorRoutes,
+  type OperatorDeps,
+} from "./api/operator/routes.ts";
 import { ARM_ROUTES } from "./api/routes/index.ts";
 
 export interface AppDeps {
@@ -21,6 +27,8 @@ export interface AppDeps {
   locations: LocationCatalogue;
   tokens: PageTokens;
   logger?: FastifyBaseLogger | false;
+  /** The operator API; absent means no operator surface. */
+  operator?: OperatorDeps;
   /** Called by /readyz; false while the service cannot take requests. */
   ready?: () => boolean;
 }
@@ -187,6 +195,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     tokens: deps.tokens,
     responses: new ResponseCache(),
   };
+  const operatorKey = deps.operator?.operatorKey;
+  if (deps.operator) {
+    const operator = deps.operator;
+    app.register(async (scope) => operatorRoutes(scope, operator), { prefix: "/operator/v1" });
+  }
+
   for (const route of ARM_ROUTES) {
     const resourceType = `Microsoft.ImportExport/${route.resourceType}`;
     app.route({
@@ -196,6 +210,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       onRequest: (req, _reply, done) => {
         req.operationId = route.operationId;
         try {
+          // Operator credentials are never accepted on the ARM surface.
+          if (operatorKey && isOperatorKey(operatorKey, bearerToken(req))) {
+            throw new DomainError(
+              "OperatorCredentialsNotAccepted",
+              "The operator key is not accepted by the Microsoft.ImportExport API; use a customer token here and the operator key only on /operator/v1/.",
+            );
+          }
           checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
           done();
         } catch (e) {

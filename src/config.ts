@@ -23,6 +23,10 @@ export interface Config {
   locations: Partial<LocationInfo>[];
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   sqliteSynchronous: "FULL" | "NORMAL";
+  /** The operator surface's key; when absent the emulator keeps one in <dataDir>/operator.key. */
+  operatorKey?: string;
+  /** The simulated datacenter (on in the emulator profile, off in the service profile). */
+  autopilot: { enabled: boolean; arrivalDelayMs: number; stepDelayMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -149,8 +153,47 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (sqliteSynchronous !== "FULL" && sqliteSynchronous !== "NORMAL") {
     throw new ConfigError("sqliteSynchronous: use FULL or NORMAL.");
   }
+  const autopilotFile = (file.autopilot ?? {}) as Record<string, unknown>;
+  const autopilotSetting = pick(
+    env.DRIVEBAY_AUTOPILOT,
+    autopilotFile.enabled as string | undefined,
+  );
+  const autopilotEnabled =
+    autopilotSetting === undefined
+      ? profile === "emulator"
+      : ["on", "true", "1", "yes"].includes(String(autopilotSetting).toLowerCase())
+        ? true
+        : ["off", "false", "0", "no"].includes(String(autopilotSetting).toLowerCase())
+          ? false
+          : (() => {
+              throw new ConfigError(`autopilot: '${String(autopilotSetting)}' is not on or off.`);
+            })();
+  const autopilot = {
+    enabled: autopilotEnabled,
+    arrivalDelayMs: durationSetting(
+      "autopilot.arrivalDelay",
+      pick(env.DRIVEBAY_AUTOPILOT_ARRIVAL_DELAY, autopilotFile.arrivalDelay as string),
+      5000,
+    ),
+    stepDelayMs: durationSetting(
+      "autopilot.stepDelay",
+      pick(env.DRIVEBAY_AUTOPILOT_STEP_DELAY, autopilotFile.stepDelay as string),
+      5000,
+    ),
+  };
+  const operatorKey = pick(env.DRIVEBAY_OPERATOR_KEY, file.operatorKey as string | undefined);
+  if (operatorKey !== undefined && (typeof operatorKey !== "string" || operatorKey.length < 16)) {
+    throw new ConfigError("operatorKey: use at least 16 characters.");
+  }
+  if (profile === "service" && operatorKey === undefined) {
+    throw new ConfigError(
+      "operatorKey: the service profile needs an operator key (DRIVEBAY_OPERATOR_KEY or 'operatorKey' in the config file).",
+    );
+  }
   return Object.freeze({
     profile,
+    operatorKey,
+    autopilot: Object.freeze(autopilot),
     host,
     port,
     dataDir,

@@ -1,14 +1,18 @@
 /** Wires the concrete parts (SQLite store, clock, engine, API) and starts listening. */
 import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.ts";
 import type { Config } from "./config.ts";
-import { OffsetClock, type Clock } from "./domain/clock.ts";
+import { OffsetClock } from "./domain/clock.ts";
+import type { Timers } from "./domain/job/lifecycle.ts";
 import { LocationCatalogue } from "./domain/locations.ts";
 import { StorageAccountRegistry } from "./domain/storage-accounts.ts";
 import { Engine } from "./engine/engine.ts";
+import { ClockService, CLOCK_OFFSET_SETTING } from "./service/clock-service.ts";
+import { DatacenterService } from "./service/datacenter-service.ts";
 import { JobService } from "./service/job-service.ts";
 import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
@@ -19,14 +23,30 @@ export interface RunningService {
   app: FastifyInstance;
   engine: Engine;
   store: JobStore;
-  clock: Clock;
+  clock: OffsetClock;
   jobs: JobService;
+  datacenter: DatacenterService;
+  /** The operator API's key, and the file it was read from or written to (if any). */
+  operatorKey: string;
+  operatorKeyFile?: string;
+  /** The autopilot's dock: `<dock>/<driveId>/` is a drive that arrives with its package. */
+  dockDir: string;
   close(): Promise<void>;
+}
+
+/** The configured key, or the one kept in `<dataDir>/operator.key` (created on first start). */
+function operatorKeyOf(config: Readonly<Config>): { key: string; file?: string } {
+  if (config.operatorKey) return { key: config.operatorKey };
+  const file = join(config.dataDir, "operator.key");
+  if (existsSync(file)) return { key: readFileSync(file, "utf8").trim(), file };
+  const key = randomBytes(24).toString("base64url");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return { key, file };
 }
 
 export async function startService(
   config: Readonly<Config>,
-  options: { clock?: Clock; listen?: boolean } = {},
+  options: { clock?: OffsetClock } = {},
 ): Promise<RunningService> {
   const logger = pino({
     level: config.logLevel,
@@ -35,22 +55,48 @@ export async function startService(
       censor: "[redacted]",
     },
   });
-  const clock = options.clock ?? new OffsetClock();
+  mkdirSync(config.dataDir, { recursive: true });
   const store = new SqliteJobStore({
     file: join(config.dataDir, "drivebay.sqlite"),
     synchronous: config.sqliteSynchronous,
   });
+  // The service clock keeps any advance made through clock control across restarts.
+  const storedOffset = Number((await store.getSetting(CLOCK_OFFSET_SETTING)) ?? 0);
+  const clock =
+    options.clock ??
+    new OffsetClock({ offsetMs: config.profile === "emulator" ? storedOffset : 0 });
   const secret = await store.setSettingIfAbsent(
     "paging-token-secret",
     randomBytes(32).toString("base64"),
   );
+  const timers: Timers = {
+    ...config.timers,
+    ...(config.autopilot.enabled
+      ? {
+          autopilot: {
+            arrivalMs: config.autopilot.arrivalDelayMs,
+            stepMs: config.autopilot.stepDelayMs,
+          },
+        }
+      : {}),
+  };
   const locations = new LocationCatalogue(undefined, config.locations);
   const storageAccounts = new StorageAccountRegistry(
     config.profile === "emulator",
     config.storageAccounts,
   );
-  const jobs = new JobService({ store, clock, timers: config.timers, locations, storageAccounts });
-  const engine = new Engine({ store, clock, timers: config.timers, logger });
+  const jobs = new JobService({ store, clock, timers, locations, storageAccounts });
+  const datacenter = new DatacenterService({ store, clock, timers });
+  const dockDir = join(config.dataDir, "dock");
+  mkdirSync(dockDir, { recursive: true });
+  const engine = new Engine({ store, clock, timers, logger, dockDir });
+  const clockService = new ClockService({
+    clock,
+    store,
+    enabled: config.profile === "emulator",
+    tick: () => engine.tick(),
+  });
+  const operatorKey = operatorKeyOf(config);
   let ready = false;
   const app = buildApp({
     jobs,
@@ -59,6 +105,7 @@ export async function startService(
     tokens: new PageTokens(Buffer.from(secret, "base64")),
     logger,
     ready: () => ready,
+    operator: { datacenter, clock: clockService, operatorKey: operatorKey.key },
   });
   let address: string;
   try {
@@ -81,6 +128,10 @@ export async function startService(
     store,
     clock,
     jobs,
+    datacenter,
+    operatorKey: operatorKey.key,
+    operatorKeyFile: operatorKey.file,
+    dockDir,
     async close() {
       if (closed) return;
       closed = true;

@@ -7,7 +7,11 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../domain/clock.ts";
 import type { Timers } from "../domain/job/lifecycle.ts";
 import { decide } from "../domain/job/lifecycle.ts";
-import type { Job } from "../domain/job/model.ts";
+import { randomInt } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { JobEvent } from "../domain/job/lifecycle.ts";
+import type { Job, TimerEvent } from "../domain/job/model.ts";
 import type { JobStore } from "../store/ports.ts";
 
 export interface EngineDeps {
@@ -16,7 +20,12 @@ export interface EngineDeps {
   timers: Timers;
   logger?: Pick<FastifyBaseLogger, "info" | "error" | "warn">;
   batchSize?: number;
+  /** The autopilot's dock: a drive "arrives" when `<dockDir>/<driveId>/` exists. */
+  dockDir?: string;
 }
+
+/** Drive ids become folder names only when they cannot climb out of the dock. */
+const SAFE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
 export interface TickResult {
   changed: number;
@@ -66,11 +75,12 @@ export class Engine {
     this.seen.add(`${job.uid}:${job.version}`);
     if (!job.dueEvent) return;
     try {
-      const decision = decide(
-        job,
-        { type: job.dueEvent },
-        { now, actor: "timer", timers: this.deps.timers },
-      );
+      const autopilot = job.dueEvent.startsWith("autopilot");
+      const decision = decide(job, await this.eventFor(job, job.dueEvent, now), {
+        now,
+        actor: autopilot ? "autopilot" : "timer",
+        timers: this.deps.timers,
+      });
       if (decision.kind === "purged") {
         if (await this.deps.store.purge(job.uid, job.version)) {
           result.purged++;
@@ -85,6 +95,38 @@ export class Engine {
     } catch (err) {
       this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
     }
+  }
+
+  /** The event a due deadline fires; the autopilot's steps carry what it found on disk. */
+  private async eventFor(job: Job, due: TimerEvent, now: Date): Promise<JobEvent> {
+    switch (due) {
+      case "autopilotArrive":
+        return { type: due, docked: await this.docked(job) };
+      case "autopilotShipBack":
+        return {
+          type: due,
+          returnPackage: {
+            carrierName: job.returnShipping?.carrierName ?? "FedEx",
+            trackingNumber: `DB${randomInt(1e9, 1e10 - 1)}${randomInt(100, 999)}`,
+            shipDate: now.toISOString().slice(0, 10),
+          },
+        };
+      default:
+        return { type: due };
+    }
+  }
+
+  /** Drives whose folder exists in the dock (`<data-dir>/dock/<driveId>/`) when the package arrives. */
+  private async docked(job: Job): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    if (!this.deps.dockDir) return out;
+    for (const d of job.driveList) {
+      if (!SAFE_NAME.test(d.driveId)) continue;
+      const path = join(this.deps.dockDir, d.driveId);
+      const info = await stat(path).catch(() => undefined);
+      if (info?.isDirectory()) out[d.driveId] = path;
+    }
+    return out;
   }
 
   start(intervalMs: number): void {

@@ -33,6 +33,9 @@ import {
 import type { LocationCatalogue } from "../domain/locations.ts";
 import type { StorageAccountRegistry } from "../domain/storage-accounts.ts";
 import type { JobStore } from "../store/ports.ts";
+import { applyEvent, applyToExisting, conflict, notFound } from "./apply.ts";
+
+export { notFound };
 
 /** A validated Jobs_Create body. */
 export interface JobInput {
@@ -74,13 +77,6 @@ export interface ListRequest {
 }
 
 const MAX_ATTEMPTS = 20;
-
-export function notFound(key: JobKey): DomainError {
-  return new DomainError(
-    "ResourceNotFound",
-    `The Resource 'Microsoft.ImportExport/jobs/${key.name}' under resource group '${key.resourceGroup}' was not found.`,
-  );
-}
 
 export function checkKey(key: JobKey): void {
   checkSubscriptionId(key.subscriptionId);
@@ -209,43 +205,31 @@ export class JobService {
   ): Promise<Job> {
     checkKey(key);
     if (tags !== undefined) checkTags(tags);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const job = await this.deps.store.get(key);
-      if (!job) throw notFound(key);
-      const all: JobChanges = { ...changes, ...(tags !== undefined ? { tags } : {}) };
-      if (all.driveList !== undefined) {
-        if (job.jobType === "Import") {
-          if (job.state === "Creating") checkJobShape("Import", all.driveList, undefined);
-        } else {
-          all.exportDriveKeys = exportKeys(job, all.driveList);
-          delete all.driveList;
+    return applyToExisting(
+      this.deps,
+      key,
+      (job) => {
+        const all: JobChanges = { ...changes, ...(tags !== undefined ? { tags } : {}) };
+        if (all.driveList !== undefined) {
+          if (job.jobType === "Import") {
+            if (job.state === "Creating") checkJobShape("Import", all.driveList, undefined);
+          } else {
+            all.exportDriveKeys = exportKeys(job, all.driveList);
+            delete all.driveList;
+          }
         }
-      }
-      const decision = decide(
-        job,
-        { type: "update", changes: all },
-        this.ctx("customer", principal),
-      );
-      if (decision.kind === "unchanged") return job;
-      if (decision.kind === "purged") throw new Error("an update never purges a job");
-      if (await this.deps.store.update(decision.job, decision.history)) {
-        return { ...decision.job, version: job.version + 1 };
-      }
-    }
-    throw conflict(key);
+        return { type: "update", changes: all };
+      },
+      "customer",
+      principal,
+    );
   }
 
   /** Jobs_Delete: "deleted", or "absent" when there was no such job (ARM answers 204). */
   async delete(key: JobKey, principal: Principal): Promise<"deleted" | "absent"> {
     checkKey(key);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const job = await this.deps.store.get(key);
-      if (!job) return "absent";
-      const decision = decide(job, { type: "delete" }, this.ctx("customer", principal));
-      if (decision.kind !== "purged") throw new Error("delete always purges or refuses");
-      if (await this.deps.store.purge(job.uid, job.version)) return "deleted";
-    }
-    throw conflict(key);
+    const r = await applyEvent(this.deps, key, () => ({ type: "delete" }), "customer", principal);
+    return r.kind === "absent" ? "absent" : "deleted";
   }
 
   async list(req: ListRequest): Promise<{ jobs: Job[]; lastSeq?: number }> {
@@ -275,13 +259,6 @@ export class JobService {
     const job = await this.get(key);
     return this.deps.store.history(job.uid);
   }
-}
-
-function conflict(key: JobKey): DomainError {
-  return new DomainError(
-    "ConcurrentUpdateConflict",
-    `Job '${key.name}' is being changed by other requests at the same time; retry the request.`,
-  );
 }
 
 /** Export jobs: a PATCH driveList may only set BitLocker keys of drives the datacenter recorded. */

@@ -29,11 +29,18 @@ export interface JobStore {
   purge(uid: string, version: number): Promise<boolean>;
   list(query: ListQuery): Promise<ListedJob[]>;
   history(uid: string): Promise<HistoryEntry[]>;
+  /** Jobs whose delivery package has this tracking number (case-insensitive). */
+  findByTrackingNumber(trackingNumber: string): Promise<Job[]>;
+  /** Jobs that have a drive with this id (case-insensitive). */
+  findByDriveId(driveId: string): Promise<Job[]>;
+  /** Jobs in any of these states across all subscriptions, keyset-paged (the operator's views). */
+  listByStates(states: readonly JobState[], afterSeq: number, limit: number): Promise<ListedJob[]>;
   /** Jobs whose stored deadline is at or before `now`, oldest deadline first. */
   due(now: Date, limit: number): Promise<Job[]>;
   countByState(): Promise<Partial<Record<JobState, number>>>;
   /** Small key/value settings the service keeps with its data (e.g. the paging-token secret). */
   getSetting(name: string): Promise<string | undefined>;
   setSettingIfAbsent(name: string, value: string): Promise<string>;
+  setSetting(name: string, value: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -51,7 +51,10 @@ async function startServe(extra: string[] = []): Promise<Served> {
   const child = spawn(
     process.execPath,
     [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent", ...extra],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, DRIVEBAY_OPERATOR_KEY: "cli-test-operator-key-0123456789" },
+    },
   );
   child.stdout!.resume();
   let stderr = "";

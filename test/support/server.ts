@@ -14,6 +14,19 @@ export interface TestServer extends RunningService {
   /** Every response the SDK clients of this server saw, for spec validation. */
   exchanges: Exchange[];
   client(options?: { subscriptionId?: string; apiVersion?: string }): StorageImportExport;
+  /** A call to the operator API with the operator key (or `key` to test credentials). */
+  operator(
+    method: string,
+    path: string,
+    body?: unknown,
+    key?: string | null,
+  ): Promise<OperatorResponse>;
+}
+
+export interface OperatorResponse {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape
+  body: any;
 }
 
 export const SUBSCRIPTION = "8a1b2c3d-0000-4000-8000-000000000001";
@@ -28,6 +41,8 @@ export async function startTestServer(
     clock?: OffsetClock;
     config?: Partial<Config>;
     env?: Record<string, string>;
+    /** The simulated datacenter is off in tests unless asked for. */
+    autopilot?: { arrivalDelayMs: number; stepDelayMs: number };
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? freshDataDir();
@@ -35,6 +50,12 @@ export async function startTestServer(
   const config = {
     ...loadConfig({ flags: { port: 0, dataDir, logLevel: "silent" }, env: options.env ?? {} }),
     tickIntervalMs: 3_600_000,
+    autopilot: {
+      enabled: options.autopilot !== undefined,
+      arrivalDelayMs: 1000,
+      stepDelayMs: 1000,
+      ...options.autopilot,
+    },
     ...options.config,
   };
   const clock = options.clock ?? new OffsetClock();
@@ -46,6 +67,18 @@ export async function startTestServer(
     clock,
     exchanges,
     client: (o = {}) => armClient(running.url, { ...o, exchanges }),
+    async operator(method, path, body, key) {
+      const res = await fetch(`${running.url}/operator/v1${path}`, {
+        method,
+        headers: {
+          ...(key === null ? {} : { authorization: `Bearer ${key ?? running.operatorKey}` }),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
     async close() {
       await running.close();
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });

@@ -156,6 +156,32 @@ const FIELD_CHANGE: Record<string, JobChanges> = {
   backupDriveManifest: { backupDriveManifest: true },
 };
 
+function sampleEvent(type: (typeof EVENT_TYPES)[number], job: Job): JobEvent {
+  const pkg = { carrierName: "FedEx", trackingNumber: "RT1" };
+  switch (type) {
+    case "update":
+      return { type, changes: { tags: { a: "b" } } };
+    case "replace":
+      return { type, replacement: job };
+    case "receivePackage":
+      return { type, trackingNumber: "TN1", driveIds: ["D1"] };
+    case "attachDrive":
+      return { type, driveId: "D1", path: "/mnt/d1" };
+    case "completeDrive":
+      return { type, driveId: "D1", outcome: "Completed" };
+    case "shipBack":
+    case "autopilotShipBack":
+      return { type, returnPackage: pkg };
+    case "fault":
+    case "resolve":
+      return { type, reason: "test" };
+    case "autopilotArrive":
+      return { type, docked: {} };
+    default:
+      return { type } as JobEvent;
+  }
+}
+
 function summary(o: ReturnType<typeof outcome>): string {
   if (o.kind === "refused") return `refused:${o.code}`;
   if (o.kind === "purged") return "purged";
@@ -227,14 +253,11 @@ describe("customer events in every state", () => {
     test(`${state}: the table covers every event`, () => {
       for (const type of EVENT_TYPES) {
         const job = makeJob(state, shippable);
-        const event: JobEvent =
-          type === "update"
-            ? { type, changes: { tags: { a: "b" } } }
-            : type === "replace"
-              ? { type, replacement: job }
-              : ({ type } as JobEvent);
-        const o = outcome(job, event, at(1000));
-        assert.ok(["changed", "unchanged", "purged", "refused"].includes(o.kind));
+        const o = outcome(job, sampleEvent(type, job), at(1000));
+        assert.ok(
+          ["changed", "unchanged", "purged", "refused"].includes(o.kind),
+          `${state} × ${type}`,
+        );
       }
     });
   }

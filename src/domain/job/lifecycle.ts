@@ -4,7 +4,15 @@
  * engine ask `decide` / `allowedEvents` instead of re-checking states themselves.
  */
 import { DomainError } from "../errors.ts";
-import type { Actor, Drive, HistoryEntry, Job, JobState, TimerEvent } from "./model.ts";
+import type {
+  Actor,
+  Drive,
+  HistoryEntry,
+  Job,
+  JobState,
+  PackageInformation,
+  TimerEvent,
+} from "./model.ts";
 import { JOB_STATES } from "./model.ts";
 import { DAY_MS } from "../clock.ts";
 
@@ -17,6 +25,15 @@ export interface Timers {
   shippingCloseMs: number;
   /** Retention: after entering Completed or Closed (default 90 d). */
   retentionMs: number;
+  /** The simulated datacenter's delays; absent when the autopilot is off. */
+  autopilot?: AutopilotDelays;
+}
+
+export interface AutopilotDelays {
+  /** From Shipping to the package's arrival. */
+  arrivalMs: number;
+  /** Between the later steps (received → packaged → shipped back). */
+  stepMs: number;
 }
 
 export const DEFAULT_TIMERS: Timers = Object.freeze({
@@ -37,8 +54,45 @@ export type UpdatableField =
   | "logLevel"
   | "backupDriveManifest";
 
-export type EventType = "update" | "replace" | "markShipping" | "cancel" | "delete" | TimerEvent;
+export type CustomerEvent = "update" | "replace" | "markShipping" | "cancel" | "delete";
+export type DatacenterEvent =
+  | "receivePackage"
+  | "attachDrive"
+  | "startTransfer"
+  | "completeDrive"
+  | "package"
+  | "shipBack"
+  | "fault"
+  | "resolve";
+export type EventType = CustomerEvent | TimerEvent | DatacenterEvent;
 
+type RefusalCode =
+  | "JobNotUpdatable"
+  | "JobNotCancellable"
+  | "JobNotDeletable"
+  | "InvalidStateTransition"
+  | "OperatorActionNotAllowed";
+
+type Rule =
+  | { kind: "allow" }
+  | { kind: "to"; state: JobState }
+  | { kind: "purge" }
+  | { kind: "refuse"; code: RefusalCode }
+  /** A timer whose deadline no longer applies in this state (e.g. the job moved on). */
+  | { kind: "ignore" };
+
+const A: Rule = { kind: "allow" };
+const P: Rule = { kind: "purge" };
+const I: Rule = { kind: "ignore" };
+const to = (state: JobState): Rule => ({ kind: "to", state });
+const refuse = (code: RefusalCode): Rule => ({ kind: "refuse", code });
+const NU = refuse("JobNotUpdatable");
+const NC = refuse("JobNotCancellable");
+const ND = refuse("JobNotDeletable");
+const ST = refuse("InvalidStateTransition");
+const DC = refuse("OperatorActionNotAllowed");
+
+/** The columns of the lifecycle table, in order. */
 export const EVENT_TYPES: readonly EventType[] = [
   "update",
   "replace",
@@ -49,123 +103,46 @@ export const EVENT_TYPES: readonly EventType[] = [
   "shippingAlert",
   "shippingClose",
   "retentionExpired",
+  "autopilotArrive",
+  "autopilotAdvance",
+  "autopilotShipBack",
+  "receivePackage",
+  "attachDrive",
+  "startTransfer",
+  "completeDrive",
+  "package",
+  "shipBack",
+  "fault",
+  "resolve",
 ];
 
-type Rule =
-  | { kind: "allow" }
-  | { kind: "to"; state: JobState }
-  | { kind: "purge" }
-  | {
-      kind: "refuse";
-      code: "JobNotUpdatable" | "JobNotCancellable" | "JobNotDeletable" | "InvalidStateTransition";
-    }
-  /** A timer whose deadline no longer applies in this state (e.g. the job moved on). */
-  | { kind: "ignore" };
-
-const allow: Rule = { kind: "allow" };
-const purge: Rule = { kind: "purge" };
-const ignore: Rule = { kind: "ignore" };
-const to = (state: JobState): Rule => ({ kind: "to", state });
-const refuse = (code: Extract<Rule, { kind: "refuse" }>["code"]): Rule => ({
-  kind: "refuse",
-  code,
-});
-
 /**
- * The lifecycle table. `update` is allowed in every state; which fields may change is the
- * FIELD_WINDOWS table below. `cancel` → Completed in Creating (no drive exists yet); in
- * Shipping…Transferring it is recorded and honoured by the datacenter side (best effort).
+ * The lifecycle table (SPEC §2, §3): state × event → rule. `A` allow (the event's own
+ * rules decide the details), `to(S)` move to S, `P` purge the job, `I` a stale timer that
+ * does nothing, anything else a refusal with its error code. `update` is allowed in every
+ * state; which fields may change is FIELD_WINDOWS below. A cancel in Creating ends the job
+ * at once; in Shipping…Transferring it is recorded and the datacenter side honours it.
  */
-export const LIFECYCLE: Readonly<Record<JobState, Readonly<Record<EventType, Rule>>>> = {
-  Creating: {
-    update: allow,
-    replace: allow,
-    markShipping: to("Shipping"),
-    cancel: to("Completed"),
-    delete: purge,
-    creatingExpired: purge,
-    shippingAlert: ignore,
-    shippingClose: ignore,
-    retentionExpired: ignore,
-  },
-  Shipping: {
-    update: allow,
-    replace: refuse("JobNotUpdatable"),
-    markShipping: refuse("InvalidStateTransition"),
-    cancel: allow,
-    delete: refuse("JobNotDeletable"),
-    creatingExpired: ignore,
-    shippingAlert: allow,
-    shippingClose: to("Closed"),
-    retentionExpired: ignore,
-  },
-  Received: {
-    update: allow,
-    replace: refuse("JobNotUpdatable"),
-    markShipping: refuse("InvalidStateTransition"),
-    cancel: allow,
-    delete: refuse("JobNotDeletable"),
-    creatingExpired: ignore,
-    shippingAlert: ignore,
-    shippingClose: ignore,
-    retentionExpired: ignore,
-  },
-  Transferring: {
-    update: allow,
-    replace: refuse("JobNotUpdatable"),
-    markShipping: refuse("InvalidStateTransition"),
-    cancel: allow,
-    delete: refuse("JobNotDeletable"),
-    creatingExpired: ignore,
-    shippingAlert: ignore,
-    shippingClose: ignore,
-    retentionExpired: ignore,
-  },
-  Packaging: {
-    update: allow,
-    replace: refuse("JobNotUpdatable"),
-    markShipping: refuse("InvalidStateTransition"),
-    cancel: refuse("JobNotCancellable"),
-    delete: refuse("JobNotDeletable"),
-    creatingExpired: ignore,
-    shippingAlert: ignore,
-    shippingClose: ignore,
-    retentionExpired: ignore,
-  },
-  Completed: {
-    update: allow,
-    replace: refuse("JobNotUpdatable"),
-    markShipping: refuse("InvalidStateTransition"),
-    cancel: refuse("JobNotCancellable"),
-    delete: purge,
-    creatingExpired: ignore,
-    shippingAlert: ignore,
-    shippingClose: ignore,
-    retentionExpired: purge,
-  },
-  Closed: {
-    update: allow,
-    replace: refuse("JobNotUpdatable"),
-    markShipping: refuse("InvalidStateTransition"),
-    cancel: refuse("JobNotCancellable"),
-    delete: purge,
-    creatingExpired: ignore,
-    shippingAlert: ignore,
-    shippingClose: ignore,
-    retentionExpired: purge,
-  },
-  Faulted: {
-    update: allow,
-    replace: refuse("JobNotUpdatable"),
-    markShipping: refuse("InvalidStateTransition"),
-    cancel: refuse("JobNotCancellable"),
-    delete: refuse("JobNotDeletable"),
-    creatingExpired: ignore,
-    shippingAlert: ignore,
-    shippingClose: ignore,
-    retentionExpired: ignore,
-  },
+// prettier-ignore
+const GRID: Readonly<Record<JobState, readonly Rule[]>> = {
+  //             customer: update replace markShipping   cancel           delete   timers: creating shipAlert shipClose     retention   autopilot: arrive advance shipBack   datacenter: receive          attach start              complete package          shipBack fault            resolve
+  Creating:     [A,        A,      to("Shipping"), to("Completed"), P,       P,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC],
+  Shipping:     [A,        NU,     ST,             A,               ND,      I,              A,        to("Closed"), I,          A,                 I,      I,         to("Received"),           DC,    DC,                DC,      DC,              DC,      to("Faulted"),   DC],
+  Received:     [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 A,      I,         A,                        A,     to("Transferring"), DC,     to("Packaging"), DC,      to("Faulted"),   DC],
+  Transferring: [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 I,      I,         A,                        A,     A,                 A,       DC,              DC,      to("Faulted"),   DC],
+  Packaging:    [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      A,         A,                        DC,    DC,                DC,      DC,              A,       to("Faulted"),   DC],
+  Completed:    [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC],
+  Closed:       [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC],
+  Faulted:      [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              A],
 };
+
+export const LIFECYCLE: Readonly<Record<JobState, Readonly<Record<EventType, Rule>>>> =
+  Object.fromEntries(
+    JOB_STATES.map((state) => [
+      state,
+      Object.fromEntries(EVENT_TYPES.map((event, i) => [event, GRID[state][i]!])),
+    ]),
+  ) as Record<JobState, Record<EventType, Rule>>;
 
 const BEFORE_PACKAGING: readonly JobState[] = ["Creating", "Shipping", "Received", "Transferring"];
 
@@ -211,7 +188,25 @@ export type JobEvent =
   | { type: "markShipping" }
   | { type: "cancel" }
   | { type: "delete" }
-  | { type: TimerEvent };
+  | { type: "creatingExpired" | "shippingAlert" | "shippingClose" | "retentionExpired" }
+  // Datacenter side (operator or autopilot).
+  | { type: "receivePackage"; trackingNumber: string; driveIds: string[] }
+  | { type: "attachDrive"; driveId: string; path: string }
+  | { type: "startTransfer" }
+  | {
+      type: "completeDrive";
+      driveId: string;
+      outcome: "Completed" | "CompletedMoreInfo";
+      bytesSucceeded?: number;
+    }
+  | { type: "package" }
+  | { type: "shipBack"; returnPackage: PackageInformation }
+  | { type: "fault"; reason: string }
+  | { type: "resolve"; reason: string }
+  // Autopilot steps: the engine looks at the dock and passes what it found.
+  | { type: "autopilotArrive"; docked: Record<string, string> }
+  | { type: "autopilotAdvance" }
+  | { type: "autopilotShipBack"; returnPackage: PackageInformation };
 
 export interface DecideContext {
   now: Date;
@@ -260,7 +255,18 @@ function refusal(rule: Extract<Rule, { kind: "refuse" }>, job: Job, what: string
         `Job '${job.name}' is in state '${job.state}'; only a job in 'Creating' can be set to 'Shipping'.`,
         { target: "properties.state" },
       );
+    case "OperatorActionNotAllowed":
+      return new DomainError(
+        "OperatorActionNotAllowed",
+        `'${what}' is not possible while job '${job.name}' is in state '${job.state}'. ` +
+          `It is possible in the states ${STATE_LIST(statesAllowing(what as EventType))}.`,
+      );
   }
+}
+
+/** The states in which an event is not refused. */
+export function statesAllowing(event: EventType): JobState[] {
+  return JOB_STATES.filter((s) => LIFECYCLE[s][event].kind !== "refuse");
 }
 
 function entry(
@@ -280,19 +286,45 @@ function enter(job: Job, state: JobState, now: Date): Job {
 /** The stored deadline (SPEC §2.5) for a job in its current state. */
 export function nextDeadline(job: Job, timers: Timers): { dueAt?: string; dueEvent?: TimerEvent } {
   const plus = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
+  const autopilot = timers.autopilot;
   switch (job.state) {
     case "Creating":
       return {
         dueAt: plus(job.lastCustomerUpdateAt, timers.creatingExpiryMs),
         dueEvent: "creatingExpired",
       };
-    case "Shipping":
-      return job.shippingAlertedAt
-        ? { dueAt: plus(job.shippingAlertedAt, timers.shippingCloseMs), dueEvent: "shippingClose" }
-        : { dueAt: plus(job.stateEnteredAt, timers.shippingAlertMs), dueEvent: "shippingAlert" };
+    case "Shipping": {
+      const deadline = job.shippingAlertedAt
+        ? ({
+            dueAt: plus(job.shippingAlertedAt, timers.shippingCloseMs),
+            dueEvent: "shippingClose",
+          } as const)
+        : ({
+            dueAt: plus(job.stateEnteredAt, timers.shippingAlertMs),
+            dueEvent: "shippingAlert",
+          } as const);
+      if (autopilot && !job.shippingAlertedAt && autopilot.arrivalMs < timers.shippingAlertMs) {
+        return {
+          dueAt: plus(job.stateEnteredAt, autopilot.arrivalMs),
+          dueEvent: "autopilotArrive",
+        };
+      }
+      return deadline;
+    }
+    case "Received":
+      return autopilot
+        ? { dueAt: plus(job.stateEnteredAt, autopilot.stepMs), dueEvent: "autopilotAdvance" }
+        : {};
+    case "Packaging":
+      return autopilot
+        ? { dueAt: plus(job.stateEnteredAt, autopilot.stepMs), dueEvent: "autopilotShipBack" }
+        : {};
     case "Completed":
     case "Closed":
-      return { dueAt: plus(job.stateEnteredAt, timers.retentionMs), dueEvent: "retentionExpired" };
+      return {
+        dueAt: plus(job.stateEnteredAt, timers.retentionMs),
+        dueEvent: "retentionExpired",
+      };
     default:
       return {};
   }
@@ -586,12 +618,26 @@ export function decide(job: Job, event: JobEvent, ctx: DecideContext): Decision 
       if (rule.kind === "refuse") throw refusal(rule, job, "");
       return { kind: "purged", reason: "Deleted by the customer." };
     }
+    case "receivePackage":
+    case "attachDrive":
+    case "startTransfer":
+    case "completeDrive":
+    case "package":
+    case "shipBack":
+    case "fault":
+    case "resolve":
+    case "autopilotArrive":
+    case "autopilotAdvance":
+    case "autopilotShipBack":
+      return decideDatacenter(job, event, ctx);
     default:
       return decideTimer(job, event.type, ctx);
   }
 }
 
-function decideTimer(job: Job, timer: TimerEvent, ctx: DecideContext): Decision {
+type DeadlineEvent = "creatingExpired" | "shippingAlert" | "shippingClose" | "retentionExpired";
+
+function decideTimer(job: Job, timer: DeadlineEvent, ctx: DecideContext): Decision {
   const rule = LIFECYCLE[job.state][timer];
   // A stale or early deadline never acts: the job moved on, or its deadline moved.
   if (
@@ -676,4 +722,367 @@ export function historyOfCreation(ctx: DecideContext): HistoryEntry {
 
 export function historyOfPurge(ctx: DecideContext, job: Job, reason: string): HistoryEntry {
   return entry(ctx, "purge", job.state, null, reason);
+}
+
+// ---------------------------------------------------------------------------------------
+// The datacenter side (SPEC §3): operator actions and the autopilot's steps.
+
+type DatacenterJobEvent = Extract<
+  JobEvent,
+  { type: DatacenterEvent | "autopilotArrive" | "autopilotAdvance" | "autopilotShipBack" }
+>;
+
+const EVENT_LABEL: Record<DatacenterJobEvent["type"], string> = {
+  receivePackage: "receive package",
+  attachDrive: "attach drive",
+  startTransfer: "start transfer",
+  completeDrive: "complete drive",
+  package: "package",
+  shipBack: "ship back",
+  fault: "fault",
+  resolve: "resolve",
+  autopilotArrive: "receive package",
+  autopilotAdvance: "package",
+  autopilotShipBack: "ship back",
+};
+
+function ruleFor(job: Job, event: DatacenterJobEvent["type"]): Rule {
+  const rule = LIFECYCLE[job.state][event];
+  if (rule.kind === "refuse") {
+    throw new DomainError(
+      "OperatorActionNotAllowed",
+      `'${EVENT_LABEL[event]}' is not possible while job '${job.name}' is in state '${job.state}'. ` +
+        `It is possible in the states ${STATE_LIST(statesAllowing(event))}.`,
+    );
+  }
+  return rule;
+}
+
+function findDrive(job: Job, driveId: string): Drive {
+  const drive = job.driveList.find((d) => d.driveId.toLowerCase() === driveId.toLowerCase());
+  if (!drive) {
+    throw new DomainError(
+      "DriveNotFound",
+      `Job '${job.name}' has no drive '${driveId}'. Its drives: ${job.driveList.map((d) => d.driveId).join(", ") || "(none)"}.`,
+      { target: "driveId" },
+    );
+  }
+  return drive;
+}
+
+function withDrive(job: Job, driveId: string, change: (d: Drive) => Drive): Job {
+  return {
+    ...job,
+    driveList: job.driveList.map((d) =>
+      d.driveId.toLowerCase() === driveId.toLowerCase() ? change(d) : d,
+    ),
+  };
+}
+
+function changed(job: Job, ctx: DecideContext, history: HistoryEntry[]): Decision {
+  return { kind: "changed", job: withDeadline(job, ctx.timers), history };
+}
+
+function move(job: Job, to: JobState, ctx: DecideContext): Job {
+  return enter(job, to, ctx.now);
+}
+
+function receive(
+  job: Job,
+  trackingNumber: string,
+  driveIds: readonly string[],
+  ctx: DecideContext,
+  docked: Record<string, string> = {},
+): Decision {
+  const rule = ruleFor(job, "receivePackage");
+  const listed = new Set(driveIds.map((d) => d.toLowerCase()));
+  const own = new Set(job.driveList.map((d) => d.driveId.toLowerCase()));
+  const extras = driveIds.filter((d) => !own.has(d.toLowerCase()));
+  const arriving = rule.kind === "to";
+  const received: string[] = [];
+  const missing: string[] = [];
+  const driveList = job.driveList.map((d) => {
+    const key = d.driveId.toLowerCase();
+    if (listed.has(key) && (d.state === "Specified" || d.state === "NeverReceived")) {
+      received.push(d.driveId);
+      const path = docked[d.driveId] ?? docked[key];
+      return { ...d, state: "Received" as const, ...(path ? { contentPath: path } : {}) };
+    }
+    if (arriving && !listed.has(key) && d.state === "Specified") {
+      missing.push(d.driveId);
+      return { ...d, state: "NeverReceived" as const };
+    }
+    return d;
+  });
+  if (!arriving && received.length === 0 && extras.length === 0) {
+    throw new DomainError(
+      "PackageAlreadyReceived",
+      `The package '${trackingNumber}' of job '${job.name}' was already received and brings no drive that is still missing.`,
+    );
+  }
+  const known = new Set((job.extraDrives ?? []).map((e) => e.driveId.toLowerCase()));
+  const extraDrives = [
+    ...(job.extraDrives ?? []),
+    ...extras
+      .filter((e) => !known.has(e.toLowerCase()))
+      .map((driveId) => ({ driveId, trackingNumber, receivedAt: ctx.now.toISOString() })),
+  ];
+  let next: Job = { ...job, driveList, ...(extraDrives.length ? { extraDrives } : {}) };
+  const parts = [
+    received.length ? `drives received: ${received.join(", ")}` : "",
+    missing.length ? `never received: ${missing.join(", ")}` : "",
+    extras.length ? `drives that are not the job's: ${extras.join(", ")}` : "",
+  ].filter(Boolean);
+  const from = job.state;
+  if (rule.kind === "to") next = move(next, rule.state, ctx);
+  return changed(next, ctx, [
+    entry(
+      ctx,
+      "receivePackage",
+      from,
+      next.state,
+      `Package '${trackingNumber}' arrived; ${parts.join("; ") || "it held no drive"}.`,
+    ),
+  ]);
+}
+
+function shipBack(
+  job: Job,
+  returnPackage: PackageInformation,
+  ctx: DecideContext,
+  event: "shipBack" | "autopilotShipBack",
+): Decision {
+  ruleFor(job, event);
+  const failed = job.driveList.some(
+    (d) => d.state === "CompletedMoreInfo" || d.state === "NeverReceived",
+  );
+  const end: JobState = job.cancelRequested || !failed ? "Completed" : "Closed";
+  const shipped = job.driveList.filter(
+    (d) => d.state !== "NeverReceived" && d.state !== "Specified",
+  );
+  const next = move(
+    {
+      ...job,
+      returnPackage: { driveCount: shipped.length, ...returnPackage },
+      driveList: job.driveList.map((d) =>
+        shipped.includes(d) ? { ...d, state: "ShippedBack" as const } : d,
+      ),
+    },
+    end,
+    ctx,
+  );
+  return changed(next, ctx, [
+    entry(
+      ctx,
+      "shipBack",
+      job.state,
+      end,
+      `${shipped.length} drive(s) shipped back with ${returnPackage.carrierName} '${returnPackage.trackingNumber}'` +
+        (end === "Closed" ? "; some drives had errors or never arrived." : "."),
+    ),
+  ]);
+}
+
+function toPackaging(
+  job: Job,
+  ctx: DecideContext,
+  event: "package" | "autopilotAdvance",
+): Decision {
+  const rule = ruleFor(job, event);
+  if (rule.kind === "ignore") return { kind: "unchanged", job };
+  const next = move(job, "Packaging", ctx);
+  const reason = job.cancelRequested
+    ? "The job was cancelled: no data is copied; the drives are packaged for return."
+    : "The drives are packaged for return.";
+  return changed(next, ctx, [entry(ctx, "package", job.state, "Packaging", reason)]);
+}
+
+/** An autopilot step acts only when its deadline is due; otherwise the deadline is refreshed. */
+function autopilotDue(job: Job, event: TimerEvent, ctx: DecideContext): boolean {
+  return (
+    ctx.timers.autopilot !== undefined &&
+    job.dueEvent === event &&
+    job.dueAt !== undefined &&
+    Date.parse(job.dueAt) <= ctx.now.getTime() &&
+    LIFECYCLE[job.state][event].kind !== "ignore"
+  );
+}
+
+function refreshed(job: Job, ctx: DecideContext): Decision {
+  const fresh = withDeadline(job, ctx.timers);
+  return sameValue(fresh, job)
+    ? { kind: "unchanged", job }
+    : { kind: "changed", job: fresh, history: [] };
+}
+
+function decideDatacenter(job: Job, event: DatacenterJobEvent, ctx: DecideContext): Decision {
+  switch (event.type) {
+    case "receivePackage":
+      return receive(job, event.trackingNumber, event.driveIds, ctx);
+    case "autopilotArrive": {
+      if (!autopilotDue(job, event.type, ctx)) return refreshed(job, ctx);
+      const docked = Object.keys(event.docked);
+      return receive(
+        job,
+        job.deliveryPackage?.trackingNumber ?? "(autopilot)",
+        docked,
+        ctx,
+        event.docked,
+      );
+    }
+    case "attachDrive": {
+      ruleFor(job, "attachDrive");
+      const drive = findDrive(job, event.driveId);
+      if (drive.state !== "Received") {
+        throw new DomainError(
+          "DriveNotReceived",
+          `Drive '${drive.driveId}' is '${drive.state}'; only a received drive can be attached.`,
+          { target: "driveId" },
+        );
+      }
+      if (drive.contentPath === event.path) return { kind: "unchanged", job };
+      const next = withDrive(job, drive.driveId, (d) => ({ ...d, contentPath: event.path }));
+      return changed(next, ctx, [
+        entry(
+          ctx,
+          "attachDrive",
+          job.state,
+          job.state,
+          `Drive '${drive.driveId}' attached from '${event.path}'.`,
+        ),
+      ]);
+    }
+    case "startTransfer": {
+      const rule = ruleFor(job, "startTransfer");
+      if (job.cancelRequested) {
+        throw new DomainError(
+          "JobCancelled",
+          `Job '${job.name}' was cancelled, so no copy starts. Package its drives for return instead.`,
+        );
+      }
+      const ready = job.driveList.filter((d) => d.state === "Received" && d.contentPath);
+      if (ready.length === 0) {
+        throw new DomainError(
+          "DriveNotAttached",
+          `No received drive of job '${job.name}' is attached yet. Attach a drive's contents first.`,
+        );
+      }
+      const starting = new Set(ready.map((d) => d.driveId));
+      let next: Job = {
+        ...job,
+        driveList: job.driveList.map((d) =>
+          starting.has(d.driveId)
+            ? {
+                ...d,
+                state: "Transferring" as const,
+                copyStatus: "InProgress",
+                percentComplete: 0,
+                bytesSucceeded: 0,
+              }
+            : d,
+        ),
+      };
+      if (rule.kind === "to") next = move(next, rule.state, ctx);
+      return changed(next, ctx, [
+        entry(
+          ctx,
+          "startTransfer",
+          job.state,
+          next.state,
+          `Copy started for ${[...starting].join(", ")}.`,
+        ),
+      ]);
+    }
+    case "completeDrive": {
+      ruleFor(job, "completeDrive");
+      const drive = findDrive(job, event.driveId);
+      if (drive.state !== "Transferring") {
+        throw new DomainError(
+          "DriveNotTransferring",
+          `Drive '${drive.driveId}' is '${drive.state}'; only a drive that is being copied can complete.`,
+          { target: "driveId" },
+        );
+      }
+      let next = withDrive(job, drive.driveId, (d) => ({
+        ...d,
+        state: event.outcome,
+        copyStatus: event.outcome === "Completed" ? "Completed" : "CompletedWithErrors",
+        percentComplete: 100,
+        ...(event.bytesSucceeded !== undefined ? { bytesSucceeded: event.bytesSucceeded } : {}),
+      }));
+      const history = [
+        entry(
+          ctx,
+          "completeDrive",
+          job.state,
+          job.state,
+          `Drive '${drive.driveId}' finished: ${event.outcome}.`,
+        ),
+      ];
+      if (!next.driveList.some((d) => d.state === "Transferring")) {
+        next = move(next, "Packaging", ctx);
+        history.push(
+          entry(
+            ctx,
+            "package",
+            job.state,
+            "Packaging",
+            "Every drive has finished; the drives are packaged for return.",
+          ),
+        );
+      }
+      return changed(next, ctx, history);
+    }
+    case "package":
+    case "autopilotAdvance":
+      if (event.type === "autopilotAdvance" && !autopilotDue(job, event.type, ctx))
+        return refreshed(job, ctx);
+      return toPackaging(job, ctx, event.type);
+    case "shipBack":
+      return shipBack(job, event.returnPackage, ctx, "shipBack");
+    case "autopilotShipBack":
+      if (!autopilotDue(job, event.type, ctx)) return refreshed(job, ctx);
+      return shipBack(job, event.returnPackage, ctx, "autopilotShipBack");
+    case "fault": {
+      ruleFor(job, "fault");
+      const next: Job = {
+        ...move(job, "Faulted", ctx),
+        faultedFrom: job.state,
+        faultReason: event.reason,
+      };
+      return changed(next, ctx, [entry(ctx, "fault", job.state, "Faulted", event.reason)]);
+    }
+    case "resolve": {
+      ruleFor(job, "resolve");
+      const back = job.faultedFrom ?? "Received";
+      const next: Job = move({ ...job }, back, ctx);
+      delete next.faultedFrom;
+      delete next.faultReason;
+      return changed(next, ctx, [entry(ctx, "resolve", "Faulted", back, event.reason)]);
+    }
+  }
+}
+
+/** The operator actions a job allows now (for the operator pages and CLI). */
+export function allowedOperatorEvents(job: Job): DatacenterEvent[] {
+  const events: DatacenterEvent[] = [
+    "receivePackage",
+    "attachDrive",
+    "startTransfer",
+    "completeDrive",
+    "package",
+    "shipBack",
+    "fault",
+    "resolve",
+  ];
+  return events.filter((e) => {
+    if (LIFECYCLE[job.state][e].kind === "refuse") return false;
+    if (e === "startTransfer")
+      return (
+        !job.cancelRequested && job.driveList.some((d) => d.state === "Received" && d.contentPath)
+      );
+    if (e === "attachDrive") return job.driveList.some((d) => d.state === "Received");
+    if (e === "completeDrive") return job.driveList.some((d) => d.state === "Transferring");
+    return true;
+  });
 }

@@ -84,6 +84,15 @@ export interface Drive {
   errorLogUri?: string;
   manifestUri?: string;
   bytesSucceeded?: number;
+  /** Datacenter side only (never in ARM responses): where the drive's contents are mounted. */
+  contentPath?: string;
+}
+
+/** A drive found in a package that belongs to no drive of the job (shown to operators). */
+export interface ExtraDrive {
+  driveId: string;
+  trackingNumber: string;
+  receivedAt: string;
 }
 
 export interface ExportSpec {
@@ -111,7 +120,17 @@ export interface SystemData {
 }
 
 /** The timers of SPEC §2.5, as the event a stored deadline fires. */
-export type TimerEvent = "creatingExpired" | "shippingAlert" | "shippingClose" | "retentionExpired";
+export type TimerEvent =
+  | "creatingExpired"
+  | "shippingAlert"
+  | "shippingClose"
+  | "retentionExpired"
+  /** The simulated datacenter's steps (emulator profile): the package arrives, … */
+  | "autopilotArrive"
+  /** … received drives move on (to Packaging while there is nothing to copy), … */
+  | "autopilotAdvance"
+  /** … and packaged drives are shipped back. */
+  | "autopilotShipBack";
 
 export interface Job {
   /** Internal identity of this incarnation of the name (a recreated job gets a new one). */
@@ -144,8 +163,11 @@ export interface Job {
   stateEnteredAt: string;
   lastCustomerUpdateAt: string;
   shippingAlertedAt?: string;
-  /** The state a Faulted job returns to when an operator resolves it. */
+  /** The state a Faulted job returns to when an operator resolves it, and why it faulted. */
   faultedFrom?: JobState;
+  faultReason?: string;
+  /** Drives that arrived in this job's package but are not drives of the job. */
+  extraDrives?: ExtraDrive[];
   /** The stored deadline (SPEC §2.5): when `dueEvent` fires. */
   dueAt?: string;
   dueEvent?: TimerEvent;

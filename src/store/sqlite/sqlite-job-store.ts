@@ -87,16 +87,24 @@ export class SqliteJobStore implements JobStore {
         "SELECT seq, version, doc FROM jobs WHERE subscription_key = ? AND resource_group_key = ? AND name_key = ?",
       ),
       insert: db.prepare(
-        `INSERT INTO jobs (uid, subscription_key, resource_group_key, name_key, state, job_type, due_at, version, doc)
-         VALUES (@uid, @sub, @rg, @name, @state, @jobType, @dueAt, 1, @doc)
+        `INSERT INTO jobs (uid, subscription_key, resource_group_key, name_key, state, job_type, due_at, tracking_key, version, doc)
+         VALUES (@uid, @sub, @rg, @name, @state, @jobType, @dueAt, @tracking, 1, @doc)
          ON CONFLICT DO NOTHING`,
       ),
       update: db.prepare(
-        `UPDATE jobs SET state = @state, due_at = @dueAt, version = version + 1, doc = @doc
+        `UPDATE jobs SET state = @state, due_at = @dueAt, tracking_key = @tracking, version = version + 1, doc = @doc
          WHERE uid = @uid AND version = @version`,
       ),
       purge: db.prepare("DELETE FROM jobs WHERE uid = ? AND version = ?"),
       purgeHistory: db.prepare("DELETE FROM job_history WHERE job_uid = ?"),
+      dropDrives: db.prepare("DELETE FROM job_drives WHERE job_uid = ?"),
+      addDrive: db.prepare("INSERT OR IGNORE INTO job_drives (drive_key, job_uid) VALUES (?, ?)"),
+      byTracking: db.prepare<[string], JobRow>(
+        "SELECT seq, version, doc FROM jobs WHERE tracking_key = ? ORDER BY seq",
+      ),
+      byDrive: db.prepare<[string], JobRow>(
+        "SELECT jobs.seq, jobs.version, jobs.doc FROM job_drives JOIN jobs ON jobs.uid = job_drives.job_uid WHERE job_drives.drive_key = ? ORDER BY jobs.seq",
+      ),
       addHistory: db.prepare(
         `INSERT INTO job_history (job_uid, at, actor, event, from_state, to_state, reason)
          VALUES (@uid, @at, @actor, @event, @from, @to, @reason)`,
@@ -126,6 +134,9 @@ export class SqliteJobStore implements JobStore {
       setSetting: db.prepare(
         "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
       ),
+      putSetting: db.prepare(
+        "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      ),
     };
   }
 
@@ -138,6 +149,15 @@ export class SqliteJobStore implements JobStore {
   private static docOf(job: Job): string {
     const { version: _v, ...rest } = job;
     return JSON.stringify(rest);
+  }
+
+  private writeDrives(job: Job): void {
+    this.stmts.dropDrives.run(job.uid);
+    for (const d of job.driveList) this.stmts.addDrive.run(d.driveId.toLowerCase(), job.uid);
+  }
+
+  private static trackingOf(job: Job): string | null {
+    return job.deliveryPackage?.trackingNumber.toLowerCase() ?? null;
   }
 
   private writeHistory(uid: string, history: HistoryEntry[]): void {
@@ -237,9 +257,11 @@ export class SqliteJobStore implements JobStore {
           state: job.state,
           jobType: job.jobType,
           dueAt: job.dueAt ?? null,
+          tracking: SqliteJobStore.trackingOf(job),
           doc: SqliteJobStore.docOf(job),
         });
         if (r.changes !== 1) return false;
+        this.writeDrives(job);
         this.writeHistory(job.uid, history);
         return true;
       },
@@ -255,9 +277,11 @@ export class SqliteJobStore implements JobStore {
           version: job.version,
           state: job.state,
           dueAt: job.dueAt ?? null,
+          tracking: SqliteJobStore.trackingOf(job),
           doc: SqliteJobStore.docOf(job),
         });
         if (r.changes !== 1) return false;
+        this.writeDrives(job);
         this.writeHistory(job.uid, history);
         return true;
       },
@@ -271,6 +295,7 @@ export class SqliteJobStore implements JobStore {
         const r = this.stmts.purge.run(uid, version);
         if (r.changes !== 1) return false;
         this.stmts.purgeHistory.run(uid);
+        this.stmts.dropDrives.run(uid);
         return true;
       },
       () => this.forget(uid),
@@ -291,6 +316,29 @@ export class SqliteJobStore implements JobStore {
       after: q.afterSeq ?? 0,
       limit: q.limit,
     });
+    return rows.map((row) => ({ seq: row.seq, job: SqliteJobStore.toJob(row) }));
+  }
+
+  async findByTrackingNumber(trackingNumber: string): Promise<Job[]> {
+    return this.stmts.byTracking.all(trackingNumber.toLowerCase()).map(SqliteJobStore.toJob);
+  }
+
+  async findByDriveId(driveId: string): Promise<Job[]> {
+    return this.stmts.byDrive.all(driveId.toLowerCase()).map(SqliteJobStore.toJob);
+  }
+
+  async listByStates(
+    states: readonly JobState[],
+    afterSeq: number,
+    limit: number,
+  ): Promise<ListedJob[]> {
+    if (states.length === 0) return [];
+    const marks = states.map(() => "?").join(", ");
+    const rows = this.db
+      .prepare<unknown[], JobRow>(
+        `SELECT seq, version, doc FROM jobs WHERE state IN (${marks}) AND seq > ? ORDER BY seq LIMIT ?`,
+      )
+      .all(...states, afterSeq, limit);
     return rows.map((row) => ({ seq: row.seq, job: SqliteJobStore.toJob(row) }));
   }
 
@@ -322,6 +370,10 @@ export class SqliteJobStore implements JobStore {
   async setSettingIfAbsent(name: string, value: string): Promise<string> {
     await this.enqueue(() => this.stmts.setSetting.run(name, value).changes === 1);
     return (await this.getSetting(name))!;
+  }
+
+  async setSetting(name: string, value: string): Promise<void> {
+    await this.enqueue(() => this.stmts.putSetting.run(name, value).changes === 1);
   }
 
   async close(): Promise<void> {

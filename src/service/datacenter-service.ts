@@ -1,0 +1,165 @@
+/**
+ * The datacenter's use cases (SPEC §3): what an operator (or a datacenter integration)
+ * does with packages and drives. Every action is a lifecycle event through the same table
+ * as the customer's, so an impossible move is refused with the table's error.
+ */
+import { realpath, stat } from "node:fs/promises";
+import { isAbsolute } from "node:path";
+import { DomainError } from "../domain/errors.ts";
+import { statesAllowing, type JobEvent } from "../domain/job/lifecycle.ts";
+import type {
+  HistoryEntry,
+  Job,
+  JobKey,
+  JobState,
+  PackageInformation,
+} from "../domain/job/model.ts";
+import type { ListedJob } from "../store/ports.ts";
+import { applyToExisting, notFound, type ApplyDeps } from "./apply.ts";
+import { checkKey } from "./job-service.ts";
+
+export const OPERATOR_VIEWS = {
+  /** Jobs whose package is on its way to the datacenter. */
+  inbound: ["Shipping"],
+  /** Jobs the datacenter is working on. */
+  "in-progress": ["Received", "Transferring", "Packaging", "Faulted"],
+  all: [
+    "Creating",
+    "Shipping",
+    "Received",
+    "Transferring",
+    "Packaging",
+    "Completed",
+    "Closed",
+    "Faulted",
+  ],
+} as const satisfies Record<string, readonly JobState[]>;
+export type OperatorView = keyof typeof OPERATOR_VIEWS;
+
+export interface ReceiveRequest {
+  carrierName?: string;
+  trackingNumber: string;
+  driveIds: string[];
+}
+
+export class DatacenterService {
+  constructor(private readonly deps: ApplyDeps) {}
+
+  private apply(key: JobKey, eventFor: (job: Job) => JobEvent): Promise<Job> {
+    checkKey(key);
+    return applyToExisting(this.deps, key, eventFor, "operator");
+  }
+
+  async list(view: OperatorView, afterSeq: number, limit: number): Promise<ListedJob[]> {
+    return this.deps.store.listByStates(OPERATOR_VIEWS[view], afterSeq, limit);
+  }
+
+  async show(key: JobKey): Promise<{ job: Job; history: HistoryEntry[] }> {
+    checkKey(key);
+    const job = await this.deps.store.get(key);
+    if (!job) throw notFound(key);
+    return { job, history: await this.deps.store.history(job.uid) };
+  }
+
+  /**
+   * A package arrives: find the job waiting for it by tracking number, refuse drives that
+   * belong to another job, then let the lifecycle receive it.
+   */
+  async receivePackage(req: ReceiveRequest): Promise<Job> {
+    const receivable = new Set(statesAllowing("receivePackage"));
+    const candidates = (await this.deps.store.findByTrackingNumber(req.trackingNumber)).filter(
+      (j) => receivable.has(j.state),
+    );
+    if (candidates.length === 0) {
+      throw new DomainError(
+        "PackageNotFound",
+        `No job is waiting for a package with tracking number '${req.trackingNumber}'. ` +
+          `Check the number against the inbound jobs (drivebay operator inbound).`,
+        { target: "trackingNumber" },
+      );
+    }
+    if (candidates.length > 1) {
+      throw new DomainError(
+        "AmbiguousTrackingNumber",
+        `The tracking number '${req.trackingNumber}' is on ${candidates.length} jobs (${candidates
+          .map((j) => `${j.resourceGroup}/${j.name}`)
+          .join(
+            ", ",
+          )}); receive the package for one job through its drive ids after checking the label.`,
+        { target: "trackingNumber" },
+      );
+    }
+    const target = candidates[0]!;
+    const carrier = target.deliveryPackage?.carrierName;
+    if (req.carrierName && carrier && req.carrierName.toLowerCase() !== carrier.toLowerCase()) {
+      throw new DomainError(
+        "PackageNotFound",
+        `The package '${req.trackingNumber}' was announced with carrier '${carrier}', not '${req.carrierName}'.`,
+        { target: "carrierName" },
+      );
+    }
+    const own = new Set(target.driveList.map((d) => d.driveId.toLowerCase()));
+    for (const driveId of req.driveIds) {
+      if (own.has(driveId.toLowerCase())) continue;
+      const owners = (await this.deps.store.findByDriveId(driveId)).filter(
+        (j) => j.uid !== target.uid,
+      );
+      if (owners.length > 0) {
+        const o = owners[0]!;
+        throw new DomainError(
+          "DriveBelongsToAnotherJob",
+          `Drive '${driveId}' belongs to job '${o.resourceGroup}/${o.name}', not to '${target.resourceGroup}/${target.name}'. ` +
+            `Receive it with that job's package.`,
+          { target: "driveIds" },
+        );
+      }
+    }
+    return this.apply(target, () => ({
+      type: "receivePackage",
+      trackingNumber: req.trackingNumber,
+      driveIds: req.driveIds,
+    }));
+  }
+
+  /** Attach a received drive's contents: an existing directory on the datacenter machine. */
+  async attachDrive(key: JobKey, driveId: string, path: string): Promise<Job> {
+    checkKey(key);
+    const bad = (why: string) =>
+      new DomainError("InvalidDrivePath", `Cannot attach '${path}': ${why}`, { target: "path" });
+    if (!isAbsolute(path)) throw bad("give an absolute path to the mounted drive or its folder.");
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw bad("it does not exist.");
+    if (!info.isDirectory()) throw bad("it is not a directory.");
+    const resolved = await realpath(path);
+    return this.apply(key, () => ({ type: "attachDrive", driveId, path: resolved }));
+  }
+
+  startTransfer(key: JobKey): Promise<Job> {
+    return this.apply(key, () => ({ type: "startTransfer" }));
+  }
+
+  completeDrive(
+    key: JobKey,
+    driveId: string,
+    outcome: "Completed" | "CompletedMoreInfo",
+    bytesSucceeded?: number,
+  ): Promise<Job> {
+    return this.apply(key, () => ({ type: "completeDrive", driveId, outcome, bytesSucceeded }));
+  }
+
+  package(key: JobKey): Promise<Job> {
+    return this.apply(key, () => ({ type: "package" }));
+  }
+
+  shipBack(key: JobKey, returnPackage: PackageInformation): Promise<Job> {
+    return this.apply(key, () => ({ type: "shipBack", returnPackage }));
+  }
+
+  fault(key: JobKey, reason: string): Promise<Job> {
+    return this.apply(key, () => ({ type: "fault", reason }));
+  }
+
+  resolve(key: JobKey, reason: string): Promise<Job> {
+    return this.apply(key, () => ({ type: "resolve", reason }));
+  }
+}
