@@ -101,8 +101,9 @@ export class DatacenterService {
     const own = new Set(target.driveList.map((d) => d.driveId.toLowerCase()));
     for (const driveId of req.driveIds) {
       if (own.has(driveId.toLowerCase())) continue;
+      // Drive serials are reused once a job has ended; only live jobs own a drive.
       const owners = (await this.deps.store.findByDriveId(driveId)).filter(
-        (j) => j.uid !== target.uid,
+        (j) => j.uid !== target.uid && j.state !== "Completed" && j.state !== "Closed",
       );
       if (owners.length > 0) {
         const o = owners[0]!;

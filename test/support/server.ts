@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StorageImportExport } from "@azure/arm-storageimportexport";
 import { loadConfig, type Config } from "../../src/config.ts";
-import { OffsetClock } from "../../src/domain/clock.ts";
+import type { OffsetClock } from "../../src/domain/clock.ts";
 import { startService, type RunningService } from "../../src/main.ts";
 import { recordingPolicy, type Exchange } from "./spec-validator.ts";
 
@@ -58,13 +58,12 @@ export async function startTestServer(
     },
     ...options.config,
   };
-  const clock = options.clock ?? new OffsetClock();
-  const running = await startService(config, { clock });
+  const running = await startService(config, options.clock ? { clock: options.clock } : {});
   const exchanges: Exchange[] = [];
   const server: TestServer = {
     ...running,
     dataDir,
-    clock,
+    clock: running.clock,
     exchanges,
     client: (o = {}) => armClient(running.url, { ...o, exchanges }),
     async operator(method, path, body, key) {

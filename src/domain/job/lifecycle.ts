@@ -863,7 +863,12 @@ function shipBack(
   const next = move(
     {
       ...job,
-      returnPackage: { driveCount: shipped.length, ...returnPackage },
+      // PackageInformation requires driveCount and shipDate; default them from what is shipped and when.
+      returnPackage: {
+        driveCount: shipped.length,
+        shipDate: ctx.now.toISOString().slice(0, 10),
+        ...returnPackage,
+      },
       driveList: job.driveList.map((d) =>
         shipped.includes(d) ? { ...d, state: "ShippedBack" as const } : d,
       ),
