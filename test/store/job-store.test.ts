@@ -4,7 +4,7 @@
  */
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -182,11 +182,68 @@ for (const factory of [sqlite]) {
       await store.close();
     });
 
-    test("settings keep the first value", async () => {
+    test("datacenter lookups: by tracking number, by drive id, by state across subscriptions", async () => {
+      const { store } = await fresh();
+      const a = job({
+        state: "Shipping",
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-A" },
+      });
+      const b = job({
+        subscriptionId: "Sub-B",
+        state: "Received",
+        driveList: [{ driveId: "Shared-1", state: "Received" }],
+      });
+      const c = job({ state: "Creating" });
+      for (const j of [a, b, c]) await store.insert(j, []);
+      assert.deepEqual(
+        (await store.findByTrackingNumber("tn-a")).map((j) => j.name),
+        [a.name],
+      );
+      assert.deepEqual(await store.findByTrackingNumber("TN-NONE"), []);
+      assert.deepEqual(
+        (await store.findByDriveId("shared-1")).map((j) => j.name),
+        [b.name],
+      );
+      assert.deepEqual(
+        (await store.findByDriveId("D1")).map((j) => j.name).sort(),
+        [a.name, c.name].sort(),
+      );
+      // Lookups follow updates and purges.
+      await store.update(
+        { ...a, deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-A2" }, driveList: [] },
+        [],
+      );
+      assert.deepEqual(await store.findByTrackingNumber("TN-A"), []);
+      assert.deepEqual(
+        (await store.findByTrackingNumber("TN-A2")).map((j) => j.name),
+        [a.name],
+      );
+      assert.deepEqual(
+        (await store.findByDriveId("D1")).map((j) => j.name),
+        [c.name],
+      );
+      await store.purge(b.uid, 1);
+      assert.deepEqual(await store.findByDriveId("shared-1"), []);
+      const active = await store.listByStates(["Shipping", "Received", "Creating"], 0, 10);
+      assert.deepEqual(
+        active.map((r) => r.job.name),
+        [a.name, c.name],
+      );
+      assert.deepEqual(
+        (await store.listByStates(["Creating"], active[0]!.seq, 10)).map((r) => r.job.name),
+        [c.name],
+      );
+      assert.deepEqual(await store.listByStates([], 0, 10), []);
+      await store.close();
+    });
+
+    test("settings keep the first value unless set explicitly", async () => {
       const { store } = await fresh();
       assert.equal(await store.setSettingIfAbsent("k", "first"), "first");
       assert.equal(await store.setSettingIfAbsent("k", "second"), "first");
       assert.equal(await store.getSetting("missing"), undefined);
+      await store.setSetting("k", "third");
+      assert.equal(await store.getSetting("k"), "third");
       await store.close();
     });
 
@@ -214,6 +271,28 @@ for (const factory of [sqlite]) {
 }
 
 describe("SQLite migrations", () => {
+  test("002 backfills tracking numbers and drives of jobs written before it", () => {
+    const db = new Database(":memory:");
+    db.exec(readFileSync(new URL("../../migrations/sqlite/001_jobs.sql", import.meta.url), "utf8"));
+    db.pragma("user_version = 1");
+    const doc = JSON.stringify({
+      deliveryPackage: { trackingNumber: "OLD-TN" },
+      driveList: [{ driveId: "Old-Drive" }],
+    });
+    db.prepare(
+      "INSERT INTO jobs (uid, subscription_key, resource_group_key, name_key, state, job_type, version, doc) VALUES ('u', 's', 'r', 'n', 'Shipping', 'Import', 1, ?)",
+    ).run(doc);
+    migrate(db);
+    assert.equal(
+      (db.prepare("SELECT tracking_key FROM jobs").get() as { tracking_key: string }).tracking_key,
+      "old-tn",
+    );
+    assert.deepEqual(db.prepare("SELECT drive_key, job_uid FROM job_drives").all(), [
+      { drive_key: "old-drive", job_uid: "u" },
+    ]);
+    db.close();
+  });
+
   test("apply once, in order, and are recorded in user_version", () => {
     const db = new Database(":memory:");
     const v = migrate(db);
