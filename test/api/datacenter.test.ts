@@ -229,15 +229,13 @@ describe("the datacenter side", () => {
   test("bad input on the operator surface is a clear 4xx and changes nothing", async () => {
     await jobIn(server, "bad-ops", "Received");
     await jobIn(server, "other-job", "Shipping");
-    await server
-      .client()
-      .jobs.create(
-        "owner-job",
-        RG,
-        importJob({
-          driveList: [{ driveId: "OWNED-ELSEWHERE", bitLockerKey: "k", manifestFile: "\\m.xml" }],
-        }),
-      );
+    await server.client().jobs.create(
+      "owner-job",
+      RG,
+      importJob({
+        driveList: [{ driveId: "OWNED-ELSEWHERE", bitLockerKey: "k", manifestFile: "\\m.xml" }],
+      }),
+    );
     const before = await server.operator("GET", jobPath("bad-ops"));
     const file = join(mountDir, "a-file.txt");
     writeFileSync(file, "not a directory");

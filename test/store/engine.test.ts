@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DAY_MS, OffsetClock } from "../../src/domain/clock.ts";
-import { DEFAULT_TIMERS, initialDeadline } from "../../src/domain/job/lifecycle.ts";
+import { DEFAULT_TIMERS } from "../../src/domain/job/lifecycle.ts";
+import { sampleJob } from "../support/job-factory.ts";
 import type { Job, JobState } from "../../src/domain/job/model.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import { SqliteJobStore } from "../../src/store/sqlite/sqlite-job-store.ts";
@@ -13,40 +14,15 @@ import { SqliteJobStore } from "../../src/store/sqlite/sqlite-job-store.ts";
 const T0 = new Date("2026-03-01T00:00:00.000Z");
 
 function job(i: number, state: JobState): Job {
-  const iso = T0.toISOString();
-  return initialDeadline(
+  return sampleJob(
     {
       uid: `u${i}`,
       subscriptionId: "s",
-      resourceGroup: "rg",
       name: `job-${i}`,
-      location: "westus",
-      tags: {},
-      jobType: "Import",
-      storageAccountId:
-        "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/acct",
-      shippingInformation: {},
-      diagnosticsPath: "waimportexport",
-      logLevel: "Error",
-      backupDriveManifest: false,
       state,
-      cancelRequested: false,
       driveList: [{ driveId: `D${i}`, state: "Specified" }],
-      encryptionKey: { kekType: "MicrosoftManaged" },
-      identity: { type: "None" },
-      systemData: {
-        createdBy: "a",
-        createdByType: "User",
-        createdAt: iso,
-        lastModifiedBy: "a",
-        lastModifiedByType: "User",
-        lastModifiedAt: iso,
-      },
-      stateEnteredAt: iso,
-      lastCustomerUpdateAt: iso,
-      version: 1,
     },
-    DEFAULT_TIMERS,
+    { at: T0 },
   );
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { DEFAULT_TIMERS, initialDeadline } from "../../src/domain/job/lifecycle.ts";
+import { sampleJob } from "../support/job-factory.ts";
 import type { HistoryEntry, Job } from "../../src/domain/job/model.ts";
 import type { JobStore } from "../../src/store/ports.ts";
 import { SqliteJobStore, migrate } from "../../src/store/sqlite/sqlite-job-store.ts";
@@ -30,45 +30,13 @@ const sqlite: StoreFactory = {
   cleanup: (place) => rmSync(place, { recursive: true, force: true }),
 };
 
-let n = 0;
 function job(over: Partial<Job> = {}): Job {
-  n++;
-  const iso = "2026-01-01T00:00:00.000Z";
-  return initialDeadline(
-    {
-      uid: `uid-${n}-${Math.random()}`,
-      subscriptionId: "Sub-A",
-      resourceGroup: "RG-1",
-      name: `Job-${n}`,
-      location: "westus",
-      tags: {},
-      jobType: "Import",
-      storageAccountId:
-        "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/acct",
-      shippingInformation: {},
-      diagnosticsPath: "waimportexport",
-      logLevel: "Error",
-      backupDriveManifest: false,
-      state: "Creating",
-      cancelRequested: false,
-      driveList: [{ driveId: "D1", bitLockerKey: "secret-key", state: "Specified" }],
-      encryptionKey: { kekType: "MicrosoftManaged" },
-      identity: { type: "None" },
-      systemData: {
-        createdBy: "a",
-        createdByType: "User",
-        createdAt: iso,
-        lastModifiedBy: "a",
-        lastModifiedByType: "User",
-        lastModifiedAt: iso,
-      },
-      stateEnteredAt: iso,
-      lastCustomerUpdateAt: iso,
-      version: 1,
-      ...over,
-    },
-    DEFAULT_TIMERS,
-  );
+  return sampleJob({
+    subscriptionId: "Sub-A",
+    resourceGroup: "RG-1",
+    driveList: [{ driveId: "D1", bitLockerKey: "secret-key", state: "Specified" }],
+    ...over,
+  });
 }
 
 const h = (event: string): HistoryEntry => ({

@@ -10,12 +10,12 @@ import {
   DEFAULT_TIMERS,
   allowedOperatorEvents,
   decide,
-  initialDeadline,
   type DecideContext,
   type JobEvent,
   type Timers,
 } from "../../src/domain/job/lifecycle.ts";
 import { JOB_STATES, type Drive, type Job, type JobState } from "../../src/domain/job/model.ts";
+import { sampleJob } from "../support/job-factory.ts";
 
 const T0 = new Date("2026-05-01T00:00:00.000Z");
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -33,43 +33,16 @@ function makeJob(
   over: Partial<Job> = {},
   timers = DEFAULT_TIMERS,
 ): Job {
-  const iso = T0.toISOString();
-  return initialDeadline(
+  return sampleJob(
     {
-      uid: "u",
-      subscriptionId: "s",
-      resourceGroup: "rg",
       name: "dc-job",
-      location: "westus",
-      tags: {},
-      jobType: "Import",
-      storageAccountId:
-        "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/acct",
-      shippingInformation: {},
+      state,
       deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-1" },
       returnShipping: { carrierName: "DHL", carrierAccountNumber: "1" },
-      diagnosticsPath: "waimportexport",
-      logLevel: "Error",
-      backupDriveManifest: false,
-      state,
-      cancelRequested: false,
       driveList: drives.map((d, i) => ({ driveId: `D${i + 1}`, state: "Specified", ...d })),
-      encryptionKey: { kekType: "MicrosoftManaged" },
-      identity: { type: "None" },
-      systemData: {
-        createdBy: "a",
-        createdByType: "User",
-        createdAt: iso,
-        lastModifiedBy: "a",
-        lastModifiedByType: "User",
-        lastModifiedAt: iso,
-      },
-      stateEnteredAt: iso,
-      lastCustomerUpdateAt: iso,
-      version: 1,
       ...over,
     },
-    timers,
+    { at: T0, timers },
   );
 }
 

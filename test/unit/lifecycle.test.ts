@@ -18,6 +18,7 @@ import {
   type JobEvent,
 } from "../../src/domain/job/lifecycle.ts";
 import { JOB_STATES, type Job, type JobState } from "../../src/domain/job/model.ts";
+import { sampleJob } from "../support/job-factory.ts";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
 const ctx = (now = T0): DecideContext => ({
@@ -41,40 +42,7 @@ const returnShipping = { carrierName: "FedEx", carrierAccountNumber: "123" };
 const deliveryPackage = { carrierName: "FedEx", trackingNumber: "TN1" };
 
 function makeJob(state: JobState, over: Partial<Job> = {}): Job {
-  const iso = T0.toISOString();
-  const job: Job = {
-    uid: "u1",
-    subscriptionId: "sub",
-    resourceGroup: "rg",
-    name: "job1",
-    location: "westus",
-    tags: {},
-    jobType: "Import",
-    storageAccountId:
-      "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/acct",
-    shippingInformation: {},
-    diagnosticsPath: "waimportexport",
-    logLevel: "Error",
-    backupDriveManifest: false,
-    state,
-    cancelRequested: false,
-    driveList: [{ driveId: "D1", bitLockerKey: "k", manifestFile: "\\m", state: "Specified" }],
-    encryptionKey: { kekType: "MicrosoftManaged" },
-    identity: { type: "None" },
-    systemData: {
-      createdBy: "a",
-      createdByType: "User",
-      createdAt: iso,
-      lastModifiedBy: "a",
-      lastModifiedByType: "User",
-      lastModifiedAt: iso,
-    },
-    stateEnteredAt: iso,
-    lastCustomerUpdateAt: iso,
-    version: 3,
-    ...over,
-  };
-  return initialDeadline(job, DEFAULT_TIMERS);
+  return sampleJob({ uid: "u1", name: "job1", state, version: 3, ...over }, { at: T0 });
 }
 
 function outcome(
