@@ -124,3 +124,22 @@ export function positiveInt(text: string): number {
   }
   return Number(text);
 }
+
+/** An argParser for a repeatable comma-separated list (`--drives a,b --drives c`). */
+export function commaList(text: string, previous: string[] = []): string[] {
+  const items = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list.`);
+  return [...previous, ...items];
+}
+
+/** A whole number of bytes (0 or more, up to 2^53 - 1). */
+export function byteCount(text: string): number {
+  const n = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`must be a whole number of bytes (0 or more); got '${text}'.`);
+  }
+  return n;
+}

@@ -23,6 +23,8 @@ export class CliFailure extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
+    /** The HTTP status, when the server answered with an error. */
+    readonly status?: number,
   ) {
     super(message);
   }
@@ -61,34 +63,67 @@ export function jobPath(conn: Connection, jobName: string): string {
   );
 }
 
-/** GET of a drivebay extension (not in the SDK), with the same errors as SDK calls. */
-export async function getJson(conn: Connection, path: string): Promise<unknown> {
-  const url = new URL(path, conn.endpoint.endsWith("/") ? conn.endpoint : `${conn.endpoint}/`);
-  url.searchParams.set("api-version", conn.apiVersion ?? DEFAULT_API_VERSION);
+/** Where plain-fetch requests go, with the bearer token they carry. */
+export interface HttpTarget {
+  endpoint: string;
+  token: string;
+}
+
+export interface JsonRequest {
+  method?: "GET" | "POST";
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+}
+
+/** A JSON request outside the SDK; ARM error envelopes become CliFailures like SDK errors. */
+export async function requestJson(
+  target: HttpTarget,
+  path: string,
+  request: JsonRequest = {},
+): Promise<unknown> {
+  const base = target.endpoint.endsWith("/") ? target.endpoint : `${target.endpoint}/`;
+  const url = new URL(path, base);
+  for (const [name, value] of Object.entries(request.query ?? {})) {
+    if (value !== undefined) url.searchParams.set(name, String(value));
+  }
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${target.token}`,
+    accept: "application/json",
+  };
+  if (request.body !== undefined) headers["content-type"] = "application/json";
   let res: Response;
   try {
     res = await fetch(url, {
-      headers: { authorization: `Bearer ${conn.token}`, accept: "application/json" },
+      method: request.method ?? "GET",
+      headers,
+      ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw unreachable(conn.endpoint, cause?.code, cause?.message ?? (e as Error).message);
+    throw unreachable(target.endpoint, cause?.code, cause?.message ?? (e as Error).message);
   }
-  const body = await res.text();
+  const text = await res.text();
   if (!res.ok) {
     let error: { code?: string; message?: string } = {};
     try {
-      error = (JSON.parse(body) as { error?: typeof error }).error ?? {};
+      error = (JSON.parse(text) as { error?: typeof error }).error ?? {};
     } catch {
       // not an ARM envelope: report the raw text
     }
-    throw httpFailure(res.status, error.code, error.message ?? body);
+    throw httpFailure(res.status, error.code, error.message ?? text);
   }
-  return JSON.parse(body);
+  return text === "" ? undefined : JSON.parse(text);
+}
+
+/** GET of a drivebay extension of the ARM API (not in the SDK). */
+export function getJson(conn: Connection, path: string): Promise<unknown> {
+  return requestJson(conn, path, {
+    query: { "api-version": conn.apiVersion ?? DEFAULT_API_VERSION },
+  });
 }
 
 function httpFailure(status: number, code: string | undefined, message: string): CliFailure {
-  return new CliFailure(`error ${status}${code ? ` ${code}` : ""}: ${message}`, 1);
+  return new CliFailure(`error ${status}${code ? ` ${code}` : ""}: ${message}`, 1, status);
 }
 
 function unreachable(endpoint: string, code: string | undefined, message: string): CliFailure {

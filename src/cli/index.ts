@@ -6,7 +6,9 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { CliFailure } from "./client.ts";
+import { registerClockCommands } from "./clock.ts";
 import { registerJobCommands } from "./jobs.ts";
+import { registerOperatorCommands } from "./operator.ts";
 import { processIo, type Io } from "./output.ts";
 import { processSignals, serve, type ServeFlags, type StopSignal } from "./serve.ts";
 
@@ -68,6 +70,8 @@ export function buildProgram(options: RunOptions = {}): Command {
   // Subcommands created with .command() inherit exitOverride and the output configuration.
   registerServe(program, io, options.stopSignal ?? processSignals);
   registerJobCommands(program, io);
+  registerOperatorCommands(program, io);
+  registerClockCommands(program, io);
   program.addHelpText(
     "after",
     `

@@ -29,21 +29,19 @@ import {
   RETURN_SHIPPING,
   tags,
 } from "./args.ts";
+import { armClient, failureOf, getJson, jobPath, type Connection } from "./client.ts";
 import {
-  armClient,
-  DEFAULT_ENDPOINT,
-  DEFAULT_RESOURCE_GROUP,
-  DEFAULT_SUBSCRIPTION,
-  failureOf,
-  getJson,
-  jobPath,
-  type Connection,
-} from "./client.ts";
+  addOptionGroup,
+  checkedEndpoint,
+  commonOptions,
+  CONNECTION,
+  setAction,
+  type Action,
+} from "./command.ts";
 import {
   historyTable,
   jobDetails,
   jobTable,
-  json,
   keysTable,
   type HistoryEntry,
   type Io,
@@ -60,52 +58,28 @@ interface CommonOptions {
   name: string;
 }
 
-interface Call<O> {
-  opts: O & CommonOptions;
+interface Call<O> extends Action<O & CommonOptions> {
   conn: Connection;
   client: StorageImportExport;
-  io: Io;
-  cmd: Command;
-  /** Prints a result: JSON as given, or the table rendering. */
-  print(value: unknown, table: () => string): void;
 }
 
-const CONNECTION = "Connection options:";
 const JOB_TYPE_CHOICES = ["Import", "Export"];
 const LOG_LEVEL_CHOICES = ["Error", "Verbose"];
 
 function addConnectionOptions(cmd: Command): void {
-  const options = [
-    new Option("--endpoint <url>", "drivebay API endpoint")
-      .env("DRIVEBAY_ENDPOINT")
-      .default(DEFAULT_ENDPOINT),
-    new Option("--subscription <id>", "subscription id")
-      .env("DRIVEBAY_SUBSCRIPTION")
-      .default(DEFAULT_SUBSCRIPTION),
-    new Option("-g, --resource-group <name>", "resource group")
-      .env("DRIVEBAY_RESOURCE_GROUP")
-      .default(DEFAULT_RESOURCE_GROUP),
-    new Option("-o, --output <format>", "output format")
-      .choices(["table", "json"])
-      .default("table"),
+  addOptionGroup(cmd, CONNECTION, [
+    commonOptions.endpoint(),
+    commonOptions.subscription(),
+    commonOptions.resourceGroup(),
+    commonOptions.output(),
     new Option("--api-version <version>", "api-version to send (default: the SDK's, 2021-01-01)"),
     new Option("--token <token>", "bearer token to send").env("DRIVEBAY_TOKEN").default("dev"),
-  ];
-  for (const o of options) cmd.addOption(o.helpGroup(CONNECTION));
+  ]);
 }
 
 function connectionOf(opts: CommonOptions, cmd: Command): Connection {
-  let url: URL;
-  try {
-    url = new URL(opts.endpoint);
-  } catch {
-    cmd.error(`error: --endpoint '${opts.endpoint}' is not a URL (example: ${DEFAULT_ENDPOINT}).`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    cmd.error(`error: --endpoint '${opts.endpoint}' must be an http:// or https:// URL.`);
-  }
   return {
-    endpoint: opts.endpoint.replace(/\/+$/, ""),
+    endpoint: checkedEndpoint(opts.endpoint, cmd),
     subscription: opts.subscription,
     resourceGroup: opts.resourceGroup,
     apiVersion: opts.apiVersion,
@@ -126,18 +100,14 @@ function clientCommand<O>(
   const cmd = parent.command(spec.name).description(spec.description);
   if (spec.named !== false) cmd.requiredOption("-n, --name <name>", "job name");
   addConnectionOptions(cmd);
-  cmd.action(async (_opts: unknown, self: Command) => {
-    const opts = self.opts<O & CommonOptions>();
-    const conn = connectionOf(opts, self);
-    const print = (value: unknown, table: () => string) =>
-      io.out(opts.output === "json" ? json(value) : table());
+  return setAction<O & CommonOptions>(cmd, io, async (action) => {
+    const conn = connectionOf(action.opts, action.cmd);
     try {
-      await handler({ opts, conn, client: armClient(conn), io, cmd: self, print });
+      await handler({ ...action, conn, client: armClient(conn) });
     } catch (e) {
       throw failureOf(e, conn.endpoint);
     }
   });
-  return cmd;
 }
 
 /** Option builders shared by create and update, so each is defined once. */

@@ -42,7 +42,7 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return `${all.map(line).join("\n")}\n`;
 }
 
-function text(value: unknown): string {
+export function text(value: unknown): string {
   if (value === undefined || value === null || value === "") return "-";
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.length === 0 ? "-" : value.map(text).join(", ");
@@ -136,4 +136,169 @@ export function historyTable(entries: readonly HistoryEntry[]): string {
     ["AT", "ACTOR", "EVENT", "FROM", "TO", "REASON"],
     entries.map((e) => [e.at, e.actor, e.event, text(e.from), text(e.to), e.reason]),
   );
+}
+
+/** A job as the operator API shows it (src/api/operator/views.ts). */
+export interface OperatorJob {
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  jobType: string;
+  state: string;
+  stateEnteredAt?: string;
+  cancelRequested: boolean;
+  location?: string;
+  storageAccountId?: string;
+  deliveryPackage?: Record<string, unknown>;
+  returnPackage?: Record<string, unknown>;
+  faultedFrom?: string;
+  faultReason?: string;
+  drives: {
+    driveId: string;
+    state: string;
+    contentPath?: string;
+    copyStatus?: string;
+    percentComplete?: number;
+    bytesSucceeded?: number;
+  }[];
+  extraDrives: { driveId: string; trackingNumber?: string; receivedAt?: string }[];
+  nextDeadline?: { at: string; event: string };
+  allowedActions: string[];
+  history?: HistoryEntry[];
+}
+
+/** The `drivebay operator` command for each operator event the server names. */
+const OPERATOR_COMMANDS: Record<string, string> = {
+  receivePackage: "receive",
+  attachDrive: "attach",
+  startTransfer: "transfer-start",
+  completeDrive: "complete",
+  package: "package",
+  shipBack: "ship-back",
+  fault: "fault",
+  resolve: "resolve",
+};
+
+export function operatorJobTable(jobs: readonly OperatorJob[]): string {
+  if (jobs.length === 0) return "no jobs\n";
+  return table(
+    [
+      "NAME",
+      "RESOURCE GROUP",
+      "SUBSCRIPTION",
+      "TYPE",
+      "STATE",
+      "CANCEL REQUESTED",
+      "DRIVES",
+      "CARRIER",
+      "TRACKING NUMBER",
+    ],
+    jobs.map((j) => [
+      j.name,
+      j.resourceGroup,
+      j.subscriptionId,
+      text(j.jobType),
+      text(j.state),
+      text(j.cancelRequested),
+      String(j.drives.length),
+      text(j.deliveryPackage?.carrierName),
+      text(j.deliveryPackage?.trackingNumber),
+    ]),
+  );
+}
+
+/** One job for the operator: its state, drives, extra drives, allowed actions (and history). */
+export function operatorJobDetails(job: OperatorJob): string {
+  const rows: [string, unknown][] = [
+    ["name", job.name],
+    ["resourceGroup", job.resourceGroup],
+    ["subscription", job.subscriptionId],
+    ["jobType", job.jobType],
+    ["state", job.state],
+    ["cancelRequested", job.cancelRequested],
+    ...(job.faultReason !== undefined
+      ? ([
+          ["faultedFrom", job.faultedFrom],
+          ["faultReason", job.faultReason],
+        ] as [string, unknown][])
+      : []),
+    ["deliveryPackage", job.deliveryPackage],
+    ["returnPackage", job.returnPackage],
+    ["nextDeadline", job.nextDeadline && `${job.nextDeadline.event} at ${job.nextDeadline.at}`],
+    ["allowedActions", job.allowedActions.map((a) => OPERATOR_COMMANDS[a] ?? a)],
+  ];
+  const parts = [
+    table(
+      ["FIELD", "VALUE"],
+      rows.map(([k, v]) => [k, text(v)]),
+    ),
+  ];
+  parts.push(
+    job.drives.length === 0
+      ? "no drives\n"
+      : table(
+          ["DRIVE ID", "STATE", "COPY STATUS", "PERCENT", "BYTES", "CONTENT PATH"],
+          job.drives.map((d) => [
+            d.driveId,
+            d.state,
+            text(d.copyStatus),
+            text(d.percentComplete),
+            text(d.bytesSucceeded),
+            text(d.contentPath),
+          ]),
+        ),
+  );
+  if (job.extraDrives.length > 0) {
+    parts.push(
+      table(
+        ["EXTRA DRIVE", "TRACKING NUMBER", "RECEIVED AT"],
+        job.extraDrives.map((e) => [e.driveId, text(e.trackingNumber), text(e.receivedAt)]),
+      ),
+    );
+  }
+  if (job.history) parts.push(historyTable(job.history));
+  return parts.join("\n");
+}
+
+/** The service clock (GET /operator/v1/clock and the answer of an advance). */
+export interface ClockReading {
+  now: string;
+  offsetMs: number;
+  controllable: boolean;
+  tick?: { changed: number; purged: number };
+}
+
+/** 1296000000 → "15d"; 93784000 → "1d 2h 3m 4s"; 0 → "0s". */
+export function formatDuration(ms: number): string {
+  const units: [string, number][] = [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+    ["ms", 1],
+  ];
+  let rest = Math.round(Math.abs(ms));
+  const parts: string[] = [];
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+  }
+  return `${ms < 0 ? "-" : ""}${parts.join(" ") || "0s"}`;
+}
+
+export function clockTable(clock: ClockReading): string {
+  const rows: [string, string][] = [
+    ["service time", clock.now],
+    ["offset", `${formatDuration(clock.offsetMs)} (${clock.offsetMs} ms)`],
+    ["controllable", String(clock.controllable)],
+  ];
+  if (clock.tick) {
+    rows.push(
+      ["jobs changed", String(clock.tick.changed)],
+      ["jobs purged", String(clock.tick.purged)],
+    );
+  }
+  return table(["FIELD", "VALUE"], rows);
 }

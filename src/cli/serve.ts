@@ -4,9 +4,9 @@
  * and shut down gracefully on SIGINT/SIGTERM.
  */
 import { ConfigError, loadConfig, type Config, type ConfigSources } from "../config.ts";
-import { startService } from "../main.ts";
+import { startService, type RunningService } from "../main.ts";
 import { CliFailure, DEFAULT_SUBSCRIPTION } from "./client.ts";
-import type { Io } from "./output.ts";
+import { formatDuration, type Io } from "./output.ts";
 
 export type ServeFlags = NonNullable<ConfigSources["flags"]>;
 
@@ -76,11 +76,41 @@ function listenFailure(e: unknown, config: Readonly<Config>): CliFailure | undef
   }
 }
 
-export function banner(url: string, config: Readonly<Config>): string {
-  return `drivebay listening on ${url}
-  profile:  ${config.profile}
-  data dir: ${config.dataDir}
+/** Where the operator key comes from; a configured key is printed only in the emulator profile. */
+function operatorKeyLine(
+  running: Pick<RunningService, "operatorKey" | "operatorKeyFile">,
+  config: Readonly<Config>,
+): string {
+  if (running.operatorKeyFile) {
+    return `${running.operatorKey} (saved in ${running.operatorKeyFile})`;
+  }
+  if (config.profile === "emulator") return `${running.operatorKey} (configured)`;
+  return "configured (DRIVEBAY_OPERATOR_KEY or the config file's operatorKey; not shown)";
+}
 
+/** The emulator's simulated datacenter: the dock folder and whether the autopilot runs. */
+function datacenterLines(dockDir: string, config: Readonly<Config>): string {
+  if (config.profile !== "emulator") return "";
+  const { enabled, arrivalDelayMs, stepDelayMs } = config.autopilot;
+  const autopilot = enabled
+    ? `on (packages arrive ${formatDuration(arrivalDelayMs)} after Shipping, ` +
+      `then a step every ${formatDuration(stepDelayMs)}; DRIVEBAY_AUTOPILOT=off to stop it)`
+    : "off (move jobs with drivebay operator …)";
+  return `  dock:         ${dockDir} (<dock>/<driveId>/ is a drive that arrives)
+  autopilot:    ${autopilot}
+`;
+}
+
+export function banner(
+  running: Pick<RunningService, "url" | "operatorKey" | "operatorKeyFile" | "dockDir">,
+  config: Readonly<Config>,
+): string {
+  const { url } = running;
+  return `drivebay listening on ${url}
+  profile:      ${config.profile}
+  data dir:     ${config.dataDir}
+  operator key: ${operatorKeyLine(running, config)}
+${datacenterLines(running.dockDir, config)}
 Connect with the JS SDK (@azure/arm-storageimportexport):
 
   import { StorageImportExport } from "@azure/arm-storageimportexport";
@@ -100,6 +130,9 @@ Connect with the JS SDK (@azure/arm-storageimportexport):
   );
 
 Or from a shell: drivebay job list --endpoint ${url}
+The datacenter side: drivebay operator inbound --endpoint ${url}${
+    running.operatorKeyFile ? ` --data-dir ${config.dataDir}` : ""
+  }
 Stop with Ctrl+C (SIGINT) or SIGTERM.
 `;
 }
@@ -110,7 +143,7 @@ export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promis
     const running = await startService(config).catch((e: unknown) => {
       throw listenFailure(e, config) ?? e;
     });
-    io.err(banner(running.url, config));
+    io.err(banner(running, config));
     const signal = await stop.received;
     io.err(`received ${signal}; shutting down after in-flight requests finish\n`);
     await running.close();

@@ -7,6 +7,7 @@ import { realpath, stat } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { DomainError } from "../domain/errors.ts";
 import { statesAllowing, type JobEvent } from "../domain/job/lifecycle.ts";
+import { JOB_STATES } from "../domain/job/model.ts";
 import type {
   HistoryEntry,
   Job,
@@ -23,16 +24,7 @@ export const OPERATOR_VIEWS = {
   inbound: ["Shipping"],
   /** Jobs the datacenter is working on. */
   "in-progress": ["Received", "Transferring", "Packaging", "Faulted"],
-  all: [
-    "Creating",
-    "Shipping",
-    "Received",
-    "Transferring",
-    "Packaging",
-    "Completed",
-    "Closed",
-    "Faulted",
-  ],
+  all: JOB_STATES,
 } as const satisfies Record<string, readonly JobState[]>;
 export type OperatorView = keyof typeof OPERATOR_VIEWS;
 

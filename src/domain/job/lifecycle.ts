@@ -92,6 +92,17 @@ const ND = refuse("JobNotDeletable");
 const ST = refuse("InvalidStateTransition");
 const DC = refuse("OperatorActionNotAllowed");
 
+export const DATACENTER_EVENTS: readonly DatacenterEvent[] = [
+  "receivePackage",
+  "attachDrive",
+  "startTransfer",
+  "completeDrive",
+  "package",
+  "shipBack",
+  "fault",
+  "resolve",
+];
+
 /** The columns of the lifecycle table, in order. */
 export const EVENT_TYPES: readonly EventType[] = [
   "update",
@@ -106,14 +117,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   "autopilotArrive",
   "autopilotAdvance",
   "autopilotShipBack",
-  "receivePackage",
-  "attachDrive",
-  "startTransfer",
-  "completeDrive",
-  "package",
-  "shipBack",
-  "fault",
-  "resolve",
+  ...DATACENTER_EVENTS,
 ];
 
 /**
@@ -1070,17 +1074,7 @@ function decideDatacenter(job: Job, event: DatacenterJobEvent, ctx: DecideContex
 
 /** The operator actions a job allows now (for the operator pages and CLI). */
 export function allowedOperatorEvents(job: Job): DatacenterEvent[] {
-  const events: DatacenterEvent[] = [
-    "receivePackage",
-    "attachDrive",
-    "startTransfer",
-    "completeDrive",
-    "package",
-    "shipBack",
-    "fault",
-    "resolve",
-  ];
-  return events.filter((e) => {
+  return DATACENTER_EVENTS.filter((e) => {
     if (LIFECYCLE[job.state][e].kind === "refuse") return false;
     if (e === "startTransfer")
       return (

@@ -160,6 +160,25 @@ export class SqliteJobStore implements JobStore {
     return job.deliveryPackage?.trackingNumber.toLowerCase() ?? null;
   }
 
+  /** The columns kept beside the document, for every write. */
+  private static columnsOf(job: Job) {
+    return {
+      uid: job.uid,
+      state: job.state,
+      dueAt: job.dueAt ?? null,
+      tracking: SqliteJobStore.trackingOf(job),
+      doc: SqliteJobStore.docOf(job),
+    };
+  }
+
+  /** After an insert or a compare-and-set update: index the drives and add the history. */
+  private afterWrite(changes: number, job: Job, history: HistoryEntry[]): boolean {
+    if (changes !== 1) return false;
+    this.writeDrives(job);
+    this.writeHistory(job.uid, history);
+    return true;
+  }
+
   private writeHistory(uid: string, history: HistoryEntry[]): void {
     for (const h of history) this.stmts.addHistory.run({ uid, ...h });
   }
@@ -250,20 +269,13 @@ export class SqliteJobStore implements JobStore {
     return this.enqueue(
       () => {
         const r = this.stmts.insert.run({
-          uid: job.uid,
+          ...SqliteJobStore.columnsOf(job),
           sub: k.subscriptionId,
           rg: k.resourceGroup,
           name: k.name,
-          state: job.state,
           jobType: job.jobType,
-          dueAt: job.dueAt ?? null,
-          tracking: SqliteJobStore.trackingOf(job),
-          doc: SqliteJobStore.docOf(job),
         });
-        if (r.changes !== 1) return false;
-        this.writeDrives(job);
-        this.writeHistory(job.uid, history);
-        return true;
+        return this.afterWrite(r.changes, job, history);
       },
       () => this.remember({ ...job, version: 1 }),
     );
@@ -272,18 +284,8 @@ export class SqliteJobStore implements JobStore {
   async update(job: Job, history: HistoryEntry[]): Promise<boolean> {
     return this.enqueue(
       () => {
-        const r = this.stmts.update.run({
-          uid: job.uid,
-          version: job.version,
-          state: job.state,
-          dueAt: job.dueAt ?? null,
-          tracking: SqliteJobStore.trackingOf(job),
-          doc: SqliteJobStore.docOf(job),
-        });
-        if (r.changes !== 1) return false;
-        this.writeDrives(job);
-        this.writeHistory(job.uid, history);
-        return true;
+        const r = this.stmts.update.run({ ...SqliteJobStore.columnsOf(job), version: job.version });
+        return this.afterWrite(r.changes, job, history);
       },
       () => this.remember({ ...job, version: job.version + 1 }),
     );
