@@ -20,6 +20,8 @@ export interface EngineDeps {
   timers: Timers;
   logger?: Pick<FastifyBaseLogger, "info" | "error" | "warn">;
   batchSize?: number;
+  /** An import engine copies attached drives, so the autopilot starts transfers. */
+  transfers?: boolean;
   /** The autopilot's dock: a drive "arrives" when `<dockDir>/<driveId>/` exists. */
   dockDir?: string;
 }
@@ -111,6 +113,8 @@ export class Engine {
             shipDate: now.toISOString().slice(0, 10),
           },
         };
+      case "autopilotAdvance":
+        return { type: due, transfer: this.deps.transfers === true };
       default:
         return { type: due };
     }

@@ -281,6 +281,48 @@ describe("autopilot", () => {
     assert.equal(shipped.returnPackage?.trackingNumber, "RET-1");
   });
 
+  test("with an import engine, the autopilot starts copying attached drives instead of packaging", () => {
+    const job = makeJob(
+      "Received",
+      [{ state: "Received", contentPath: "/dock/D1" }, { state: "NeverReceived" }],
+      {},
+      AUTOPILOT,
+    );
+    const c = { ...ctx(at(1000), AUTOPILOT), actor: "autopilot" as const };
+    const copying = run(job, { type: "autopilotAdvance", transfer: true }, c);
+    assert.equal(copying.state, "Transferring");
+    assert.equal(copying.driveList[0]!.state, "Transferring");
+    const progressed = run(copying, {
+      type: "reportProgress",
+      driveId: "D1",
+      bytesSucceeded: 50,
+      percentComplete: 50,
+      jobPercentComplete: 50,
+    });
+    assert.equal(progressed.driveList[0]!.bytesSucceeded, 50);
+    assert.equal(progressed.percentComplete, 50);
+    const cancelled = run(job, { type: "cancel" });
+    assert.equal(
+      run(cancelled, { type: "autopilotAdvance", transfer: true }, c).state,
+      "Packaging",
+      "a cancelled job is never copied",
+    );
+    assert.equal(
+      decide(
+        job,
+        {
+          type: "reportProgress",
+          driveId: "D1",
+          bytesSucceeded: 1,
+          percentComplete: 1,
+          jobPercentComplete: 1,
+        },
+        c,
+      ).kind,
+      "unchanged",
+    );
+  });
+
   test("with the autopilot off, a stale autopilot deadline is replaced by the real timer", () => {
     const job = makeJob("Shipping", [{}], {}, AUTOPILOT);
     const d = decide(job, { type: "autopilotArrive", docked: {} }, ctx(at(5000), DEFAULT_TIMERS));

@@ -145,6 +145,8 @@ function sampleEvent(type: (typeof EVENT_TYPES)[number], job: Job): JobEvent {
       return { type, reason: "test" };
     case "autopilotArrive":
       return { type, docked: {} };
+    case "reportProgress":
+      return { type, driveId: "D1", bytesSucceeded: 1, percentComplete: 1, jobPercentComplete: 1 };
     default:
       return { type } as JobEvent;
   }

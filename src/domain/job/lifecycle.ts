@@ -63,7 +63,8 @@ export type DatacenterEvent =
   | "package"
   | "shipBack"
   | "fault"
-  | "resolve";
+  | "resolve"
+  | "reportProgress";
 export type EventType = CustomerEvent | TimerEvent | DatacenterEvent;
 
 type RefusalCode =
@@ -118,6 +119,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   "autopilotAdvance",
   "autopilotShipBack",
   ...DATACENTER_EVENTS,
+  "reportProgress",
 ];
 
 /**
@@ -129,15 +131,15 @@ export const EVENT_TYPES: readonly EventType[] = [
  */
 // prettier-ignore
 const GRID: Readonly<Record<JobState, readonly Rule[]>> = {
-  //             customer: update replace markShipping   cancel           delete   timers: creating shipAlert shipClose     retention   autopilot: arrive advance shipBack   datacenter: receive          attach start              complete package          shipBack fault            resolve
-  Creating:     [A,        A,      to("Shipping"), to("Completed"), P,       P,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC],
-  Shipping:     [A,        NU,     ST,             A,               ND,      I,              A,        to("Closed"), I,          A,                 I,      I,         to("Received"),           DC,    DC,                DC,      DC,              DC,      to("Faulted"),   DC],
-  Received:     [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 A,      I,         A,                        A,     to("Transferring"), DC,     to("Packaging"), DC,      to("Faulted"),   DC],
-  Transferring: [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 I,      I,         A,                        A,     A,                 A,       DC,              DC,      to("Faulted"),   DC],
-  Packaging:    [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      A,         A,                        DC,    DC,                DC,      DC,              A,       to("Faulted"),   DC],
-  Completed:    [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC],
-  Closed:       [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC],
-  Faulted:      [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              A],
+  //             customer: update replace markShipping   cancel           delete   timers: creating shipAlert shipClose     retention   autopilot: arrive advance shipBack   datacenter: receive          attach start              complete package          shipBack fault            resolve progress
+  Creating:     [A,        A,      to("Shipping"), to("Completed"), P,       P,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC, I],
+  Shipping:     [A,        NU,     ST,             A,               ND,      I,              A,        to("Closed"), I,          A,                 I,      I,         to("Received"),           DC,    DC,                DC,      DC,              DC,      to("Faulted"),   DC, I],
+  Received:     [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 A,      I,         A,                        A,     to("Transferring"), DC,     to("Packaging"), DC,      to("Faulted"),   DC, I],
+  Transferring: [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 I,      I,         A,                        A,     A,                 A,       DC,              DC,      to("Faulted"),   DC, A],
+  Packaging:    [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      A,         A,                        DC,    DC,                DC,      DC,              A,       to("Faulted"),   DC, I],
+  Completed:    [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC, I],
+  Closed:       [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC, I],
+  Faulted:      [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              A, I],
 };
 
 export const LIFECYCLE: Readonly<Record<JobState, Readonly<Record<EventType, Rule>>>> =
@@ -202,6 +204,19 @@ export type JobEvent =
       driveId: string;
       outcome: "Completed" | "CompletedMoreInfo";
       bytesSucceeded?: number;
+      /** Free text for the drive's copyStatus (default from the outcome). */
+      copyStatus?: string;
+      errorLogUri?: string;
+      verboseLogUri?: string;
+      manifestUri?: string;
+    }
+  | {
+      type: "reportProgress";
+      driveId: string;
+      bytesSucceeded: number;
+      percentComplete: number;
+      /** The job's bytes done / bytes to move over all drives. */
+      jobPercentComplete: number;
     }
   | { type: "package" }
   | { type: "shipBack"; returnPackage: PackageInformation }
@@ -209,7 +224,8 @@ export type JobEvent =
   | { type: "resolve"; reason: string }
   // Autopilot steps: the engine looks at the dock and passes what it found.
   | { type: "autopilotArrive"; docked: Record<string, string> }
-  | { type: "autopilotAdvance" }
+  /** `transfer`: an import engine runs, so attached drives are copied before packaging. */
+  | { type: "autopilotAdvance"; transfer?: boolean }
   | { type: "autopilotShipBack"; returnPackage: PackageInformation };
 
 export interface DecideContext {
@@ -633,6 +649,7 @@ export function decide(job: Job, event: JobEvent, ctx: DecideContext): Decision 
     case "autopilotArrive":
     case "autopilotAdvance":
     case "autopilotShipBack":
+    case "reportProgress":
       return decideDatacenter(job, event, ctx);
     default:
       return decideTimer(job, event.type, ctx);
@@ -748,6 +765,7 @@ const EVENT_LABEL: Record<DatacenterJobEvent["type"], string> = {
   autopilotArrive: "receive package",
   autopilotAdvance: "package",
   autopilotShipBack: "ship back",
+  reportProgress: "report progress",
 };
 
 function ruleFor(job: Job, event: DatacenterJobEvent["type"]): Rule {
@@ -1015,9 +1033,13 @@ function decideDatacenter(job: Job, event: DatacenterJobEvent, ctx: DecideContex
       let next = withDrive(job, drive.driveId, (d) => ({
         ...d,
         state: event.outcome,
-        copyStatus: event.outcome === "Completed" ? "Completed" : "CompletedWithErrors",
+        copyStatus:
+          event.copyStatus ?? (event.outcome === "Completed" ? "Completed" : "CompletedWithErrors"),
         percentComplete: 100,
         ...(event.bytesSucceeded !== undefined ? { bytesSucceeded: event.bytesSucceeded } : {}),
+        ...(event.errorLogUri ? { errorLogUri: event.errorLogUri } : {}),
+        ...(event.verboseLogUri ? { verboseLogUri: event.verboseLogUri } : {}),
+        ...(event.manifestUri ? { manifestUri: event.manifestUri } : {}),
       }));
       const history = [
         entry(
@@ -1042,11 +1064,39 @@ function decideDatacenter(job: Job, event: DatacenterJobEvent, ctx: DecideContex
       }
       return changed(next, ctx, history);
     }
-    case "package":
     case "autopilotAdvance":
-      if (event.type === "autopilotAdvance" && !autopilotDue(job, event.type, ctx))
-        return refreshed(job, ctx);
+      if (!autopilotDue(job, event.type, ctx)) return refreshed(job, ctx);
+      // With an import engine, attached drives of a job that was not cancelled are copied first.
+      if (
+        event.transfer &&
+        !job.cancelRequested &&
+        job.driveList.some((d) => d.state === "Received" && d.contentPath)
+      ) {
+        return decideDatacenter(job, { type: "startTransfer" }, ctx);
+      }
       return toPackaging(job, ctx, event.type);
+    case "package":
+      return toPackaging(job, ctx, event.type);
+    case "reportProgress": {
+      const rule = LIFECYCLE[job.state].reportProgress;
+      const drive = job.driveList.find(
+        (d) => d.driveId.toLowerCase() === event.driveId.toLowerCase(),
+      );
+      // Progress that arrives after the drive or the job moved on changes nothing.
+      if (rule.kind !== "allow" || drive?.state !== "Transferring")
+        return { kind: "unchanged", job };
+      const next = {
+        ...withDrive(job, drive.driveId, (d) => ({
+          ...d,
+          bytesSucceeded: event.bytesSucceeded,
+          percentComplete: event.percentComplete,
+        })),
+        percentComplete: event.jobPercentComplete,
+      };
+      return sameValue(next, job)
+        ? { kind: "unchanged", job }
+        : { kind: "changed", job: next, history: [] };
+    }
     case "shipBack":
       return shipBack(job, event.returnPackage, ctx, "shipBack");
     case "autopilotShipBack":
