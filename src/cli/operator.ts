@@ -52,7 +52,7 @@ function addOperatorOptions(cmd: Command): void {
     commonOptions.endpoint(),
     new Option(
       "--operator-key <key>",
-      "the operator key (default: read from <data-dir>/operator.key)",
+      "the operator key; without it, <data-dir>/operator.key is read",
     ).env("DRIVEBAY_OPERATOR_KEY"),
     new Option("--data-dir <dir>", "the local server's data directory, holding operator.key")
       .env("DRIVEBAY_DATA_DIR")
@@ -162,24 +162,13 @@ async function listJobs(call: OperatorCall<unknown>, view: string): Promise<Oper
 }
 
 function registerLists(operator: Command, io: Io): void {
-  operatorCommand(
-    operator,
-    io,
-    { name: "inbound", description: "list the jobs whose package is on its way (Shipping)" },
-    async (call) => {
-      const jobs = await listJobs(call, "inbound");
+  const list = (name: string, description: string, viewOf: (o: { view?: string }) => string) =>
+    operatorCommand<{ view?: string }>(operator, io, { name, description }, async (call) => {
+      const jobs = await listJobs(call, viewOf(call.opts));
       call.print(jobs, () => operatorJobTable(jobs));
-    },
-  );
-  operatorCommand<{ view: string }>(
-    operator,
-    io,
-    { name: "jobs", description: "list jobs of every subscription, all pages" },
-    async (call) => {
-      const jobs = await listJobs(call, call.opts.view);
-      call.print(jobs, () => operatorJobTable(jobs));
-    },
-  ).addOption(
+    });
+  list("inbound", "list the jobs whose package is on its way (Shipping)", () => "inbound");
+  list("jobs", "list jobs of every subscription, all pages", (o) => o.view ?? "all").addOption(
     new Option(
       "--view <view>",
       "inbound (Shipping), in-progress (Received, Transferring, Packaging, Faulted) or all",

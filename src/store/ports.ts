@@ -19,7 +19,24 @@ export interface ListedJob {
   job: Job;
 }
 
-export interface JobStore {
+/** One blob of a drive import, as the engine records it (status and what it decided). */
+export interface ImportBlobRecord {
+  /** `<blobList index>:<blob index>` in the drive's manifest. */
+  blobKey: string;
+  /** "writing": the target name is chosen and bytes may be on the endpoint; the rest are final. */
+  status: "writing" | "done" | "failed" | "skipped";
+  /** The blob path written (after the rename rule), container included. */
+  finalPath?: string;
+  /** Everything else the drive log needs (outcome codes, length, MD5), as JSON. */
+  detail: Record<string, unknown>;
+}
+
+export interface ImportProgressStore {
+  importRecords(jobUid: string, driveId: string): Promise<ImportBlobRecord[]>;
+  recordImport(jobUid: string, driveId: string, record: ImportBlobRecord): Promise<void>;
+}
+
+export interface JobStore extends ImportProgressStore {
   get(key: JobKey): Promise<Job | undefined>;
   /** Inserts a new job; false when a job with that key already exists. */
   insert(job: Job, history: HistoryEntry[]): Promise<boolean>;

@@ -42,11 +42,13 @@ async function jobIn(server: TestServer, name: string, state: string): Promise<v
   if (state === "Received") return;
   if (state === "Faulted")
     return void (await ok("POST", `${jobPath(name)}/fault`, { reason: "box damaged" }));
-  if (state === "Transferring") {
-    await ok("POST", `${jobPath(name)}/drives/${DRIVES[0]}/attach`, { path: mountDir });
-    return void (await ok("POST", `${jobPath(name)}/transfer/start`));
-  }
-  await ok("POST", `${jobPath(name)}/package`);
+  const attach = state === "Transferring" || state === "Closed" ? [DRIVES[0]!] : DRIVES;
+  for (const d of attach)
+    await ok("POST", `${jobPath(name)}/drives/${d}/attach`, { path: mountDir });
+  await ok("POST", `${jobPath(name)}/transfer/start`);
+  if (state === "Transferring") return;
+  for (const d of attach)
+    await ok("POST", `${jobPath(name)}/drives/${d}/complete`, { outcome: "Completed" });
   if (state === "Packaging") return;
   await ok("POST", `${jobPath(name)}/ship-back`, {
     carrierName: "FedEx",

@@ -5,120 +5,37 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/index.ts";
+import {
+  argv,
+  bin,
+  driveSpec,
+  freePort,
+  quiet,
+  RETURN_ADDRESS,
+  RETURN_SHIPPING,
+  runCli,
+  startServe,
+  stop,
+  type Result,
+  type Served,
+} from "./helpers.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/drivebay.js", import.meta.url));
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-00000000c11a";
+const OPERATOR_ENV = { DRIVEBAY_OPERATOR_KEY: "cli-test-operator-key-0123456789" };
 
-// The developer's own DRIVEBAY_* settings must not leak into these runs (or the children).
-for (const key of Object.keys(process.env)) {
-  if (key.startsWith("DRIVEBAY_")) delete process.env[key];
-}
-
-interface Result {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-/** The real binary as a child process. */
-function bin(args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
-      resolve({ code, out: stdout, err: stderr });
-    });
-  });
-}
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  dataDir: string;
-}
-
-/** `drivebay serve --port 0`; resolves once it has printed where it listens. */
-async function startServe(extra: string[] = []): Promise<Served> {
-  const dataDir = mkdtempSync(join(tmpdir(), "drivebay-cli-"));
-  const child = spawn(
-    process.execPath,
-    [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent", ...extra],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, DRIVEBAY_OPERATOR_KEY: "cli-test-operator-key-0123456789" },
-    },
-  );
-  child.stdout!.resume();
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const m = /^drivebay listening on (http:\/\/\S+)$/m.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  return { child, url, stderr: () => stderr, dataDir };
-}
-
-async function stop(served: Served): Promise<number | null> {
-  const exited = once(served.child, "exit");
-  served.child.kill("SIGTERM");
-  const [code] = (await exited) as [number | null];
-  rmSync(served.dataDir, { recursive: true, force: true });
-  return code;
-}
-
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-/** A command line: words split on whitespace; a `${value}` never splits its word. */
-function argv(strings: TemplateStringsArray, ...values: string[]): string[] {
-  const line = strings.reduce((acc, s, i) => `${acc}\uE000${i - 1}\uE000${s}`);
-  return line
-    .split(/\s+/)
-    .filter((w) => w !== "")
-    .map((w) => w.replace(/\uE000(\d+)\uE000/g, (_, i: string) => values[Number(i)]!));
-}
-
-const quiet = { io: { out: () => {}, err: () => {} } };
-
-const RETURN_ADDRESS =
-  "recipientName=Jane Doe,streetAddress1=1 Main St\\, Apt 2,city=Redmond,postalCode=98052," +
-  "countryOrRegion=USA,phone=4250000000,email=jane@example.com";
-const RETURN_SHIPPING = "carrierName=FedEx,carrierAccountNumber=123456789";
 const DELIVERY_PACKAGE = "carrierName=FedEx,trackingNumber=TRK-1,driveCount=1,shipDate=2024-01-15";
-const DRIVE =
-  "driveId=9CA995BB,bitLockerKey=238810-662376-448998-450120-652806-203390-606320-483076," +
-  "manifestFile=\\DriveManifest.xml,manifestHash=109B21108597EF36D5785F08303F3638";
+const DRIVE = driveSpec("9CA995BB");
 
 describe("drivebay CLI", () => {
   let server: Served;
 
   /** A client command in-process, against the test server. */
-  async function cli(args: string[]): Promise<Result> {
-    let out = "";
-    let err = "";
-    const code = await run([...args, "--endpoint", server.url, "--subscription", SUBSCRIPTION], {
-      io: { out: (t) => void (out += t), err: (t) => void (err += t) },
-    });
-    return { code, out, err };
+  function cli(args: string[]): Promise<Result> {
+    return runCli([...args, "--endpoint", server.url, "--subscription", SUBSCRIPTION]);
   }
 
   async function cliJson<T>(args: string[]): Promise<T> {
@@ -128,7 +45,7 @@ describe("drivebay CLI", () => {
   }
 
   before(async () => {
-    server = await startServe();
+    server = await startServe({ env: OPERATOR_ENV });
   });
 
   after(async () => {
@@ -138,7 +55,12 @@ describe("drivebay CLI", () => {
   test("serve prints the endpoint, profile, data dir and an SDK snippet on stderr", () => {
     const banner = server.stderr();
     assert.match(banner, /profile: +emulator/);
-    assert.ok(banner.includes(`data dir: ${server.dataDir}`));
+    assert.ok(banner.includes(`data dir:     ${server.dataDir}\n`), banner);
+    // A configured key is shown in the emulator profile (and never in the service profile).
+    assert.ok(
+      banner.includes(`operator key: ${OPERATOR_ENV.DRIVEBAY_OPERATOR_KEY} (configured)\n`),
+      banner,
+    );
     assert.ok(banner.includes(`endpoint: "${server.url}", allowInsecureConnection: true`));
     assert.match(banner, /removePolicy\(\{ name: "bearerTokenAuthenticationPolicy" \}\)/);
     assert.ok(banner.includes(`drivebay job list --endpoint ${server.url}`));
@@ -357,7 +279,7 @@ describe("drivebay CLI", () => {
   });
 
   test("SIGTERM stops serve gracefully with exit code 0", async () => {
-    const other = await startServe(argv`--profile service`);
+    const other = await startServe({ args: argv`--profile service`, env: OPERATOR_ENV });
     assert.match(other.stderr(), /profile: +service/);
     const r = await bin(argv`job list --endpoint ${other.url}`);
     assert.equal(r.code, 0, r.err);

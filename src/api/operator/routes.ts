@@ -180,6 +180,15 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
       shipDate?: string;
       driveCount?: number;
     }>(shipBackBody, req);
+    if (b.shipDate !== undefined && Number.isNaN(Date.parse(b.shipDate))) {
+      throw new DomainError(
+        "InvalidRequestContent",
+        `'${b.shipDate}' is not a date; use e.g. 2026-12-01.`,
+        {
+          target: "shipDate",
+        },
+      );
+    }
     return view(await datacenter.shipBack(key(req), b));
   });
 

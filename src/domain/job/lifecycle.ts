@@ -875,8 +875,9 @@ function shipBack(
   event: "shipBack" | "autopilotShipBack",
 ): Decision {
   ruleFor(job, event);
+  // Errors: a drive that never arrived, finished with errors, or arrived but was never copied.
   const failed = job.driveList.some(
-    (d) => d.state === "CompletedMoreInfo" || d.state === "NeverReceived",
+    (d) => d.state === "CompletedMoreInfo" || d.state === "NeverReceived" || d.state === "Received",
   );
   const end: JobState = job.cancelRequested || !failed ? "Completed" : "Closed";
   const shipped = job.driveList.filter(
@@ -1131,6 +1132,8 @@ export function allowedOperatorEvents(job: Job): DatacenterEvent[] {
         !job.cancelRequested && job.driveList.some((d) => d.state === "Received" && d.contentPath)
       );
     if (e === "attachDrive") return job.driveList.some((d) => d.state === "Received");
+    if (e === "receivePackage")
+      return job.state === "Shipping" || job.driveList.some((d) => d.state === "NeverReceived");
     if (e === "completeDrive") return job.driveList.some((d) => d.state === "Transferring");
     return true;
   });

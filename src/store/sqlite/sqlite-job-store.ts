@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { HistoryEntry, Job, JobKey, JobState } from "../../domain/job/model.ts";
 import { jobKeyOf } from "../../domain/job/model.ts";
-import type { JobStore, ListQuery, ListedJob } from "../ports.ts";
+import type { ImportBlobRecord, JobStore, ListQuery, ListedJob } from "../ports.ts";
 
 const MIGRATIONS_DIR = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -98,6 +98,17 @@ export class SqliteJobStore implements JobStore {
       purge: db.prepare("DELETE FROM jobs WHERE uid = ? AND version = ?"),
       purgeHistory: db.prepare("DELETE FROM job_history WHERE job_uid = ?"),
       dropDrives: db.prepare("DELETE FROM job_drives WHERE job_uid = ?"),
+      dropImports: db.prepare("DELETE FROM import_blobs WHERE job_uid = ?"),
+      imports: db.prepare<
+        [string, string],
+        { blob_key: string; status: string; final_path: string | null; record: string }
+      >(
+        "SELECT blob_key, status, final_path, record FROM import_blobs WHERE job_uid = ? AND drive_key = ?",
+      ),
+      putImport: db.prepare(
+        `INSERT INTO import_blobs (job_uid, drive_key, blob_key, status, final_path, record) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (job_uid, drive_key, blob_key) DO UPDATE SET status = excluded.status, final_path = excluded.final_path, record = excluded.record`,
+      ),
       addDrive: db.prepare("INSERT OR IGNORE INTO job_drives (drive_key, job_uid) VALUES (?, ?)"),
       byTracking: db.prepare<[string], JobRow>(
         "SELECT seq, version, doc FROM jobs WHERE tracking_key = ? ORDER BY seq",
@@ -297,6 +308,7 @@ export class SqliteJobStore implements JobStore {
         const r = this.stmts.purge.run(uid, version);
         if (r.changes !== 1) return false;
         this.stmts.purgeHistory.run(uid);
+        this.stmts.dropImports.run(uid);
         this.stmts.dropDrives.run(uid);
         return true;
       },
@@ -342,6 +354,29 @@ export class SqliteJobStore implements JobStore {
       )
       .all(...states, afterSeq, limit);
     return rows.map((row) => ({ seq: row.seq, job: SqliteJobStore.toJob(row) }));
+  }
+
+  async importRecords(jobUid: string, driveId: string): Promise<ImportBlobRecord[]> {
+    return this.stmts.imports.all(jobUid, driveId.toLowerCase()).map((r) => ({
+      blobKey: r.blob_key,
+      status: r.status as ImportBlobRecord["status"],
+      ...(r.final_path !== null ? { finalPath: r.final_path } : {}),
+      detail: JSON.parse(r.record) as Record<string, unknown>,
+    }));
+  }
+
+  async recordImport(jobUid: string, driveId: string, record: ImportBlobRecord): Promise<void> {
+    await this.enqueue(
+      () =>
+        this.stmts.putImport.run(
+          jobUid,
+          driveId.toLowerCase(),
+          record.blobKey,
+          record.status,
+          record.finalPath ?? null,
+          JSON.stringify(record.detail),
+        ).changes === 1,
+    );
   }
 
   async history(uid: string): Promise<HistoryEntry[]> {
