@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Runs the test tiers with Node's test runner (TypeScript through tsx) and ends with a
 // plain "N passed, M failed" line. Usage: node scripts/run-tests.mjs [tier ...]
-// Tiers: unit, store, api, conformance, cli (default: all).
+// Tiers: unit, store, api, conformance, cli, transfer, browser, storage (default: all).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const ALL = ["unit", "store", "api", "conformance", "cli"];
+const ALL = ["unit", "store", "api", "conformance", "cli", "transfer", "browser", "storage"];
 const tiers = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 for (const t of tiers) {
   if (!ALL.includes(t)) {
@@ -37,7 +37,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 mkdirSync(".test-output", { recursive: true });
-const tap = join(".test-output", "results.tap");
+const tap = join(".test-output", `results-${process.pid}.tap`);
 const r = spawnSync(
   process.execPath,
   [
@@ -55,6 +55,7 @@ const r = spawnSync(
   { stdio: "inherit" },
 );
 const text = readFileSync(tap, "utf8");
+rmSync(tap, { force: true });
 const count = (name) =>
   Number(
     /^# (\w+) (\d+)$/m.test(text)

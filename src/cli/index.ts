@@ -7,10 +7,12 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { CliFailure } from "./client.ts";
 import { registerClockCommands } from "./clock.ts";
+import { registerDriveCommands } from "./drive.ts";
 import { registerJobCommands } from "./jobs.ts";
 import { registerOperatorCommands } from "./operator.ts";
 import { processIo, type Io } from "./output.ts";
 import { processSignals, serve, type ServeFlags, type StopSignal } from "./serve.ts";
+import { registerStorageCommands } from "./storage.ts";
 
 export interface RunOptions {
   io?: Io;
@@ -45,6 +47,12 @@ function registerServe(program: Command, io: Io, stopSignal: (io: Io) => StopSig
         "DRIVEBAY_PROFILE",
       ),
     )
+    .addOption(
+      new Option(
+        "--blob-port <n>",
+        "the embedded Azurite's port; a busy one moves on to the next free one (default: 10000)",
+      ).env("DRIVEBAY_BLOB_PORT"),
+    )
     .addOption(new Option("--config <file>", "JSON config file").env("DRIVEBAY_CONFIG"))
     .option(
       "--log-level <level>",
@@ -72,6 +80,8 @@ export function buildProgram(options: RunOptions = {}): Command {
   registerJobCommands(program, io);
   registerOperatorCommands(program, io);
   registerClockCommands(program, io);
+  registerStorageCommands(program, io);
+  registerDriveCommands(program, io);
   program.addHelpText(
     "after",
     `

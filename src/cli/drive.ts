@@ -1,0 +1,401 @@
+/**
+ * `drivebay drive …`: the customer's drive tools. `prepare` is the WAImportExport PrepImport
+ * role (SPEC §4.2; src/transfer/prepare.ts) and can add the prepared drive to a job;
+ * `verify` checks a drive folder against its manifest (SPEC §4.6).
+ */
+import { randomInt } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { performance } from "node:perf_hooks";
+import { Command, Option } from "commander";
+import type { DriveStatus, JobResponse } from "@azure/arm-storageimportexport";
+import { DatasetError } from "../transfer/dataset.ts";
+import {
+  prepareDrive,
+  PrepareError,
+  type DriveListEntry,
+  type PrepareProgress,
+  type PrepareResult,
+} from "../transfer/prepare.ts";
+import { verifyDrive, type VerifyProgress, type VerifyResult } from "../transfer/verify.ts";
+import { armClient, CliFailure, failureOf, type Connection } from "./client.ts";
+import {
+  addOptionGroup,
+  checkedEndpoint,
+  commonOptions,
+  CONNECTION,
+  setAction,
+} from "./command.ts";
+import { processIo, table, type Io, type OutputFormat } from "./output.ts";
+
+const DEFAULT_DATA_DIR = ".drivebay";
+const JOB_GROUP = "Add the drive to a job (optional):";
+
+// ---------------------------------------------------------------------------------------
+// Progress on stderr: a bar redrawn in place on a terminal, a plain line now and then otherwise.
+
+function size(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${units[u]}`;
+}
+
+function rate(bytes: number, ms: number): string {
+  return ms > 0 ? `${size((bytes * 1000) / ms)}/s` : "-";
+}
+
+interface Meter {
+  update(bytes: number, bytesTotal: number, items: string): void;
+  done(): void;
+}
+
+function meter(io: Io, verb: string): Meter {
+  const tty = io === processIo && process.stderr.isTTY === true;
+  const started = performance.now();
+  // A terminal shows the bar at once; a log gets its first line after the first interval.
+  let last = tty ? -Infinity : started;
+  let drawn = false;
+  return {
+    update(bytes, bytesTotal, items) {
+      const now = performance.now();
+      if (now - last < (tty ? 100 : 10_000)) return;
+      last = now;
+      const pct = bytesTotal > 0 ? Math.floor((bytes * 100) / bytesTotal) : 100;
+      const status =
+        `${pct}% ${size(bytes)}/${size(bytesTotal)}, ${items}, ` + rate(bytes, now - started);
+      if (tty) {
+        const width = 30;
+        const fill = Math.round((width * pct) / 100);
+        io.err(`\r${verb} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${status}\x1b[K`);
+        drawn = true;
+      } else {
+        io.err(`${verb}: ${status}\n`);
+      }
+    },
+    done() {
+      if (drawn) io.err("\r\x1b[K");
+    },
+  };
+}
+
+/** SIGINT stops the work cleanly (prepare resumes from its journal). */
+function interruptible(io: Io): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  if (io !== processIo) return { signal: controller.signal, release: () => {} };
+  const onSignal = () => controller.abort();
+  process.once("SIGINT", onSignal);
+  return { signal: controller.signal, release: () => process.off("SIGINT", onSignal) };
+}
+
+// ---------------------------------------------------------------------------------------
+// prepare
+
+interface PrepareFlags {
+  dataset: string;
+  drive?: string;
+  dock?: boolean;
+  dataDir: string;
+  driveId: string;
+  sessionId?: string;
+  journal?: string;
+  job?: string;
+  bitlockerKey?: string;
+  endpoint: string;
+  subscription: string;
+  resourceGroup: string;
+  apiVersion?: string;
+  token: string;
+  output: OutputFormat;
+}
+
+/** A BitLocker recovery password: 8 groups of 6 digits, each group a multiple of 11. */
+export function generateBitLockerKey(): string {
+  return Array.from({ length: 8 }, () => String(randomInt(0, 65536) * 11).padStart(6, "0")).join(
+    "-",
+  );
+}
+
+function datasetFailure(e: DatasetError): CliFailure {
+  return new CliFailure(`error: ${e.message}\nNothing was copied.`, 2);
+}
+
+function prepareFailure(e: PrepareError): CliFailure {
+  const usage = e.code === "InvalidArgument" || e.code === "JournalMismatch";
+  return new CliFailure(`error: ${e.message}`, usage ? 2 : 1);
+}
+
+/** The job's drive list with this drive added (or replaced), keys included, as Jobs_Update wants it. */
+async function driveListWith(
+  conn: Connection,
+  job: string,
+  entry: DriveListEntry,
+  bitLockerKey: string | undefined,
+): Promise<{ driveList: DriveStatus[]; bitLockerKey: string }> {
+  const client = armClient(conn);
+  const found = await client.jobs.get(job, conn.resourceGroup);
+  checkCreating(found, job);
+  // Jobs_Get never returns keys: BitLockerKeys_List has them, and the PATCH needs them all.
+  const keys = new Map<string, string>();
+  for await (const k of client.bitLockerKeys.list(job, conn.resourceGroup)) {
+    if (k.driveId && k.bitLockerKey) keys.set(k.driveId.toLowerCase(), k.bitLockerKey);
+  }
+  const same = (d: { driveId?: string }) =>
+    d.driveId?.toLowerCase() === entry.driveId.toLowerCase();
+  const key = bitLockerKey ?? keys.get(entry.driveId.toLowerCase()) ?? generateBitLockerKey();
+  const driveList: DriveStatus[] = (found.properties?.driveList ?? [])
+    .filter((d) => !same(d))
+    .map((d) => ({
+      driveId: d.driveId,
+      bitLockerKey: keys.get(d.driveId?.toLowerCase() ?? ""),
+      manifestFile: d.manifestFile,
+      manifestHash: d.manifestHash,
+      driveHeaderHash: d.driveHeaderHash,
+    }));
+  driveList.push({ ...entry, bitLockerKey: key });
+  return { driveList, bitLockerKey: key };
+}
+
+function checkCreating(job: JobResponse, name: string): void {
+  const state = job.properties?.state;
+  if (job.properties?.jobType !== undefined && job.properties.jobType !== "Import") {
+    throw new CliFailure(
+      `error: job ${name} is an ${job.properties.jobType} job; drives are prepared for Import jobs`,
+      1,
+    );
+  }
+  if (state !== "Creating") {
+    throw new CliFailure(
+      `error: job ${name} is '${state}'; drives can be added only while it is Creating`,
+      1,
+    );
+  }
+}
+
+function summary(r: PrepareResult, ms: number): string {
+  const resumed = r.resumedFiles > 0 ? `, ${r.resumedFiles} already on the drive` : "";
+  return (
+    `prepared ${r.files} file(s), ${size(r.bytes)} (${r.copiedFiles} copied${resumed}) in ` +
+    `${(ms / 1000).toFixed(1)} s, ${rate(r.copiedBytes, ms)}\n` +
+    `manifest: ${r.manifestPath} (${r.driveFiles} blob(s) on the drive)\n` +
+    `journal:  ${r.journalPath}\n`
+  );
+}
+
+function registerPrepare(drive: Command, io: Io): void {
+  const cmd = drive
+    .command("prepare")
+    .description(
+      "copy a dataset onto a drive folder and write its manifest (WAImportExport PrepImport)",
+    )
+    .requiredOption("--dataset <csv>", "the dataset CSV (BasePath,DstBlobPathOrPrefix,BlobType,…)")
+    .option("--drive <dir>", "the drive's root folder (a mounted drive)")
+    .option("--dock", "prepare into the local server's dock, <data-dir>/dock/<drive-id>/")
+    .addOption(
+      new Option("--data-dir <dir>", "the local server's data directory (with --dock)")
+        .env("DRIVEBAY_DATA_DIR")
+        .default(`./${DEFAULT_DATA_DIR}`),
+    )
+    .requiredOption("--drive-id <id>", "the drive's serial number")
+    .option(
+      "--session-id <id>",
+      "copy session: a new id adds data to a prepared drive (default: session-1)",
+    )
+    .option(
+      "--journal <file>",
+      "the journal (default: <drive>/../<drive-id>.jrn; never on the drive)",
+    );
+  addOptionGroup(cmd, JOB_GROUP, [
+    new Option("--job <name>", "add the drive to this import job (it must be Creating)"),
+    new Option("--bitlocker-key <key>", "the drive's BitLocker key (default: generated)"),
+  ]);
+  addOptionGroup(cmd, CONNECTION, [
+    commonOptions.endpoint(),
+    commonOptions.subscription(),
+    commonOptions.resourceGroup(),
+    new Option("--api-version <version>", "api-version to send (default: the SDK's, 2021-01-01)"),
+    new Option("--token <token>", "bearer token to send").env("DRIVEBAY_TOKEN").default("dev"),
+  ]);
+  cmd.addOption(commonOptions.output());
+  cmd.addHelpText(
+    "after",
+    `
+The dataset's rows are all checked before anything is copied; every bad row is reported
+with its line number (exit 2). An interrupted preparation (Ctrl-C, a crash) resumes when
+the same command is run again with the same journal. The driveList entry is printed on
+stdout (--output json for scripts); progress and a summary go to stderr.
+
+Example:
+  drivebay drive prepare --dataset dataset.csv --drive /mnt/usb1 --drive-id WD-WCC4N1234567 \\
+    --job myjob -g mygroup`,
+  );
+  setAction<PrepareFlags>(cmd, io, async ({ opts, cmd, print }) => {
+    if ((opts.drive === undefined) === (opts.dock !== true)) {
+      cmd.error("error: give exactly one of --drive <dir> and --dock.");
+    }
+    const driveDir = opts.drive ?? join(resolve(opts.dataDir), "dock", opts.driveId);
+    let conn: Connection | undefined;
+    if (opts.job !== undefined) {
+      conn = {
+        endpoint: checkedEndpoint(opts.endpoint, cmd),
+        subscription: opts.subscription,
+        resourceGroup: opts.resourceGroup,
+        apiVersion: opts.apiVersion,
+        token: opts.token,
+      };
+      try {
+        // Before copying for hours: the job must exist and take drives.
+        checkCreating(await armClient(conn).jobs.get(opts.job, conn.resourceGroup), opts.job);
+      } catch (e) {
+        throw failureOf(e, conn.endpoint);
+      }
+    } else if (opts.bitlockerKey !== undefined) {
+      cmd.error("error: --bitlocker-key goes with --job.");
+    }
+
+    const progress = meter(io, "prepare");
+    const stop = interruptible(io);
+    const started = performance.now();
+    let result: PrepareResult;
+    try {
+      result = await prepareDrive({
+        datasetCsv: opts.dataset,
+        driveDir,
+        driveId: opts.driveId,
+        ...(opts.sessionId !== undefined ? { sessionId: opts.sessionId } : {}),
+        ...(opts.journal !== undefined ? { journal: opts.journal } : {}),
+        signal: stop.signal,
+        onProgress: (p: PrepareProgress) =>
+          progress.update(p.bytes, p.bytesTotal, `${p.files}/${p.filesTotal} files`),
+      });
+    } catch (e) {
+      if (e instanceof DatasetError) throw datasetFailure(e);
+      if (e instanceof PrepareError) throw prepareFailure(e);
+      throw e;
+    } finally {
+      progress.done();
+      stop.release();
+    }
+    for (const w of result.warnings) io.err(`warning: ${w}\n`);
+    io.err(summary(result, performance.now() - started));
+
+    let entry: DriveListEntry & { bitLockerKey?: string } = result.driveListEntry;
+    if (conn && opts.job !== undefined) {
+      try {
+        const { driveList, bitLockerKey } = await driveListWith(
+          conn,
+          opts.job,
+          result.driveListEntry,
+          opts.bitlockerKey,
+        );
+        await armClient(conn).jobs.update(opts.job, conn.resourceGroup, { driveList });
+        entry = { ...entry, bitLockerKey };
+        io.err(`added drive ${entry.driveId} to job ${opts.job} (${driveList.length} drive(s))\n`);
+      } catch (e) {
+        throw failureOf(e, conn.endpoint);
+      }
+    }
+    print(entry, () =>
+      table(
+        ["FIELD", "VALUE"],
+        Object.entries(entry).map(([k, v]) => [k, v === "" ? "-" : String(v)]),
+      ),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// verify
+
+interface VerifyFlags {
+  drive: string;
+  manifest?: string;
+  output: OutputFormat;
+}
+
+/** `--manifest`: a path relative to the drive root (`\X.manifest`), or a file inside the drive. */
+function manifestFileOf(driveDir: string, manifest: string | undefined, cmd: Command): string {
+  if (manifest !== undefined) {
+    const local = relative(driveDir, resolve(manifest));
+    if (!local.startsWith("..") && !local.startsWith(sep) && local !== "") {
+      return `\\${local.split(sep).join("\\")}`;
+    }
+    return manifest;
+  }
+  let names: string[];
+  try {
+    names = readdirSync(driveDir).filter((n) => n.toLowerCase().endsWith(".manifest"));
+  } catch (e) {
+    throw new CliFailure(
+      `error: cannot read the drive folder ${driveDir}: ${(e as Error).message}`,
+      1,
+    );
+  }
+  if (names.length === 1) return `\\${names[0]}`;
+  if (names.length === 0) {
+    throw new CliFailure(
+      `error: no *.manifest file at the root of ${driveDir}; give the manifest with --manifest`,
+      1,
+    );
+  }
+  cmd.error(
+    `error: ${driveDir} holds several manifests (${names.join(", ")}); choose one with --manifest.`,
+  );
+}
+
+function verifyTable(r: VerifyResult): string {
+  if (r.ok) {
+    return `ok: ${r.blobs} blob(s), ${size(r.bytes)} verified; manifestHash ${r.manifestHash}\n`;
+  }
+  return table(
+    ["STATUS", "FILE", "MESSAGE"],
+    r.problems.map((p) => [p.status, p.filePath, p.message]),
+  );
+}
+
+function registerVerify(drive: Command, io: Io): void {
+  const cmd = drive
+    .command("verify")
+    .description("check a drive folder against its manifest (sizes and MD5s)")
+    .requiredOption("--drive <dir>", "the drive's root folder")
+    .option(
+      "--manifest <file>",
+      "the manifest, relative to the drive root as in the job (\\<drive-id>.manifest); default: the only *.manifest at the root",
+    )
+    .addOption(commonOptions.output())
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 the drive matches its manifest, 1 problems were found (listed).",
+    );
+  setAction<VerifyFlags>(cmd, io, async ({ opts, cmd, print }) => {
+    const driveDir = resolve(opts.drive);
+    const manifestFile = manifestFileOf(driveDir, opts.manifest, cmd);
+    const progress = meter(io, "verify");
+    let result: VerifyResult;
+    try {
+      result = await verifyDrive(driveDir, manifestFile, {
+        onProgress: (p: VerifyProgress) =>
+          progress.update(p.bytes, p.bytesTotal, `${p.blobs}/${p.blobsTotal} blobs`),
+      });
+    } finally {
+      progress.done();
+    }
+    const { manifest: _manifest, ...shown } = result;
+    print({ manifestFile, ...shown }, () => verifyTable(result));
+    if (!result.ok) {
+      throw new CliFailure(`drive verify: ${result.problems.length} problem(s) found`, 1);
+    }
+  });
+}
+
+export function registerDriveCommands(program: Command, io: Io): void {
+  const drive = program
+    .command("drive")
+    .description("prepare import drives and verify drives against their manifests");
+  registerPrepare(drive, io);
+  registerVerify(drive, io);
+}

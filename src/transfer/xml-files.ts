@@ -1,0 +1,257 @@
+/**
+ * The metadata and properties files of an import (reference/domain.md §3.7), plus the small
+ * XML toolkit the drive manifest shares with them: a strict read (well-formed, one root,
+ * entities decoded once) and escaping for the writers.
+ *
+ * ```xml
+ * <Metadata><Owner>Jane</Owner><Project>Atlas</Project></Metadata>
+ * <Properties><Content-Type>image/jpeg</Content-Type><Cache-Control>no-cache</Cache-Control></Properties>
+ * ```
+ * A file that cannot be read this way is `XmlReadFailed` in the drive log's vocabulary
+ * (reference/domain.md §5.4).
+ */
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import type { BlobPropertiesFile } from "./manifest-types.ts";
+
+/** A parsed element: its text and attributes, and its child elements by name, in order. */
+export interface XmlElement {
+  name: string;
+  text: string;
+  attributes: Record<string, string>;
+  children: XmlElement[];
+}
+
+const ATTRIBUTE_PREFIX = "@_";
+const TEXT = "#text";
+const CDATA = "#cdata";
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: ATTRIBUTE_PREFIX,
+  textNodeName: TEXT,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  // Entities are decoded below, once: the parser leaves numeric references alone and would
+  // decode "&amp;#233;" twice if asked to do both.
+  processEntities: false,
+  cdataPropName: CDATA,
+  preserveOrder: true,
+});
+
+const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(lt|gt|amp|quot|apos));/g;
+const NAMED: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+
+function decodeEntities(text: string): string {
+  return text.replace(ENTITY, (whole, hex: string, dec: string, name: string) => {
+    if (name) return NAMED[name]!;
+    const code = hex !== undefined ? parseInt(hex, 16) : Number(dec);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
+}
+
+/** Text for element content or an attribute value. */
+export function escapeXml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&apos;");
+}
+
+type Ordered = Record<string, unknown>;
+
+function toElement(node: Ordered): XmlElement | undefined {
+  const name = Object.keys(node).find((k) => k !== ":@");
+  if (name === undefined || name === TEXT || name === CDATA || /^[?!]/.test(name)) {
+    return undefined;
+  }
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries((node[":@"] ?? {}) as Record<string, unknown>)) {
+    attributes[k.slice(ATTRIBUTE_PREFIX.length)] = decodeEntities(String(v));
+  }
+  const children: XmlElement[] = [];
+  let text = "";
+  for (const child of (node[name] ?? []) as Ordered[]) {
+    if (TEXT in child) text += decodeEntities(String(child[TEXT]));
+    else if (CDATA in child) {
+      for (const part of child[CDATA] as Ordered[]) text += String(part[TEXT] ?? "");
+    } else {
+      const el = toElement(child);
+      if (el) children.push(el);
+    }
+  }
+  return { name, text, attributes, children };
+}
+
+/**
+ * Parses a whole XML document into its root element. Throws an Error whose message says what
+ * is wrong (not well-formed, with line and column; several roots; no root).
+ */
+export function readXml(xml: string): XmlElement {
+  const source = xml.replace(/^\uFEFF/, "");
+  const valid = XMLValidator.validate(source);
+  if (valid !== true) {
+    throw new Error(
+      `not well-formed XML (line ${valid.err.line}, column ${valid.err.col}): ${valid.err.msg}`,
+    );
+  }
+  const roots = (parser.parse(source) as Ordered[])
+    .map(toElement)
+    .filter((e): e is XmlElement => e !== undefined);
+  if (roots.length === 0) throw new Error("no root element");
+  if (roots.length > 1) {
+    throw new Error(`more than one root element (<${roots.map((r) => r.name).join(">, <")}>)`);
+  }
+  return roots[0]!;
+}
+
+/** Thrown for a metadata or properties file that cannot be used. */
+export class XmlFileError extends Error {
+  readonly status = "XmlReadFailed";
+}
+
+/** Azure metadata names are C# identifiers (ASCII letters, digits, `_`; not starting with a digit). */
+const METADATA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Metadata values travel as HTTP header values: printable ASCII, spaces and tabs. */
+const METADATA_VALUE = /^[\t\x20-\x7e]*$/;
+/** The Blob service's limit on the total size of a blob's metadata names and values. */
+export const METADATA_MAX_BYTES = 8 * 1024;
+
+function readRoot(xml: string, root: string, what: string): XmlElement {
+  let el: XmlElement;
+  try {
+    el = readXml(xml);
+  } catch (e) {
+    throw new XmlFileError(`${what}: ${(e as Error).message}`);
+  }
+  if (el.name !== root) {
+    throw new XmlFileError(`${what}: the root element is <${el.name}>; expected <${root}>`);
+  }
+  return el;
+}
+
+/** A metadata file (root `Metadata`, one child element per name) → name → value. */
+export function parseMetadataFile(xml: string): Record<string, string> {
+  const root = readRoot(xml, "Metadata", "metadata file");
+  const out: Record<string, string> = {};
+  const seen = new Map<string, string>();
+  let bytes = 0;
+  for (const el of root.children) {
+    if (!METADATA_NAME.test(el.name)) {
+      throw new XmlFileError(
+        `metadata file: '${el.name}' is not a valid metadata name (letters, digits and '_', not starting with a digit)`,
+      );
+    }
+    const earlier = seen.get(el.name.toLowerCase());
+    if (earlier !== undefined) {
+      throw new XmlFileError(
+        `metadata file: the name '${el.name}' appears twice (names are case-insensitive; first as '${earlier}')`,
+      );
+    }
+    if (el.children.length > 0) {
+      throw new XmlFileError(`metadata file: <${el.name}> must hold text, not elements`);
+    }
+    if (!METADATA_VALUE.test(el.text)) {
+      throw new XmlFileError(
+        `metadata file: the value of '${el.name}' has characters other than printable ASCII`,
+      );
+    }
+    seen.set(el.name.toLowerCase(), el.name);
+    out[el.name] = el.text;
+    bytes += el.name.length + el.text.length;
+  }
+  if (bytes > METADATA_MAX_BYTES) {
+    throw new XmlFileError(
+      `metadata file: names and values add up to ${bytes} bytes; the Blob service allows ${METADATA_MAX_BYTES}`,
+    );
+  }
+  return out;
+}
+
+/** The properties an import sets, by element name. */
+const SETTABLE: Record<string, keyof BlobPropertiesFile> = {
+  "content-type": "contentType",
+  "content-md5": "contentMD5",
+  "content-encoding": "contentEncoding",
+  "content-language": "contentLanguage",
+  "cache-control": "cacheControl",
+};
+/** Written on export, ignored on import (reference/domain.md §3.7). */
+const EXPORT_ONLY = new Set(["last-modified", "etag", "content-length"]);
+
+/** A properties file (root `Properties`) → the blob properties an import sets. */
+export function parsePropertiesFile(xml: string): BlobPropertiesFile {
+  const root = readRoot(xml, "Properties", "properties file");
+  const out: BlobPropertiesFile = {};
+  for (const el of root.children) {
+    const key = el.name.toLowerCase();
+    if (EXPORT_ONLY.has(key)) continue;
+    const field = SETTABLE[key];
+    if (!field) {
+      throw new XmlFileError(
+        `properties file: unknown property <${el.name}>; use Content-Type, Content-MD5, Content-Encoding, Content-Language or Cache-Control`,
+      );
+    }
+    if (out[field] !== undefined) {
+      throw new XmlFileError(`properties file: <${el.name}> appears twice`);
+    }
+    if (el.children.length > 0) {
+      throw new XmlFileError(`properties file: <${el.name}> must hold text, not elements`);
+    }
+    if (!METADATA_VALUE.test(el.text)) {
+      throw new XmlFileError(
+        `properties file: <${el.name}> has characters other than printable ASCII`,
+      );
+    }
+    if (field === "contentMD5" && !isBase64Md5(el.text)) {
+      throw new XmlFileError(
+        `properties file: Content-MD5 '${el.text}' is not a Base64 MD5 (24 characters, 16 bytes)`,
+      );
+    }
+    out[field] = el.text;
+  }
+  return out;
+}
+
+function isBase64Md5(text: string): boolean {
+  return /^[A-Za-z0-9+/]{22}==$/.test(text) && Buffer.from(text, "base64").length === 16;
+}
+
+/** A metadata file for `metadata` (names must be valid; checked as the reader checks them). */
+export function writeMetadataFile(metadata: Record<string, string>): string {
+  const lines = Object.entries(metadata).map(
+    ([name, value]) => `  <${name}>${escapeXml(value)}</${name}>`,
+  );
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Metadata>\n${lines.map((l) => `${l}\n`).join("")}</Metadata>\n`;
+  parseMetadataFile(xml);
+  return xml;
+}
+
+/** What an export writes besides the settable properties. */
+export interface ExportedBlobProperties extends BlobPropertiesFile {
+  lastModified?: string;
+  etag?: string;
+  contentLength?: number;
+}
+
+/** A properties file; `Last-Modified`, `Etag` and `Content-Length` only when given (export). */
+export function writePropertiesFile(properties: ExportedBlobProperties): string {
+  const fields: [string, string | number | undefined][] = [
+    ["Last-Modified", properties.lastModified],
+    ["Etag", properties.etag],
+    ["Content-Length", properties.contentLength],
+    ["Content-Type", properties.contentType],
+    ["Content-MD5", properties.contentMD5],
+    ["Content-Encoding", properties.contentEncoding],
+    ["Content-Language", properties.contentLanguage],
+    ["Cache-Control", properties.cacheControl],
+  ];
+  const lines = fields
+    .filter(([, v]) => v !== undefined)
+    .map(([name, v]) => `  <${name}>${escapeXml(String(v))}</${name}>\n`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Properties>\n${lines.join("")}</Properties>\n`;
+}
