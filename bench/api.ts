@@ -8,50 +8,14 @@
  * Options (env): BENCH_SECONDS (default 8), BENCH_CONNECTIONS (default 16), BENCH_BIG (default 100000).
  */
 import autocannon from "autocannon";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
-import { DEFAULT_TIMERS, initialDeadline } from "../src/domain/job/lifecycle.ts";
-import type { Job } from "../src/domain/job/model.ts";
-import { LocationCatalogue } from "../src/domain/locations.ts";
-import { SqliteJobStore } from "../src/store/sqlite/sqlite-job-store.ts";
+import { AUTH, fmt, jobPath, seed, startChild, stop, SUB, TempDirs, V } from "./support.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const BIG = Number(process.env.BENCH_BIG ?? 100_000);
 const SMALL = 1_000;
-const SUB = "00000000-0000-0000-0000-0000000000b1";
-const V = "api-version=2021-01-01";
-const AUTH = { authorization: "Bearer bench" };
-
-function startChild(args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(import.meta.dirname, "server-child.ts"), ...args],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /READY (\S+)/.exec(out);
-      if (m) resolve({ url: m[1]!, child });
-    });
-    child.on("exit", (code) => reject(new Error(`server child exited with ${code}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.removeAllListeners("exit");
-    child.on("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 interface Run {
   rps: number;
@@ -72,61 +36,6 @@ async function load(opts: autocannon.Options): Promise<Run> {
   };
 }
 
-const location = new LocationCatalogue().find("westus")!;
-function seedJob(rg: string, i: number, now: string): Job {
-  return initialDeadline(
-    {
-      uid: randomUUID(),
-      subscriptionId: SUB,
-      resourceGroup: rg,
-      name: `job-${String(i).padStart(6, "0")}`,
-      location: "westus",
-      tags: { batch: String(i % 10) },
-      jobType: "Import",
-      storageAccountId: `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Storage/storageAccounts/benchdata`,
-      shippingInformation: new LocationCatalogue().shippingInformationFor(location),
-      diagnosticsPath: "waimportexport",
-      logLevel: "Error",
-      backupDriveManifest: false,
-      state: "Creating",
-      cancelRequested: false,
-      driveList: [
-        {
-          driveId: `DRIVE${i}`,
-          bitLockerKey: "k",
-          manifestFile: "\\DriveManifest.xml",
-          state: "Specified",
-        },
-      ],
-      encryptionKey: { kekType: "MicrosoftManaged" },
-      identity: { type: "None" },
-      systemData: {
-        createdBy: "bench",
-        createdByType: "User",
-        createdAt: now,
-        lastModifiedBy: "bench",
-        lastModifiedByType: "User",
-        lastModifiedAt: now,
-      },
-      stateEnteredAt: now,
-      lastCustomerUpdateAt: now,
-      version: 1,
-    },
-    DEFAULT_TIMERS,
-  );
-}
-
-async function seed(dataDir: string, rg: string, count: number): Promise<void> {
-  // Seeding is setup, not the thing measured: NORMAL sync; the service reopens with FULL.
-  const store = new SqliteJobStore({
-    file: join(dataDir, "drivebay.sqlite"),
-    synchronous: "NORMAL",
-  });
-  const now = new Date().toISOString();
-  for (let i = 0; i < count; i++) await store.insert(seedJob(rg, i, now), []);
-  await store.close();
-}
-
 async function middlePageLink(url: string, rg: string): Promise<string> {
   const links: string[] = [];
   let next: string | undefined =
@@ -139,19 +48,13 @@ async function middlePageLink(url: string, rg: string): Promise<string> {
   return links[Math.floor(links.length / 2)]!;
 }
 
-const fmt = (n: number, d = 0) => n.toFixed(d);
 const results: string[] = [];
 const report = (line: string) => {
   results.push(line);
   console.log(line);
 };
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "drivebay-bench-"));
-  dirs.push(d);
-  return d;
-};
+const dirs = new TempDirs();
 
 try {
   console.log(
@@ -160,15 +63,15 @@ try {
 
   // 1. Jobs_Get vs bare Fastify (same bytes).
   {
-    const dir = tempDir();
-    await seed(dir, "rg", 10);
+    const dir = dirs.make();
+    await seed(dir, [{ rg: "rg", count: 10 }]);
     const svc = await startChild(["drivebay", dir]);
-    const getUrl = `${svc.url}/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/job-000005?${V}`;
+    const getUrl = `${svc.url}${jobPath("rg", "job-000005")}`;
     const body = await (await fetch(getUrl, { headers: AUTH })).text();
     const bodyFile = join(dir, "body.json");
     writeFileSync(bodyFile, body);
     const bare = await startChild(["bare", bodyFile]);
-    const bareUrl = `${bare.url}/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/job-000005?${V}`;
+    const bareUrl = `${bare.url}${jobPath("rg", "job-000005")}`;
     await load({ url: getUrl, headers: AUTH, duration: 2 }); // warm-up
     await load({ url: bareUrl, duration: 2 });
     const g = await load({ url: getUrl, headers: AUTH });
@@ -186,9 +89,9 @@ try {
   {
     const pages: Record<string, Run> = {};
     for (const count of [SMALL, BIG]) {
-      const dir = tempDir();
+      const dir = dirs.make();
       const t0 = performance.now();
-      await seed(dir, "big", count);
+      await seed(dir, [{ rg: "big", count }]);
       const seeded = performance.now() - t0;
       const svc = await startChild(["drivebay", dir]);
       const link = await middlePageLink(svc.url, "big");
@@ -209,7 +112,7 @@ try {
 
   // 3. Durable creates.
   {
-    const dir = tempDir();
+    const dir = dirs.make();
     const svc = await startChild(["drivebay", dir]);
     let i = 0;
     const body = JSON.stringify({
@@ -240,5 +143,5 @@ try {
     );
   }
 } finally {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.removeAll();
 }

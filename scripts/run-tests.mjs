@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const ALL = ["unit", "store", "api", "conformance", "cli", "transfer", "browser", "storage"];
+const ALL = ["unit", "store", "api", "conformance", "cli", "transfer", "storage", "e2e", "browser"];
 const tiers = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 for (const t of tiers) {
   if (!ALL.includes(t)) {

@@ -20,6 +20,7 @@ import {
   type OperatorDeps,
 } from "./api/operator/routes.ts";
 import { ARM_ROUTES } from "./api/routes/index.ts";
+import { portalRoutes } from "./portal/plugin.ts";
 
 export interface AppDeps {
   jobs: JobService;
@@ -200,6 +201,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const operator = deps.operator;
     app.register(async (scope) => operatorRoutes(scope, operator), { prefix: "/operator/v1" });
   }
+
+  app.register(
+    async (scope) =>
+      portalRoutes(scope, { jobs: deps.jobs, locations: deps.locations, operator: deps.operator }),
+    { prefix: "/portal" },
+  );
 
   for (const route of ARM_ROUTES) {
     const resourceType = `Microsoft.ImportExport/${route.resourceType}`;

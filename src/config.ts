@@ -8,8 +8,23 @@ import { DEFAULT_TIMERS, type Timers } from "./domain/job/lifecycle.ts";
 import { parseDuration } from "./domain/duration.ts";
 import type { LocationInfo } from "./domain/locations.ts";
 import type { StorageAccountConfig } from "./domain/storage-accounts.ts";
+import { storageAccountConfigProblem } from "./storage/account-config.ts";
 
 export type Profile = "emulator" | "service";
+
+/** The embedded Azurite (SPEC §4.3). */
+export interface BlobSettings {
+  /** Start it (default: on in the emulator profile, off in the service profile). */
+  embedded: boolean;
+  /** Where it listens (default: the service's host). */
+  host: string;
+  /** The first port tried; a busy one moves on to the next free one; 0 picks any. */
+  port: number;
+  /** Keep blobs in memory only (lost when drivebay stops). */
+  inMemory: boolean;
+  /** Its data folder: `<dataDir>/azurite`. */
+  location: string;
+}
 
 export interface Config {
   profile: Profile;
@@ -20,6 +35,7 @@ export interface Config {
   /** How often the engine looks for due deadlines. */
   tickIntervalMs: number;
   storageAccounts: StorageAccountConfig[];
+  blob: BlobSettings;
   locations: Partial<LocationInfo>[];
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   sqliteSynchronous: "FULL" | "NORMAL";
@@ -34,7 +50,7 @@ export class ConfigError extends Error {}
 export interface ConfigSources {
   flags?: Partial<
     Record<
-      "port" | "host" | "dataDir" | "profile" | "config" | "logLevel",
+      "port" | "host" | "dataDir" | "profile" | "config" | "logLevel" | "blobPort",
       string | number | undefined
     >
   >;
@@ -43,6 +59,8 @@ export interface ConfigSources {
 }
 
 export const DEFAULT_PORT = 8080;
+/** Azurite's own default Blob port, so tools that assume it find the embedded one. */
+export const DEFAULT_BLOB_PORT = 10000;
 
 function pick<T>(...values: (T | undefined)[]): T | undefined {
   return values.find((v) => v !== undefined && v !== "");
@@ -57,6 +75,23 @@ function durationSetting(name: string, value: unknown, fallback: number): number
       `${name}: '${String(value)}' is not a duration (examples: P14D, 14d, 12h).`,
     );
   return ms;
+}
+
+/** An on/off setting (on, true, 1, yes / off, false, 0, no). */
+function onOff(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined || value === "") return fallback;
+  const v = String(value).toLowerCase();
+  if (["on", "true", "1", "yes"].includes(v)) return true;
+  if (["off", "false", "0", "no"].includes(v)) return false;
+  throw new ConfigError(`${name}: '${String(value)}' is not on or off.`);
+}
+
+function tcpPort(name: string, value: string | number, hint: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${name}: '${value}' is not a TCP port (0–65535; ${hint}).`);
+  }
+  return port;
 }
 
 export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
@@ -131,9 +166,39 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     1000,
   );
   if (tickIntervalMs < 10) throw new ConfigError("tickInterval: must be at least 10ms.");
+  const blobFile = (file.blob ?? {}) as Record<string, unknown>;
+  const blob: BlobSettings = {
+    embedded: onOff(
+      "blob.embedded",
+      pick(env.DRIVEBAY_BLOB_EMBEDDED, blobFile.embedded as string | undefined),
+      profile === "emulator",
+    ),
+    host:
+      pick(env.DRIVEBAY_BLOB_HOST, blobFile.host as string | undefined) ??
+      (host === "localhost" ? "127.0.0.1" : host),
+    port: tcpPort(
+      "blob.port",
+      pick<string | number>(flags.blobPort, env.DRIVEBAY_BLOB_PORT, blobFile.port as number) ??
+        DEFAULT_BLOB_PORT,
+      "a busy port moves on to the next free one; 0 picks any",
+    ),
+    inMemory: onOff(
+      "blob.inMemory",
+      pick(env.DRIVEBAY_BLOB_IN_MEMORY, blobFile.inMemory as string | undefined),
+      false,
+    ),
+    location: resolve(dataDir, "azurite"),
+  };
   const storageAccounts = (file.storageAccounts ?? []) as StorageAccountConfig[];
-  if (!Array.isArray(storageAccounts) || storageAccounts.some((a) => typeof a?.name !== "string")) {
+  if (!Array.isArray(storageAccounts)) {
     throw new ConfigError("storageAccounts: must be an array of objects with a 'name'.");
+  }
+  const names = new Set<string>();
+  for (const a of storageAccounts) {
+    const problem = storageAccountConfigProblem(a, blob.embedded);
+    if (problem) throw new ConfigError(`storageAccounts: ${problem}.`);
+    if (names.has(a.name)) throw new ConfigError(`storageAccounts: '${a.name}' is listed twice.`);
+    names.add(a.name);
   }
   const locations = (file.locations ?? []) as Partial<LocationInfo>[];
   if (!Array.isArray(locations) || locations.some((l) => typeof l?.name !== "string")) {
@@ -200,6 +265,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     timers: Object.freeze(timers),
     tickIntervalMs,
     storageAccounts,
+    blob: Object.freeze(blob),
     locations,
     logLevel,
     sqliteSynchronous,

@@ -16,6 +16,9 @@ import { DatacenterService } from "./service/datacenter-service.ts";
 import { JobService } from "./service/job-service.ts";
 import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
+import { EmbeddedAzurite } from "./storage/azurite.ts";
+import { StorageAccounts } from "./storage/registry.ts";
+import { ImportEngine } from "./transfer/import-engine.ts";
 import type { JobStore } from "./store/ports.ts";
 
 export interface RunningService {
@@ -31,6 +34,12 @@ export interface RunningService {
   operatorKeyFile?: string;
   /** The autopilot's dock: `<dock>/<driveId>/` is a drive that arrives with its package. */
   dockDir: string;
+  /** The storage account registry: endpoints and credentials by account name. */
+  storage: StorageAccounts;
+  /** The import engine, when there is blob storage to import into. */
+  imports?: ImportEngine;
+  /** The embedded Azurite, when it runs (config `blob.embedded`). */
+  azurite?: EmbeddedAzurite;
   close(): Promise<void>;
 }
 
@@ -56,10 +65,36 @@ export async function startService(
     },
   });
   mkdirSync(config.dataDir, { recursive: true });
-  const store = new SqliteJobStore({
-    file: join(config.dataDir, "drivebay.sqlite"),
-    synchronous: config.sqliteSynchronous,
-  });
+  // Azurite starts in its own process while the store opens.
+  const azuriteStart = config.blob.embedded
+    ? EmbeddedAzurite.start({
+        host: config.blob.host,
+        port: config.blob.port,
+        inMemory: config.blob.inMemory,
+        location: config.blob.location,
+        accountsFile: join(config.dataDir, "storage-accounts.json"),
+        logger,
+      })
+    : undefined;
+  // If the start fails later on, Azurite must not outlive it.
+  const stopAzurite = async () => (await azuriteStart?.catch(() => undefined))?.close();
+  let store: SqliteJobStore;
+  try {
+    store = new SqliteJobStore({
+      file: join(config.dataDir, "drivebay.sqlite"),
+      synchronous: config.sqliteSynchronous,
+    });
+  } catch (e) {
+    await stopAzurite();
+    throw e;
+  }
+  let azurite: EmbeddedAzurite | undefined;
+  try {
+    azurite = await azuriteStart;
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   // The service clock keeps any advance made through clock control across restarts.
   const storedOffset = Number((await store.getSetting(CLOCK_OFFSET_SETTING)) ?? 0);
   const clock =
@@ -85,11 +120,21 @@ export async function startService(
     config.profile === "emulator",
     config.storageAccounts,
   );
+  const storage = new StorageAccounts({
+    configured: config.storageAccounts,
+    embedded: azurite,
+    createOnFirstUse: config.profile === "emulator",
+  });
   const jobs = new JobService({ store, clock, timers, locations, storageAccounts });
-  const datacenter = new DatacenterService({ store, clock, timers });
+  // With blob storage to write to, attached drives are copied by the import engine.
+  const transfers = azurite !== undefined || config.storageAccounts.length > 0;
+  const imports = transfers
+    ? new ImportEngine({ store, clock, timers, storage, logger })
+    : undefined;
+  const datacenter = new DatacenterService({ store, clock, timers, autoTransfer: transfers });
   const dockDir = join(config.dataDir, "dock");
   mkdirSync(dockDir, { recursive: true });
-  const engine = new Engine({ store, clock, timers, logger, dockDir });
+  const engine = new Engine({ store, clock, timers, logger, dockDir, transfers });
   const clockService = new ClockService({
     clock,
     store,
@@ -104,8 +149,8 @@ export async function startService(
     locations,
     tokens: new PageTokens(Buffer.from(secret, "base64")),
     logger,
-    ready: () => ready,
-    operator: { datacenter, clock: clockService, operatorKey: operatorKey.key },
+    ready: () => ready && (azurite?.running ?? true),
+    operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
   });
   let address: string;
   try {
@@ -115,9 +160,12 @@ export async function startService(
   } catch (e) {
     await app.close().catch(() => undefined);
     await store.close();
+    await azurite?.close();
     throw e;
   }
   engine.start(config.tickIntervalMs);
+  // Drives left Transferring by a stop or a crash resume here.
+  imports?.start(Math.min(config.tickIntervalMs, 500));
   ready = true;
   const url = address.replace("[::1]", "localhost");
   let closed = false;
@@ -132,14 +180,20 @@ export async function startService(
     operatorKey: operatorKey.key,
     operatorKeyFile: operatorKey.file,
     dockDir,
+    imports,
+    storage,
+    ...(azurite ? { azurite } : {}),
     async close() {
       if (closed) return;
       closed = true;
       ready = false;
       await engine.stop();
+      // The import engine stops at a blob boundary; what is left resumes on the next start.
+      await imports?.stop();
       // Fastify's close waits for in-flight requests to finish.
       await app.close();
       await store.close();
+      await azurite?.close();
     },
   };
 }

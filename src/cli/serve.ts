@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadConfig, type Config, type ConfigSources } from "../config.ts";
 import { startService, type RunningService } from "../main.ts";
+import { EmbeddedAzuriteError } from "../storage/azurite.ts";
 import { CliFailure, DEFAULT_SUBSCRIPTION } from "./client.ts";
 import { formatDuration, type Io } from "./output.ts";
 
@@ -101,16 +102,38 @@ function datacenterLines(dockDir: string, config: Readonly<Config>): string {
 `;
 }
 
+/** Where imported blobs go: the embedded Azurite's endpoint, or the configured accounts. */
+function blobLines(
+  running: Partial<Pick<RunningService, "azurite" | "storage">>,
+  config: Readonly<Config>,
+): string {
+  const { azurite } = running;
+  if (azurite) {
+    const kept = azurite.inMemory ? "in memory" : `on disk in ${config.blob.location}`;
+    const busy =
+      config.blob.port !== 0 && azurite.port !== config.blob.port
+        ? `; port ${config.blob.port} was busy`
+        : "";
+    return `  blob storage: ${azurite.blobEndpoint("<account>")} (embedded Azurite, ${kept}${busy})
+`;
+  }
+  const count = running.storage?.list().length ?? 0;
+  return `  blob storage: ${count} configured storage account${count === 1 ? "" : "s"} (no embedded Azurite)
+`;
+}
+
 export function banner(
-  running: Pick<RunningService, "url" | "operatorKey" | "operatorKeyFile" | "dockDir">,
+  running: Pick<RunningService, "url" | "operatorKey" | "operatorKeyFile" | "dockDir"> &
+    Partial<Pick<RunningService, "azurite" | "storage">>,
   config: Readonly<Config>,
 ): string {
   const { url } = running;
+  const dataDirFlag = running.operatorKeyFile ? ` --data-dir ${config.dataDir}` : "";
   return `drivebay listening on ${url}
   profile:      ${config.profile}
   data dir:     ${config.dataDir}
   operator key: ${operatorKeyLine(running, config)}
-${datacenterLines(running.dockDir, config)}
+${blobLines(running, config)}${datacenterLines(running.dockDir, config)}
 Connect with the JS SDK (@azure/arm-storageimportexport):
 
   import { StorageImportExport } from "@azure/arm-storageimportexport";
@@ -130,9 +153,8 @@ Connect with the JS SDK (@azure/arm-storageimportexport):
   );
 
 Or from a shell: drivebay job list --endpoint ${url}
-The datacenter side: drivebay operator inbound --endpoint ${url}${
-    running.operatorKeyFile ? ` --data-dir ${config.dataDir}` : ""
-  }
+The datacenter side: drivebay operator inbound --endpoint ${url}${dataDirFlag}
+Read imported blobs: drivebay storage show <account> --output json --endpoint ${url}${dataDirFlag}
 Stop with Ctrl+C (SIGINT) or SIGTERM.
 `;
 }
@@ -141,6 +163,9 @@ export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promis
   try {
     const config = configFrom(flags);
     const running = await startService(config).catch((e: unknown) => {
+      if (e instanceof EmbeddedAzuriteError) {
+        throw new CliFailure(`drivebay serve: ${e.message}`, e.code === "EADDRINUSE" ? 2 : 1);
+      }
       throw listenFailure(e, config) ?? e;
     });
     io.err(banner(running, config));

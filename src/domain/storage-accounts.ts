@@ -18,9 +18,15 @@ export function storageAccountName(storageAccountId: string): string {
   return m[2]!.toLowerCase();
 }
 
+/**
+ * A configured storage account (src/storage/registry.ts serves it): a Blob endpoint with
+ * exactly one credential, or only a name for an account of the embedded Azurite.
+ */
 export interface StorageAccountConfig {
   name: string;
   blobEndpoint?: string;
+  accountKey?: string;
+  sasToken?: string;
   connectionString?: string;
 }
 

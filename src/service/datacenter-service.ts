@@ -35,7 +35,11 @@ export interface ReceiveRequest {
 }
 
 export class DatacenterService {
-  constructor(private readonly deps: ApplyDeps) {}
+  /**
+   * `autoTransfer`: an import engine runs, so attaching a received drive of a job that was
+   * not cancelled starts its copy (the job goes Transferring).
+   */
+  constructor(private readonly deps: ApplyDeps & { autoTransfer?: boolean }) {}
 
   private apply(key: JobKey, eventFor: (job: Job) => JobEvent): Promise<Job> {
     checkKey(key);
@@ -124,7 +128,17 @@ export class DatacenterService {
     if (!info) throw bad("it does not exist.");
     if (!info.isDirectory()) throw bad("it is not a directory.");
     const resolved = await realpath(path);
-    return this.apply(key, () => ({ type: "attachDrive", driveId, path: resolved }));
+    const attached = await this.apply(key, () => ({
+      type: "attachDrive",
+      driveId,
+      path: resolved,
+    }));
+    if (!this.deps.autoTransfer || attached.cancelRequested) return attached;
+    return this.apply(key, (job) =>
+      job.driveList.some((d) => d.state === "Received" && d.contentPath) && !job.cancelRequested
+        ? { type: "startTransfer" }
+        : { type: "update", changes: {} },
+    );
   }
 
   startTransfer(key: JobKey): Promise<Job> {

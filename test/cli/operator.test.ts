@@ -22,7 +22,8 @@ import {
 } from "./helpers.ts";
 
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-0000000000e1";
-const AUTOPILOT_OFF = { DRIVEBAY_AUTOPILOT: "off" };
+// A manual datacenter: no autopilot, and no embedded blob storage (so no import engine starts copies).
+const AUTOPILOT_OFF = { DRIVEBAY_AUTOPILOT: "off", DRIVEBAY_BLOB_EMBEDDED: "off" };
 
 interface OperatorJob {
   subscriptionId: string;

@@ -43,13 +43,28 @@ export async function startTestServer(
     env?: Record<string, string>;
     /** The simulated datacenter is off in tests unless asked for. */
     autopilot?: { arrivalDelayMs: number; stepDelayMs: number };
+    /**
+     * The embedded Azurite (on a free port), with its blobs in memory or on disk in the
+     * data directory. Off unless asked for, so tests that need no blobs stay fast.
+     */
+    blob?: "memory" | "disk";
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? freshDataDir();
   const ownsDir = options.dataDir === undefined;
+  const base = loadConfig({
+    flags: { port: 0, dataDir, logLevel: "silent" },
+    env: options.env ?? {},
+  });
   const config = {
-    ...loadConfig({ flags: { port: 0, dataDir, logLevel: "silent" }, env: options.env ?? {} }),
+    ...base,
     tickIntervalMs: 3_600_000,
+    blob: {
+      ...base.blob,
+      embedded: options.blob !== undefined,
+      inMemory: options.blob === "memory",
+      port: 0,
+    },
     autopilot: {
       enabled: options.autopilot !== undefined,
       arrivalDelayMs: 1000,

@@ -8,6 +8,7 @@ import { parseDuration } from "../../domain/duration.ts";
 import { DomainError } from "../../domain/errors.ts";
 import type { JobKey } from "../../domain/job/model.ts";
 import type { ClockService } from "../../service/clock-service.ts";
+import type { StorageAccounts } from "../../storage/registry.ts";
 import {
   OPERATOR_VIEWS,
   type DatacenterService,
@@ -20,6 +21,8 @@ export interface OperatorDeps {
   datacenter: DatacenterService;
   clock: ClockService;
   operatorKey: string;
+  /** The storage account registry (SPEC §4.3); absent means no storage routes. */
+  storage?: StorageAccounts;
 }
 
 /** True when `token` is the operator key (constant time). */
@@ -198,6 +201,18 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
   app.post(`${JOB}/resolve`, named("Operator_Resolve"), async (req) =>
     view(await datacenter.resolve(key(req), body<{ reason: string }>(reasonBody, req).reason)),
   );
+
+  const { storage } = deps;
+  if (storage) {
+    app.get("/storage", named("Operator_ListStorageAccounts"), async () => ({
+      value: storage.list().map((a) => ({ name: a.name, blobEndpoint: a.blobEndpoint })),
+    }));
+    // In the emulator profile this creates the account on first use, like a job naming it.
+    app.get("/storage/:account", named("Operator_GetStorageAccount"), async (req) => {
+      const a = await storage.resolve((req.params as { account: string }).account);
+      return { name: a.name, blobEndpoint: a.blobEndpoint, connectionString: a.connectionString };
+    });
+  }
 
   app.get("/clock", named("Operator_GetClock"), async () => deps.clock.read());
   app.post("/clock/advance", named("Operator_AdvanceClock"), async (req) => {

@@ -32,7 +32,8 @@ export type JobType = (typeof JOB_TYPES)[number];
 export const LOG_LEVELS = ["Error", "Verbose"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export type Actor = "customer" | "operator" | "autopilot" | "timer";
+/** Who moved a job: the customer, an operator, the autopilot, a timer, or the transfer engine. */
+export type Actor = "customer" | "operator" | "autopilot" | "timer" | "engine";
 
 export interface ReturnAddress {
   recipientName: string;

@@ -1,0 +1,52 @@
+/** What every portal route gets: the use cases, the assets, the operator sessions; and rendering. */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { DomainError, isDomainError } from "../domain/errors.ts";
+import type { LocationCatalogue } from "../domain/locations.ts";
+import type { JobService, Principal } from "../service/job-service.ts";
+import type { OperatorDeps } from "../api/operator/routes.ts";
+import { principalFrom } from "../api/plugins/principal.ts";
+import type { Html } from "./html.ts";
+import { PageError } from "./http.ts";
+import type { Assets } from "./layout.ts";
+import type { OperatorSessions } from "./sessions.ts";
+import type { FieldError } from "./widgets.ts";
+
+export interface PortalDeps {
+  jobs: JobService;
+  locations: LocationCatalogue;
+  /** The datacenter side; absent means no operator pages. */
+  operator?: OperatorDeps;
+}
+
+export interface PortalContext extends PortalDeps {
+  assets: Assets;
+  sessions: OperatorSessions;
+}
+
+export function sendHtml(reply: FastifyReply, status: number, body: Html): FastifyReply {
+  return reply.code(status).type("text/html; charset=utf-8").send(body.value);
+}
+
+/** Development auth (SPEC §6): the portal acts as the developer, like any bearer token would. */
+export function portalPrincipal(req: FastifyRequest): Principal {
+  return principalFrom(req.headers.authorization);
+}
+
+/** A refusal the page shows next to the form (the API's code and message); others are rethrown. */
+export function asFieldError(
+  e: unknown,
+  fieldOf: (target: string | undefined) => string | undefined = () => undefined,
+): FieldError & { status: number } {
+  if (isDomainError(e)) {
+    return { status: e.status, code: e.code, message: e.message, field: fieldOf(e.target) };
+  }
+  if (e instanceof PageError) return { status: e.status, code: e.code, message: e.message };
+  throw e;
+}
+
+export function isRefusal(e: unknown): e is DomainError | PageError {
+  return isDomainError(e) || e instanceof PageError;
+}
+
+/** Route options naming the page (for logs and metrics, like the API's operationIds). */
+export const named = (operationId: string) => ({ config: { operationId } });

@@ -1,0 +1,496 @@
+/**
+ * The customer pages. Each handler calls the same use case as the ARM route it mirrors
+ * (JobService), with the same body parsers, and asks the lifecycle (`allowedEvents`,
+ * `decide`) what may be shown; nothing here decides a rule.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { parsePutJob, parseUpdateJob } from "../api/arm/job-bodies.ts";
+import { DomainError, isDomainError } from "../domain/errors.ts";
+import {
+  allowedEvents,
+  decide,
+  DEFAULT_TIMERS,
+  type CustomerEvent,
+} from "../domain/job/lifecycle.ts";
+import { JOB_STATES, JOB_TYPES } from "../domain/job/model.ts";
+import type { Job, JobKey, JobState, JobType } from "../domain/job/model.ts";
+import { checkResourceGroupName, checkSubscriptionId } from "../domain/job/rules.ts";
+import { checkKey } from "../service/job-service.ts";
+import {
+  asFieldError,
+  isRefusal,
+  named,
+  portalPrincipal,
+  sendHtml,
+  type PortalContext,
+} from "./context.ts";
+import {
+  cancelPage,
+  deletePage,
+  jobListPage,
+  jobPage,
+  jobUrl,
+  listUrl,
+  notFoundBody,
+  progressJson,
+  scopePage,
+  shipPage,
+  shipValues,
+  SORT_KEYS,
+  wizardPage,
+  wizardTypePage,
+  type Scope,
+  type SortKey,
+} from "./customer-views.ts";
+import { driveRows, fieldOfTarget, MAX_DRIVE_ROWS, putBodyOf, shipBodyOf } from "./forms.ts";
+import { html } from "./html.ts";
+import { cookies, form, PageError, queryOf, seeOther, setCookie } from "./http.ts";
+import { errorPage, page } from "./layout.ts";
+
+const SCOPE_COOKIE = "drivebay_scope";
+const JOB_ROUTE = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/jobs/:jobName";
+
+type Params = Record<string, string>;
+
+function keyOf(req: FastifyRequest): JobKey {
+  const p = req.params as Params;
+  return {
+    subscriptionId: p.subscriptionId!,
+    resourceGroup: p.resourceGroupName!,
+    name: p.jobName!,
+  };
+}
+
+function scopeOf(req: FastifyRequest): Scope {
+  const p = req.params as Params;
+  return { subscriptionId: p.subscriptionId!, resourceGroup: p.resourceGroupName };
+}
+
+function rememberedScope(req: FastifyRequest): Scope | undefined {
+  const raw = cookies(req)[SCOPE_COOKIE];
+  if (!raw) return undefined;
+  const [subscriptionId, resourceGroup] = raw.split("|");
+  if (!subscriptionId) return undefined;
+  try {
+    checkSubscriptionId(subscriptionId);
+    if (resourceGroup) checkResourceGroupName(resourceGroup);
+  } catch {
+    return undefined;
+  }
+  return { subscriptionId, resourceGroup: resourceGroup || undefined };
+}
+
+function remember(reply: FastifyReply, scope: Scope): void {
+  setCookie(reply, SCOPE_COOKIE, `${scope.subscriptionId}|${scope.resourceGroup ?? ""}`, {
+    path: "/portal",
+    sameSite: "Lax",
+    maxAgeSeconds: 365 * 24 * 3600,
+  });
+}
+
+/** The short message a Post/Redirect/Get lands with (fixed texts; only the job name is data). */
+function noticeOf(req: FastifyRequest): string | undefined {
+  const q = queryOf(req);
+  switch (q.notice) {
+    case "created":
+      return "The job was created. Next: prepare and ship your drives, then mark the job as shipped.";
+    case "shipped":
+      return "The job is marked as shipped. Its state is now Shipping.";
+    case "cancelled":
+      return "The job was cancelled.";
+    case "deleted":
+      return q.job ? `Job '${q.job}' was deleted.` : "The job was deleted.";
+    default:
+      return undefined;
+  }
+}
+
+function intParam(raw: string | undefined, name: string): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^\d{1,15}$/.test(raw)) {
+    throw new PageError(
+      400,
+      "InvalidQueryParameterValue",
+      `'${name}' must be a non-negative integer from a link of the previous page.`,
+    );
+  }
+  return Number(raw);
+}
+
+function oneOf<T extends string>(
+  raw: string | undefined,
+  values: readonly T[],
+  name: string,
+): T | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const match = values.find((v) => v.toLowerCase() === raw.toLowerCase());
+  if (match === undefined) {
+    throw new PageError(
+      400,
+      "InvalidQueryParameterValue",
+      `'${raw}' is not a valid value for '${name}'. Allowed values: ${values.join(", ")}.`,
+    );
+  }
+  return match;
+}
+
+const COMPARE: Record<Exclude<SortKey, "created">, (a: Job, b: Job) => number> = {
+  name: (a, b) => a.name.localeCompare(b.name),
+  state: (a, b) => JOB_STATES.indexOf(a.state) - JOB_STATES.indexOf(b.state),
+  type: (a, b) => a.jobType.localeCompare(b.jobType),
+  location: (a, b) => a.location.localeCompare(b.location),
+};
+
+/**
+ * The lifecycle's own refusal for a customer event the job does not allow now (a dry run
+ * of `decide`, nothing is stored): the confirm pages show the API's message.
+ */
+function refusalOf(job: Job, type: Extract<CustomerEvent, "cancel" | "delete" | "markShipping">) {
+  try {
+    decide(
+      job,
+      { type },
+      {
+        now: new Date(job.stateEnteredAt),
+        actor: "customer",
+        timers: DEFAULT_TIMERS,
+      },
+    );
+  } catch (e) {
+    if (isDomainError(e)) return e;
+    throw e;
+  }
+  return undefined;
+}
+
+export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
+  const { jobs, assets } = ctx;
+
+  const render = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    title: string,
+    body: Parameters<typeof page>[0]["body"],
+    crumbs?: { href: string; label: string }[],
+  ) =>
+    sendHtml(
+      reply,
+      status,
+      page({ title, area: "customer", assets, body, crumbs, notice: noticeOf(req) }),
+    );
+
+  const crumbsFor = (scope: Scope) => [
+    {
+      href: listUrl(scope),
+      label: scope.resourceGroup ? `Jobs in ${scope.resourceGroup}` : "Jobs",
+    },
+  ];
+
+  /** A refused action on a job: the API's code and message, with the right status. */
+  const refused = (reply: FastifyReply, job: JobKey, e: DomainError | PageError, title: string) =>
+    sendHtml(
+      reply,
+      e.status,
+      errorPage({
+        status: e.status,
+        code: e.code,
+        message: e.message,
+        title,
+        assets,
+        help: html`<p><a href="${jobUrl(job)}">Back to job ${job.name}</a></p>`,
+      }),
+    );
+
+  /** The job, or the 'not found' page when it does not exist (or was deleted). */
+  const load = async (req: FastifyRequest, reply: FastifyReply): Promise<Job | undefined> => {
+    const key = keyOf(req);
+    try {
+      return await jobs.get(key);
+    } catch (e) {
+      if (isDomainError(e) && e.code === "ResourceNotFound") {
+        sendHtml(
+          reply,
+          404,
+          errorPage({
+            status: 404,
+            code: e.code,
+            message: e.message,
+            title: "Job not found",
+            assets,
+            help: notFoundBody(key),
+          }),
+        );
+        return undefined;
+      }
+      throw e;
+    }
+  };
+
+  app.get("/", named("Portal_Home"), async (_req, reply) => seeOther(reply, "/portal/jobs"));
+
+  app.get("/jobs", named("Portal_Home"), async (req, reply) => {
+    const scope = rememberedScope(req);
+    if (scope) return seeOther(reply, listUrl(scope));
+    return render(req, reply, 200, "Jobs", scopePage(undefined));
+  });
+
+  app.post("/scope", named("Portal_Scope"), async (req, reply) => {
+    const f = form(req);
+    const scope: Scope = {
+      subscriptionId: (f.subscriptionId ?? "").trim(),
+      resourceGroup: (f.resourceGroup ?? "").trim() || undefined,
+    };
+    try {
+      checkSubscriptionId(scope.subscriptionId);
+      if (scope.resourceGroup) checkResourceGroupName(scope.resourceGroup);
+    } catch (e) {
+      const error = asFieldError(e, (t) =>
+        t === "subscriptionId" ? "subscriptionId" : "resourceGroup",
+      );
+      return render(req, reply, error.status, "Jobs", scopePage(scope, error));
+    }
+    remember(reply, scope);
+    return seeOther(reply, listUrl(scope));
+  });
+
+  const list = async (req: FastifyRequest, reply: FastifyReply) => {
+    const scope = scopeOf(req);
+    const q = queryOf(req);
+    const state = oneOf<JobState>(q.state, JOB_STATES, "state");
+    const jobType = oneOf<JobType>(q.type, JOB_TYPES, "type");
+    const top = oneOf(q.top, ["25", "50", "100"] as const, "top") ?? "50";
+    const sort = oneOf<SortKey>(q.sort, SORT_KEYS, "sort") ?? "created";
+    const order = oneOf(q.order, ["asc", "desc"] as const, "order") ?? "asc";
+    const after = intParam(q.after, "after");
+    const trail = (q.trail ?? "")
+      .split(".")
+      .filter(Boolean)
+      .slice(-50)
+      .map((t) => intParam(t, "trail")!);
+    const result = await jobs.list({
+      subscriptionId: scope.subscriptionId,
+      resourceGroup: scope.resourceGroup,
+      state,
+      jobType,
+      afterSeq: after,
+      top: Number(top),
+    });
+    // Pages follow the store's keyset (creation order); sorting orders the page shown.
+    const rows = result.jobs.slice();
+    if (sort === "created") {
+      if (order === "desc") rows.reverse();
+    } else {
+      const cmp = COMPARE[sort];
+      rows.sort((a, b) => (order === "asc" ? cmp(a, b) : cmp(b, a)));
+    }
+    remember(reply, scope);
+    return render(
+      req,
+      reply,
+      200,
+      scope.resourceGroup ? `Jobs in ${scope.resourceGroup}` : "Jobs",
+      jobListPage({
+        scope,
+        jobs: rows,
+        state,
+        jobType,
+        top: Number(top),
+        sort,
+        order,
+        after,
+        trail,
+        next: result.lastSeq,
+      }),
+    );
+  };
+
+  app.get("/subscriptions/:subscriptionId/jobs", named("Portal_JobListBySubscription"), list);
+  app.get(
+    "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/jobs",
+    named("Portal_JobList"),
+    list,
+  );
+
+  // The create wizard: step 1 picks the type, step 2 is the form.
+  const WIZARD = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/create-job";
+  const wizardScope = (req: FastifyRequest) => {
+    const s = scopeOf(req) as Required<Scope>;
+    checkSubscriptionId(s.subscriptionId);
+    checkResourceGroupName(s.resourceGroup);
+    return s;
+  };
+
+  app.get(WIZARD, named("Portal_CreateJobForm"), async (req, reply) => {
+    const scope = wizardScope(req);
+    const jobType = oneOf<JobType>(queryOf(req).type, JOB_TYPES, "type");
+    const crumbs = crumbsFor(scope);
+    if (!jobType) return render(req, reply, 200, "Create a job", wizardTypePage(scope), crumbs);
+    return render(
+      req,
+      reply,
+      200,
+      `Create ${jobType.toLowerCase()} job`,
+      wizardPage({ scope, jobType, values: {}, locations: ctx.locations.list() }),
+      crumbs,
+    );
+  });
+
+  app.post(WIZARD, named("Portal_CreateJob"), async (req, reply) => {
+    const scope = wizardScope(req);
+    const jobType = oneOf<JobType>(queryOf(req).type, JOB_TYPES, "type") ?? "Import";
+    const values = form(req);
+    const title = `Create ${jobType.toLowerCase()} job`;
+    const crumbs = crumbsFor(scope);
+    const view = { scope, jobType, locations: ctx.locations.list() };
+    if (values.action === "add-drive") {
+      const more = {
+        ...values,
+        driveRows: String(Math.min(MAX_DRIVE_ROWS, driveRows(values) + 1)),
+      };
+      return render(req, reply, 200, title, wizardPage({ ...view, values: more }), crumbs);
+    }
+    // The same steps as Jobs_Create: the names, the body, then the service.
+    const key: JobKey = { ...scope, name: (values.name ?? "").trim() };
+    let driveRowOf: number[] = [];
+    try {
+      checkKey(key);
+      const put = putBodyOf(values, jobType, scope);
+      driveRowOf = put.driveRowOf;
+      const input = parsePutJob(put.body);
+      // The wizard creates; it never silently replaces a job (a PUT would).
+      const existing = await jobs.get(key).catch(() => undefined);
+      if (existing) {
+        throw new PageError(
+          409,
+          "JobAlreadyExists",
+          `A job named '${existing.name}' already exists in resource group '${existing.resourceGroup}'. Choose another name.`,
+        );
+      }
+      const { job } = await jobs.createOrReplace(key, input, portalPrincipal(req));
+      return seeOther(reply, `${jobUrl(job)}?notice=created`);
+    } catch (e) {
+      if (!isRefusal(e)) throw e;
+      const error = asFieldError(e, (t) => fieldOfTarget(t, driveRowOf));
+      if (e instanceof PageError) error.field = "name";
+      return render(
+        req,
+        reply,
+        error.status,
+        title,
+        wizardPage({ ...view, values, error }),
+        crumbs,
+      );
+    }
+  });
+
+  app.get(JOB_ROUTE, named("Portal_Job"), async (req, reply) => {
+    const job = await load(req, reply);
+    if (!job) return reply;
+    const history = await jobs.history(keyOf(req));
+    return render(
+      req,
+      reply,
+      200,
+      `Job ${job.name}`,
+      jobPage({ job, history, events: allowedEvents(job).events }),
+      crumbsFor(job),
+    );
+  });
+
+  app.get(`${JOB_ROUTE}/progress`, named("Portal_JobProgress"), async (req, reply) => {
+    try {
+      return progressJson(await jobs.get(keyOf(req)));
+    } catch (e) {
+      if (!isDomainError(e)) throw e;
+      return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
+    }
+  });
+
+  /** GET of a confirm page: shown when the lifecycle allows the event, else its refusal. */
+  const confirmPage =
+    (
+      event: "markShipping" | "cancel" | "delete",
+      title: string,
+      body: (job: Job) => Parameters<typeof page>[0]["body"],
+    ) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const job = await load(req, reply);
+      if (!job) return reply;
+      if (!allowedEvents(job).events.includes(event)) {
+        const refusal = refusalOf(job, event);
+        if (refusal) return refused(reply, job, refusal, title);
+        // Allowed by the table but nothing to do (a repeated cancel): back to the job.
+        return seeOther(reply, jobUrl(job));
+      }
+      return render(req, reply, 200, title, body(job), crumbsFor(job));
+    };
+
+  app.get(
+    `${JOB_ROUTE}/ship`,
+    named("Portal_ShipForm"),
+    confirmPage("markShipping", "Mark as shipped", (job) => shipPage(job, shipValues(job))),
+  );
+  app.get(
+    `${JOB_ROUTE}/cancel`,
+    named("Portal_CancelConfirm"),
+    confirmPage("cancel", "Cancel job", cancelPage),
+  );
+  app.get(
+    `${JOB_ROUTE}/delete`,
+    named("Portal_DeleteConfirm"),
+    confirmPage("delete", "Delete job", deletePage),
+  );
+
+  app.post(`${JOB_ROUTE}/ship`, named("Portal_Ship"), async (req, reply) => {
+    const job = await load(req, reply);
+    if (!job) return reply;
+    const values = form(req);
+    try {
+      const { tags, changes } = parseUpdateJob(shipBodyOf(values));
+      await jobs.update(keyOf(req), tags, changes, portalPrincipal(req));
+    } catch (e) {
+      if (!isRefusal(e)) throw e;
+      const error = asFieldError(e, (t) => fieldOfTarget(t));
+      return render(
+        req,
+        reply,
+        error.status,
+        "Mark as shipped",
+        shipPage(job, values, error),
+        crumbsFor(job),
+      );
+    }
+    return seeOther(reply, `${jobUrl(job)}?notice=shipped`);
+  });
+
+  app.post(`${JOB_ROUTE}/cancel`, named("Portal_Cancel"), async (req, reply) => {
+    const key = keyOf(req);
+    const job = await load(req, reply);
+    if (!job) return reply;
+    try {
+      // Exactly what a client sends: PATCH { properties: { cancelRequested: true } }.
+      const { tags, changes } = parseUpdateJob({ properties: { cancelRequested: true } });
+      await jobs.update(key, tags, changes, portalPrincipal(req));
+    } catch (e) {
+      if (!isRefusal(e)) throw e;
+      return refused(reply, job, e, "The job could not be cancelled");
+    }
+    return seeOther(reply, `${jobUrl(job)}?notice=cancelled`);
+  });
+
+  app.post(`${JOB_ROUTE}/delete`, named("Portal_Delete"), async (req, reply) => {
+    const key = keyOf(req);
+    const job = await load(req, reply);
+    if (!job) return reply;
+    try {
+      const outcome = await jobs.delete(key, portalPrincipal(req));
+      if (outcome === "absent") return load(req, reply).then(() => reply);
+    } catch (e) {
+      if (!isRefusal(e)) throw e;
+      return refused(reply, job, e, "The job could not be deleted");
+    }
+    const back = listUrl({ subscriptionId: job.subscriptionId, resourceGroup: job.resourceGroup });
+    return seeOther(reply, `${back}?notice=deleted&job=${encodeURIComponent(job.name)}`);
+  });
+}

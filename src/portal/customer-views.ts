@@ -1,0 +1,904 @@
+/** The customer pages' templates. They show what the service returns; every decision comes in. */
+import type { HistoryEntry, Job, JobState, JobType } from "../domain/job/model.ts";
+import { JOB_STATES, JOB_TYPES, LOG_LEVELS } from "../domain/job/model.ts";
+import type { EventType } from "../domain/job/lifecycle.ts";
+import type { LocationInfo } from "../domain/locations.ts";
+import { badge, bytes, isLive, progress, time, yesNo } from "./format.ts";
+import {
+  DELIVERY_PACKAGE_FIELDS,
+  DRIVE_FIELDS,
+  driveRows,
+  RETURN_ADDRESS_FIELDS,
+  RETURN_SHIPPING_FIELDS,
+  tagLines,
+  type WizardValues,
+} from "./forms.ts";
+import { html, safeHref, type Html } from "./html.ts";
+import type { Form } from "./http.ts";
+import {
+  checkbox,
+  errorSummary,
+  selectField,
+  textArea,
+  textField,
+  type FieldError,
+} from "./widgets.ts";
+
+export interface Scope {
+  subscriptionId: string;
+  resourceGroup?: string;
+}
+
+const enc = encodeURIComponent;
+
+export function listUrl(scope: Scope, query?: Record<string, string | undefined>): string {
+  const base = scope.resourceGroup
+    ? `/portal/subscriptions/${enc(scope.subscriptionId)}/resourceGroups/${enc(scope.resourceGroup)}/jobs`
+    : `/portal/subscriptions/${enc(scope.subscriptionId)}/jobs`;
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== "") q.set(k, v);
+  const s = q.toString();
+  return s ? `${base}?${s}` : base;
+}
+
+export function jobUrl(
+  job: Pick<Job, "subscriptionId" | "resourceGroup" | "name">,
+  action = "",
+): string {
+  return `/portal/subscriptions/${enc(job.subscriptionId)}/resourceGroups/${enc(job.resourceGroup)}/jobs/${enc(job.name)}${action ? `/${action}` : ""}`;
+}
+
+/** The create wizard (not under `/jobs/`: "new" is a valid job name). */
+export function newJobUrl(scope: Required<Scope>, jobType?: JobType): string {
+  return `/portal/subscriptions/${enc(scope.subscriptionId)}/resourceGroups/${enc(scope.resourceGroup)}/create-job${jobType ? `?type=${jobType}` : ""}`;
+}
+
+function scopeText(scope: Scope): Html {
+  return scope.resourceGroup
+    ? html`resource group <strong>${scope.resourceGroup}</strong> of subscription
+        <code>${scope.subscriptionId}</code>`
+    : html`subscription <code>${scope.subscriptionId}</code> (all resource groups)`;
+}
+
+/** The development-auth "who am I": a subscription and, optionally, a resource group. */
+export function scopeForm(scope: Scope | undefined, error?: FieldError): Html {
+  return html`<form
+    method="post"
+    action="/portal/scope"
+    class="scope-form"
+    aria-labelledby="scope-heading"
+  >
+    <h2 id="scope-heading">Subscription and resource group</h2>
+    <p class="hint">
+      Development sign-in: every subscription is allowed. Leave the resource group empty to see the
+      jobs of the whole subscription.
+    </p>
+    ${errorSummary(error)}
+    <div class="fields">
+      ${textField("subscriptionId", {
+        label: "Subscription ID",
+        value: scope?.subscriptionId ?? "",
+        error,
+        required: true,
+      })}
+      ${textField("resourceGroup", {
+        label: "Resource group (optional)",
+        value: scope?.resourceGroup ?? "",
+        error,
+      })}
+    </div>
+    <div class="buttons"><button type="submit">Show jobs</button></div>
+  </form>`;
+}
+
+export function scopePage(scope: Scope | undefined, error?: FieldError): Html {
+  return html`<h1>Import/Export jobs</h1>
+    ${scopeForm(scope, error)}`;
+}
+
+export type SortKey = "created" | "name" | "state" | "type" | "location";
+export const SORT_KEYS: readonly SortKey[] = ["created", "name", "state", "type", "location"];
+const SORT_LABELS: Record<SortKey, string> = {
+  created: "Created",
+  name: "Name",
+  state: "State",
+  type: "Type",
+  location: "Location",
+};
+
+export interface ListView {
+  scope: Scope;
+  jobs: Job[];
+  state?: JobState;
+  jobType?: JobType;
+  top: number;
+  sort: SortKey;
+  order: "asc" | "desc";
+  /** The keyset position of this page, the positions of the pages before it, and of the next. */
+  after?: number;
+  trail: number[];
+  next?: number;
+}
+
+export function jobListPage(v: ListView): Html {
+  const base = {
+    state: v.state,
+    type: v.jobType,
+    top: v.top === 50 ? undefined : String(v.top),
+  };
+  const here = {
+    ...base,
+    sort: v.sort === "created" ? undefined : v.sort,
+    order: v.order === "asc" ? undefined : v.order,
+  };
+  const at = (after: number | undefined, trail: number[]) =>
+    listUrl(v.scope, {
+      ...here,
+      after: after === undefined ? undefined : String(after),
+      trail: trail.length ? trail.join(".") : undefined,
+    });
+  const pageQuery = {
+    after: v.after === undefined ? undefined : String(v.after),
+    trail: v.trail.length ? v.trail.join(".") : undefined,
+  };
+  const sortLink = (key: SortKey, label: string) => {
+    const active = v.sort === key;
+    const order = active && v.order === "asc" ? "desc" : "asc";
+    return html`<th
+      scope="col"
+      ${active ? html` aria-sort="${v.order === "asc" ? "ascending" : "descending"}"` : undefined}
+    >
+      <a
+        href="${listUrl(v.scope, { ...base, ...pageQuery, sort: key === "created" && order === "asc" ? undefined : key, order: order === "asc" ? undefined : order })}"
+        aria-label="${label}, sort ${order === "asc" ? "ascending" : "descending"}"
+        >${label}${
+          active
+            ? html`<span aria-hidden="true">${v.order === "asc" ? " ▲" : " ▼"}</span>`
+            : undefined
+        }</a
+      >
+    </th>`;
+  };
+  const rg = v.scope.resourceGroup;
+  const prev = v.trail.length > 0 ? v.trail[v.trail.length - 1] : undefined;
+  return html`<h1>Import/Export jobs</h1>
+    <p class="lead">Jobs in ${scopeText(v.scope)}.</p>
+    <details class="scope-details">
+      <summary>Change subscription or resource group</summary>
+      ${scopeForm(v.scope)}
+    </details>
+    <div class="actions">
+      ${
+        rg
+          ? html`<a
+                class="button"
+                href="${newJobUrl({ subscriptionId: v.scope.subscriptionId, resourceGroup: rg }, "Import")}"
+                >Create import job</a
+              >
+              <a
+                class="button button-secondary"
+                href="${newJobUrl({ subscriptionId: v.scope.subscriptionId, resourceGroup: rg }, "Export")}"
+                >Create export job</a
+              >`
+          : html`<p class="hint">Choose a resource group to create a job in it.</p>`
+      }
+    </div>
+    <form
+      method="get"
+      action="${listUrl(v.scope)}"
+      class="filters"
+      aria-labelledby="filter-heading"
+    >
+      <h2 id="filter-heading" class="visually-hidden">Filter the jobs</h2>
+      ${selectField("state", {
+        label: "State",
+        value: v.state ?? "",
+        options: [
+          { value: "", label: "Any state" },
+          ...JOB_STATES.map((s) => ({ value: s, label: s })),
+        ],
+      })}
+      ${selectField("type", {
+        label: "Type",
+        value: v.jobType ?? "",
+        options: [
+          { value: "", label: "Any type" },
+          ...JOB_TYPES.map((t) => ({ value: t, label: t })),
+        ],
+      })}
+      ${selectField("top", {
+        label: "Jobs per page",
+        value: String(v.top),
+        options: ["25", "50", "100"].map((n) => ({ value: n, label: n })),
+      })}
+      ${selectField("sort", {
+        label: "Sort this page by",
+        value: v.sort,
+        options: SORT_KEYS.map((k) => ({ value: k, label: SORT_LABELS[k] })),
+      })}
+      ${selectField("order", {
+        label: "Order",
+        value: v.order,
+        options: [
+          { value: "asc", label: "Ascending" },
+          { value: "desc", label: "Descending" },
+        ],
+      })}
+      <div class="buttons">
+        <button type="submit">Apply filters</button>
+        ${v.state || v.jobType ? html`<a href="${listUrl(v.scope)}">Clear filters</a>` : undefined}
+      </div>
+    </form>
+    <h2 class="visually-hidden">Jobs</h2>
+    ${
+      v.jobs.length === 0
+        ? html`<p class="empty" data-testid="no-jobs">
+            ${v.after === undefined ? "There are no jobs here" : "There are no more jobs"}${v.state || v.jobType ? " that match the filters" : ""}.
+          </p>`
+        : html`<div class="table-wrap stack">
+            <table class="jobs" data-testid="jobs-table">
+              <caption>
+                ${v.jobs.length} job${v.jobs.length === 1 ? "" : "s"} on this page, sorted by
+                ${SORT_LABELS[v.sort].toLowerCase()}
+                (${v.order === "asc" ? "ascending" : "descending"}); pages follow the order in which
+                the jobs were created.
+              </caption>
+              <thead>
+                <tr>
+                  ${sortLink("name", "Name")}
+                  ${rg ? undefined : html`<th scope="col">Resource group</th>`}
+                  ${sortLink("type", "Type")} ${sortLink("state", "State")}
+                  ${sortLink("location", "Location")} ${sortLink("created", "Created")}
+                  <th scope="col">Progress</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${v.jobs.map(
+                  (j) =>
+                    html`<tr data-job="${j.name}">
+                      <th scope="row"><a href="${jobUrl(j)}">${j.name}</a></th>
+                      ${rg ? undefined : html`<td data-label="Resource group">${j.resourceGroup}</td>`}
+                      <td data-label="Type">${j.jobType}</td>
+                      <td data-label="State">
+                        ${badge(j.state, j.cancelRequested ? "cancel requested" : undefined)}
+                      </td>
+                      <td data-label="Location">${j.location}</td>
+                      <td data-label="Created">${time(j.systemData.createdAt)}</td>
+                      <td data-label="Progress">
+                        ${progress(j.percentComplete, `Progress of ${j.name}`)}
+                      </td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>`
+    }
+    <nav class="pager" aria-label="Pages">
+      ${v.after !== undefined ? html`<a href="${at(undefined, [])}">First page</a>` : undefined}
+      ${
+        v.after !== undefined
+          ? html`<a href="${at(prev === 0 ? undefined : prev, v.trail.slice(0, -1))}" rel="prev"
+              >Previous page</a
+            >`
+          : undefined
+      }
+      ${
+        v.next !== undefined
+          ? html`<a href="${at(v.next, [...v.trail, v.after ?? 0].slice(-50))}" rel="next"
+              >Next page</a
+            >`
+          : undefined
+      }
+    </nav>`;
+}
+
+function addressLines(a: Record<string, string | undefined> | undefined): Html {
+  if (!a) return html`<p class="muted">Not given yet.</p>`;
+  const parts = [
+    a.recipientName,
+    a.streetAddress1,
+    a.streetAddress2,
+    [a.postalCode, a.city].filter(Boolean).join(" "),
+    a.stateOrProvince,
+    a.countryOrRegion,
+    a.phone,
+    a.email,
+    a.additionalInformation,
+  ].filter((p) => p !== undefined && p !== "");
+  return html`<address>
+    ${parts.map((p, i) => html`${i > 0 ? html`<br />` : undefined}${p}`)}
+  </address>`;
+}
+
+function packageInfo(p: Job["deliveryPackage"]): Html {
+  if (!p) return html`<p class="muted">Not given yet.</p>`;
+  return html`<dl class="compact">
+    <dt>Carrier</dt>
+    <dd>${p.carrierName}</dd>
+    <dt>Tracking number</dt>
+    <dd>${p.trackingNumber}</dd>
+    ${
+      p.driveCount !== undefined
+        ? html`<dt>Drives</dt>
+            <dd>${p.driveCount}</dd>`
+        : undefined
+    }
+    ${
+      p.shipDate
+        ? html`<dt>Ship date</dt>
+            <dd>${p.shipDate}</dd>`
+        : undefined
+    }
+  </dl>`;
+}
+
+function logLink(uri: string | undefined, label: string, drive: string): Html | undefined {
+  if (!uri) return undefined;
+  const href = safeHref(uri);
+  return href
+    ? html`<li>
+        <a href="${href}">${label}<span class="visually-hidden"> of drive ${drive}</span></a>
+      </li>`
+    : html`<li>${label}: <code>${uri}</code></li>`;
+}
+
+const ACTOR_LABEL: Record<string, string> = {
+  customer: "You",
+  operator: "Datacenter",
+  autopilot: "Datacenter (autopilot)",
+  timer: "Timer",
+};
+
+export interface JobPageView {
+  job: Job;
+  history: HistoryEntry[];
+  events: EventType[];
+}
+
+export function jobPage(v: JobPageView): Html {
+  const { job } = v;
+  const can = (e: EventType) => v.events.includes(e);
+  const actions = [
+    can("markShipping")
+      ? html`<a class="button" href="${jobUrl(job, "ship")}">Mark as shipped</a>`
+      : undefined,
+    can("cancel")
+      ? html`<a class="button button-secondary" href="${jobUrl(job, "cancel")}">Cancel job</a>`
+      : undefined,
+    can("delete")
+      ? html`<a class="button button-danger" href="${jobUrl(job, "delete")}">Delete job</a>`
+      : undefined,
+  ].filter(Boolean);
+  const tags = Object.entries(job.tags);
+  return html`<div
+    class="job"
+    data-testid="job"
+    data-state="${job.state}"
+    ${isLive(job) ? html` data-poll-url="${jobUrl(job, "progress")}"` : undefined}
+  >
+    <h1>${job.name}</h1>
+    <p class="lead">
+      ${badge(job.state, job.cancelRequested ? "cancel requested" : undefined, "state")}
+      ${job.jobType} job in ${job.location}
+    </p>
+    ${
+      actions.length > 0
+        ? html`<div class="actions" data-testid="actions">${actions}</div>`
+        : html`<p class="hint" data-testid="actions">
+            No action is possible in the state ${job.state}.
+          </p>`
+    }
+    <section aria-labelledby="progress-heading">
+      <h2 id="progress-heading">Progress</h2>
+      <p>${progress(job.percentComplete, "Job progress", "job")}</p>
+    </section>
+    <section aria-labelledby="props-heading">
+      <h2 id="props-heading">Properties</h2>
+      <dl class="props">
+        <dt>Type</dt>
+        <dd>${job.jobType}</dd>
+        <dt>State</dt>
+        <dd data-field="stateText">${job.state}</dd>
+        <dt>Location</dt>
+        <dd>${job.location}</dd>
+        <dt>Storage account</dt>
+        <dd><code class="wrap">${job.storageAccountId}</code></dd>
+        <dt>Created</dt>
+        <dd>${time(job.systemData.createdAt)} by ${job.systemData.createdBy}</dd>
+        <dt>Last modified</dt>
+        <dd>${time(job.systemData.lastModifiedAt)} by ${job.systemData.lastModifiedBy}</dd>
+        <dt>Cancel requested</dt>
+        <dd>${yesNo(job.cancelRequested)}</dd>
+        <dt>Log level</dt>
+        <dd>${job.logLevel}</dd>
+        <dt>Diagnostics path</dt>
+        <dd><code>${job.diagnosticsPath}</code></dd>
+        <dt>Back up drive manifests</dt>
+        <dd>${yesNo(job.backupDriveManifest)}</dd>
+        ${
+          job.export
+            ? html`<dt>Blobs to export</dt>
+                <dd>
+                  <ul class="plain">
+                    ${(job.export.blobList?.blobPath ?? []).map((p) => html`<li><code>${p}</code></li>`)}
+                    ${(job.export.blobList?.blobPathPrefix ?? []).map(
+                      (p) => html`<li><code>${p}</code> (prefix)</li>`,
+                    )}
+                    ${
+                      job.export.blobListBlobPath
+                        ? html`<li>Blob list in <code>${job.export.blobListBlobPath}</code></li>`
+                        : undefined
+                    }
+                  </ul>
+                </dd>`
+            : undefined
+        }
+        ${
+          job.incompleteBlobListUri
+            ? html`<dt>Blobs that did not fit</dt>
+                <dd><code class="wrap">${job.incompleteBlobListUri}</code></dd>`
+            : undefined
+        }
+        <dt>Tags</dt>
+        <dd data-testid="tags">
+          ${
+            tags.length === 0
+              ? html`<span class="muted">None</span>`
+              : html`<ul class="plain tags">
+                  ${tags.map(([k, val]) => html`<li><code>${k}</code> = <code>${val}</code></li>`)}
+                </ul>`
+          }
+        </dd>
+      </dl>
+    </section>
+    <section aria-labelledby="shipping-heading">
+      <h2 id="shipping-heading">Shipping</h2>
+      <div class="cards">
+        <div class="card">
+          <h3>Ship your drives to</h3>
+          ${addressLines(job.shippingInformation as Record<string, string | undefined>)}
+        </div>
+        <div class="card">
+          <h3>Your package</h3>
+          ${packageInfo(job.deliveryPackage)}
+        </div>
+        <div class="card">
+          <h3>Return address</h3>
+          ${addressLines(job.returnAddress as Record<string, string | undefined> | undefined)}
+        </div>
+        <div class="card">
+          <h3>Return shipping</h3>
+          ${
+            job.returnShipping
+              ? html`<dl class="compact">
+                  <dt>Carrier</dt>
+                  <dd>${job.returnShipping.carrierName}</dd>
+                  <dt>Account number</dt>
+                  <dd>${job.returnShipping.carrierAccountNumber}</dd>
+                </dl>`
+              : html`<p class="muted">Not given yet.</p>`
+          }
+        </div>
+        <div class="card">
+          <h3>Return package</h3>
+          ${job.returnPackage ? packageInfo(job.returnPackage) : html`<p class="muted">Not shipped back yet.</p>`}
+        </div>
+      </div>
+    </section>
+    <section aria-labelledby="drives-heading">
+      <h2 id="drives-heading">Drives</h2>
+      ${
+        job.driveList.length === 0
+          ? html`<p class="muted">
+              ${job.jobType === "Export" ? "The datacenter records the drives it writes." : "No drives."}
+            </p>`
+          : html`<div class="table-wrap stack">
+              <table class="drives">
+                <thead>
+                  <tr>
+                    <th scope="col">Drive</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Copy status</th>
+                    <th scope="col">Progress</th>
+                    <th scope="col">Bytes copied</th>
+                    <th scope="col">Logs</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${job.driveList.map(
+                    (d) =>
+                      html`<tr data-drive="${d.driveId}">
+                        <th scope="row"><code>${d.driveId}</code></th>
+                        <td data-label="State">${badge(d.state, undefined, "driveState")}</td>
+                        <td data-label="Copy status" data-field="copyStatus">
+                          ${d.copyStatus ?? "—"}
+                        </td>
+                        <td data-label="Progress">
+                          ${progress(d.percentComplete, `Progress of drive ${d.driveId}`, "drive")}
+                        </td>
+                        <td data-label="Bytes copied" data-field="bytesSucceeded">
+                          ${bytes(d.bytesSucceeded)}
+                        </td>
+                        <td data-label="Logs">
+                          ${
+                            d.errorLogUri || d.verboseLogUri || d.manifestUri
+                              ? html`<ul class="plain">
+                                  ${logLink(d.errorLogUri, "Error log", d.driveId)}
+                                  ${logLink(d.verboseLogUri, "Verbose log", d.driveId)}
+                                  ${logLink(d.manifestUri, "Manifest backup", d.driveId)}
+                                </ul>`
+                              : html`<span class="muted">None yet</span>`
+                          }
+                        </td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>
+            </div>`
+      }
+    </section>
+    <section aria-labelledby="history-heading">
+      <h2 id="history-heading">History</h2>
+      <ol class="timeline" data-testid="history">
+        ${v.history.map(
+          (h) =>
+            html`<li>
+              <p class="when">${time(h.at)} · ${ACTOR_LABEL[h.actor] ?? h.actor}</p>
+              <p class="what">
+                ${
+                  h.from && h.to && h.from !== h.to
+                    ? html`${badge(h.from)} → ${badge(h.to)}`
+                    : h.to && !h.from
+                      ? html`${badge(h.to)}`
+                      : html`<span class="muted">${h.event}</span>`
+                }
+              </p>
+              <p class="why">${h.reason}</p>
+            </li>`,
+        )}
+      </ol>
+    </section>
+  </div>`;
+}
+
+export function notFoundBody(key: {
+  name: string;
+  resourceGroup: string;
+  subscriptionId: string;
+}): Html {
+  return html`<p>
+      The job <strong>${key.name}</strong> does not exist in resource group
+      <strong>${key.resourceGroup}</strong>, or it was deleted. Deleted jobs and their history are
+      gone for good.
+    </p>
+    <p>
+      <a href="${listUrl({ subscriptionId: key.subscriptionId, resourceGroup: key.resourceGroup })}"
+        >See the jobs of resource group ${key.resourceGroup}</a
+      >
+    </p>`;
+}
+
+// ---------------------------------------------------------------------------------------
+// The create wizard
+
+export function wizardTypePage(scope: Required<Scope>): Html {
+  return html`<h1>Create a job</h1>
+    <p class="lead">Step 1 of 2: what kind of job? It will be created in ${scopeText(scope)}.</p>
+    <ul class="choices">
+      <li>
+        <a class="choice" href="${newJobUrl(scope, "Import")}"
+          ><strong>Import job</strong
+          ><span
+            >Ship drives to the datacenter; their data is copied into your storage account.</span
+          ></a
+        >
+      </li>
+      <li>
+        <a class="choice" href="${newJobUrl(scope, "Export")}"
+          ><strong>Export job</strong
+          ><span
+            >The datacenter copies blobs from your storage account onto drives and ships them to
+            you.</span
+          ></a
+        >
+      </li>
+    </ul>`;
+}
+
+export interface WizardView {
+  scope: Required<Scope>;
+  jobType: JobType;
+  values: WizardValues;
+  locations: LocationInfo[];
+  error?: FieldError;
+}
+
+function addressFields(prefix: "returnAddress", values: Form, error?: FieldError): Html {
+  return html`${RETURN_ADDRESS_FIELDS.map(([f, label, autocomplete]) =>
+    textField(`${prefix}-${f}`, {
+      label,
+      value: values[`${prefix}-${f}`],
+      error,
+      autocomplete: `shipping ${autocomplete}`,
+      type: f === "email" ? "email" : f === "phone" ? "tel" : "text",
+    }),
+  )}`;
+}
+
+function returnShippingFields(values: Form, error?: FieldError): Html {
+  return html`${RETURN_SHIPPING_FIELDS.map(([f, label]) =>
+    textField(`returnShipping-${f}`, { label, value: values[`returnShipping-${f}`], error }),
+  )}`;
+}
+
+export function wizardPage(v: WizardView): Html {
+  const { values, error } = v;
+  const rows = driveRows(values);
+  const action = newJobUrl(v.scope, v.jobType);
+  return html`<h1>Create ${v.jobType === "Import" ? "an import" : "an export"} job</h1>
+    <p class="lead">
+      Step 2 of 2: the job's details, in ${scopeText(v.scope)}.
+      <a href="${newJobUrl(v.scope)}">Choose another job type</a>
+    </p>
+    ${errorSummary(error)}
+    <form method="post" action="${action}" class="wizard" novalidate>
+      <!-- Enter in a field submits the form's first button: make that "Create job", not "Add another drive". -->
+      <button
+        type="submit"
+        name="action"
+        value="create"
+        class="visually-hidden"
+        tabindex="-1"
+        aria-hidden="true"
+      >
+        Create job
+      </button>
+      <input type="hidden" name="driveRows" value="${rows}" />
+      <fieldset>
+        <legend>1. Basics</legend>
+        <div class="fields">
+          ${textField("name", {
+            label: "Job name",
+            value: values.name,
+            error,
+            hint: "2 to 64 letters, digits and hyphens, starting with a letter.",
+          })}
+          ${selectField("location", {
+            label: "Shipping location (Azure region)",
+            value: values.location ?? "",
+            error,
+            options: [
+              { value: "", label: "Choose a location" },
+              ...v.locations.map((l) => ({ value: l.name, label: `${l.displayName} (${l.name})` })),
+            ],
+          })}
+          ${textField("storageAccount", {
+            label: "Storage account",
+            value: values.storageAccount,
+            error,
+            wide: true,
+            hint: `An account name (in resource group ${v.scope.resourceGroup}) or a full resource ID /subscriptions/…/providers/Microsoft.Storage/storageAccounts/<name>.`,
+          })}
+        </div>
+      </fieldset>
+      ${
+        v.jobType === "Import"
+          ? html`<fieldset>
+              <legend>2. Drives</legend>
+              <p class="hint">
+                One row per drive (1 to 10), as printed by <code>drivebay drive prepare</code>.
+                Empty rows are ignored.
+              </p>
+              ${Array.from(
+                { length: rows },
+                (_, i) =>
+                  html`<fieldset class="drive-row">
+                    <legend>Drive ${i + 1}</legend>
+                    <div class="fields">
+                      ${DRIVE_FIELDS.map(([f, label]) =>
+                        textField(`drive-${i}-${f}`, {
+                          label,
+                          value: values[`drive-${i}-${f}`],
+                          error,
+                          placeholder: f === "manifestFile" ? "\\DriveManifest.xml" : undefined,
+                        }),
+                      )}
+                    </div>
+                  </fieldset>`,
+              )}
+              ${
+                rows < 10
+                  ? html`<div class="buttons">
+                      <button
+                        type="submit"
+                        name="action"
+                        value="add-drive"
+                        class="button-secondary"
+                      >
+                        Add another drive
+                      </button>
+                    </div>`
+                  : undefined
+              }
+            </fieldset>`
+          : html`<fieldset>
+              <legend>2. Blobs to export</legend>
+              <p class="hint">
+                Blob paths start with the container: <code>/container/path/to/blob</code>. Give
+                paths and prefixes, or the path of a blob that lists them.
+              </p>
+              <div class="fields">
+                ${textArea("blobPaths", {
+                  label: "Blob paths (one per line)",
+                  value: values.blobPaths,
+                  error,
+                  placeholder: "/docs/readme.txt",
+                })}
+                ${textArea("blobPathPrefixes", {
+                  label: "Blob path prefixes (one per line)",
+                  value: values.blobPathPrefixes,
+                  error,
+                  placeholder: "/photos/2026/",
+                })}
+                ${textField("blobListBlobPath", {
+                  label: "Or: the path of a blob list blob",
+                  value: values.blobListBlobPath,
+                  error,
+                  wide: true,
+                })}
+              </div>
+            </fieldset>`
+      }
+      <fieldset>
+        <legend>3. Return shipping (can be added later, needed before shipping)</legend>
+        <div class="fields">
+          ${addressFields("returnAddress", values, error)} ${returnShippingFields(values, error)}
+        </div>
+      </fieldset>
+      <fieldset>
+        <legend>4. Options</legend>
+        <div class="fields">
+          ${selectField("logLevel", {
+            label: "Log level",
+            value: values.logLevel ?? "Error",
+            error,
+            options: LOG_LEVELS.map((l) => ({ value: l, label: l })),
+          })}
+          ${textField("diagnosticsPath", {
+            label: "Diagnostics path (optional)",
+            value: values.diagnosticsPath,
+            error,
+            placeholder: "waimportexport",
+          })}
+          ${checkbox("backupDriveManifest", {
+            label: "Back up the drive manifests to the storage account",
+            checked: values.backupDriveManifest === "on",
+          })}
+          ${textArea("tags", {
+            label: "Tags (optional, one name=value per line)",
+            value: values.tags,
+            error,
+          })}
+        </div>
+      </fieldset>
+      <div class="buttons">
+        <button type="submit" name="action" value="create">Create job</button>
+        <a href="${listUrl(v.scope)}">Cancel and go back</a>
+      </div>
+    </form>`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Mark as shipped, cancel, delete
+
+export function shipValues(job: Job): Form {
+  const values: Form = {};
+  for (const [f] of DELIVERY_PACKAGE_FIELDS) {
+    const v = job.deliveryPackage?.[f];
+    if (v !== undefined) values[`deliveryPackage-${f}`] = String(v);
+  }
+  for (const [f] of RETURN_ADDRESS_FIELDS) {
+    const v = job.returnAddress?.[f];
+    if (v !== undefined) values[`returnAddress-${f}`] = v;
+  }
+  for (const [f] of RETURN_SHIPPING_FIELDS) {
+    const v = job.returnShipping?.[f];
+    if (v !== undefined) values[`returnShipping-${f}`] = v;
+  }
+  return values;
+}
+
+export function shipPage(job: Job, values: Form, error?: FieldError): Html {
+  return html`<h1>Mark job ${job.name} as shipped</h1>
+    <p class="lead">
+      Tell the datacenter which package your drives are in. The return address and return shipping
+      are needed too, if you have not given them yet.
+    </p>
+    ${errorSummary(error)}
+    <form method="post" action="${jobUrl(job, "ship")}" novalidate>
+      <fieldset>
+        <legend>Your package</legend>
+        <div class="fields">
+          ${DELIVERY_PACKAGE_FIELDS.map(([f, label]) =>
+            textField(`deliveryPackage-${f}`, {
+              label,
+              value: values[`deliveryPackage-${f}`],
+              error,
+              type: f === "shipDate" ? "date" : "text",
+              inputmode: f === "driveCount" ? "numeric" : undefined,
+            }),
+          )}
+        </div>
+      </fieldset>
+      <fieldset>
+        <legend>Return address</legend>
+        <div class="fields">${addressFields("returnAddress", values, error)}</div>
+      </fieldset>
+      <fieldset>
+        <legend>Return shipping</legend>
+        <div class="fields">${returnShippingFields(values, error)}</div>
+      </fieldset>
+      <div class="buttons">
+        <button type="submit">Mark as shipped</button>
+        <a href="${jobUrl(job)}">Back to the job</a>
+      </div>
+    </form>`;
+}
+
+/** What cancelling does in each state where it is possible (SPEC §2.3), in the customer's words. */
+const CANCEL_EFFECT: Partial<Record<JobState, string>> = {
+  Creating:
+    "No drives have been shipped yet, so the job ends 'Completed' at once. There is nothing to return.",
+  Shipping:
+    "Your package is on its way. When it arrives at the datacenter no data is copied: the drives are packaged and shipped back to you, and the job ends 'Completed'. If the package never arrives before the shipping deadline, the job ends 'Completed' with nothing to return.",
+  Received:
+    "The datacenter has your drives. No copy starts: the drives are packaged and shipped back to you, and the job ends 'Completed'.",
+  Transferring:
+    "Data is being copied. Drives that have not started yet are skipped; drives being copied stop at the next blob boundary. Blobs already written stay in your storage account and are listed in the drive logs. Then the drives are shipped back and the job ends 'Completed'.",
+};
+
+export function cancelPage(job: Job): Html {
+  return html`<h1>Cancel job ${job.name}?</h1>
+    <div class="confirm" data-testid="cancel-explanation">
+      <p><strong>Cancelling is best effort:</strong> the datacenter stops what it still can.</p>
+      <p>The job is in the state ${badge(job.state)}. ${CANCEL_EFFECT[job.state] ?? ""}</p>
+      <p>A cancel cannot be taken back; the job stays cancelled for the rest of its life.</p>
+    </div>
+    <form method="post" action="${jobUrl(job, "cancel")}" class="buttons">
+      <button type="submit" class="button-danger">Cancel the job</button>
+      <a href="${jobUrl(job)}">Keep the job</a>
+    </form>`;
+}
+
+export function deletePage(job: Job): Html {
+  return html`<h1>Delete job ${job.name}?</h1>
+    <div class="confirm">
+      <p>
+        The job is in the state ${badge(job.state)}. Deleting removes the job, its history and its
+        shipping details from drivebay for good; its name can be used again. The data in your
+        storage account is not touched.
+      </p>
+    </div>
+    <form method="post" action="${jobUrl(job, "delete")}" class="buttons">
+      <button type="submit" class="button-danger">Delete the job</button>
+      <a href="${jobUrl(job)}">Keep the job</a>
+    </form>`;
+}
+
+export function progressJson(job: Job): Record<string, unknown> {
+  return {
+    state: job.state,
+    cancelRequested: job.cancelRequested,
+    percentComplete: job.percentComplete,
+    drives: job.driveList.map((d) => ({
+      driveId: d.driveId,
+      state: d.state,
+      copyStatus: d.copyStatus,
+      percentComplete: d.percentComplete,
+      bytesSucceeded: d.bytesSucceeded,
+      bytesText: bytes(d.bytesSucceeded),
+    })),
+  };
+}
+
+export { tagLines };

@@ -1,0 +1,758 @@
+/**
+ * The import engine (SPEC §4.4): copies each drive that is `Transferring` into the job's
+ * storage account, blob by blob, as its manifest says; verifies every range's MD5 inline;
+ * applies the disposition rules; writes the drive logs; reports progress; and records
+ * per-blob progress durably so a restart resumes without writing a blob twice or renaming
+ * a blob it wrote itself. Drives finish through the lifecycle (`completeDrive`).
+ */
+import { createHash } from "node:crypto";
+import { open, readFile, type FileHandle } from "node:fs/promises";
+import type { ContainerClient } from "@azure/storage-blob";
+import type { Clock } from "../domain/clock.ts";
+import type { Timers } from "../domain/job/lifecycle.ts";
+import type { Drive, Job } from "../domain/job/model.ts";
+import { storageAccountName } from "../domain/storage-accounts.ts";
+import { applyEvent } from "../service/apply.ts";
+import type { ImportBlobRecord, JobStore } from "../store/ports.ts";
+import {
+  driveLogXml,
+  logBlobName,
+  needsAttention,
+  renamed,
+  type BlobLogEntry,
+  type DispositionStatus,
+  type DriveStatus,
+  type PartStatus,
+} from "./drive-log.ts";
+import {
+  ManifestError,
+  blobPathProblem,
+  manifestHash,
+  parseManifest,
+  resolveDriveFile,
+} from "./manifest.ts";
+import type { DriveManifest, HashedPath, ManifestBlob } from "./manifest-types.ts";
+import { parseMetadataFile, parsePropertiesFile } from "./xml-files.ts";
+
+/** Where blobs go: a container of a storage account the service can reach. */
+export interface BlobStorage {
+  containerClient(accountName: string, container: string): Promise<ContainerClient>;
+}
+
+export interface ImportEngineDeps {
+  store: JobStore;
+  clock: Clock;
+  timers: Timers;
+  storage: BlobStorage;
+  logger?: { info(o: object, msg: string): void; error(o: object, msg: string): void };
+  /** Blobs of one drive copied at once (default 8). */
+  blobConcurrency?: number;
+  /** Drives copied at once (default 1: one drive's blobs already keep the endpoint busy). */
+  driveConcurrency?: number;
+  /** How often progress is written to the job (default 1 s). */
+  progressIntervalMs?: number;
+}
+
+/** A blob that failed: the status for the log, and the part that failed. */
+class BlobFailure extends Error {
+  constructor(
+    readonly status: BlobLogEntry["status"],
+    message: string,
+    readonly part?: Pick<BlobLogEntry, "failedRange" | "metadata" | "properties">,
+  ) {
+    super(message);
+  }
+}
+
+class DriveFailure extends Error {
+  constructor(
+    readonly status: DriveStatus,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface DriveRun {
+  job: Job;
+  drive: Drive;
+  manifest: DriveManifest;
+  manifestBytes: Buffer;
+  containers: Map<string, Promise<ContainerClient>>;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+const hex = (b: Buffer) => b.toString("hex").toUpperCase();
+
+function blobKeyOf(list: number, blob: number): string {
+  return `${list}:${blob}`;
+}
+
+function splitBlobPath(blobPath: string): { container: string; name: string } {
+  const slash = blobPath.indexOf("/");
+  return { container: blobPath.slice(0, slash), name: blobPath.slice(slash + 1) };
+}
+
+/** Reads exactly `length` bytes at `offset`, or fails with FileUnexpectedEnd. */
+async function readRange(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  if (got < length) {
+    throw new BlobFailure(
+      "CompletedWithErrors",
+      `the file ends at ${offset + got}, before the ${offset + length} bytes the manifest lists`,
+      {
+        failedRange: { offset, length, status: "FileUnexpectedEnd" },
+      },
+    );
+  }
+  return buf;
+}
+
+/** Same length and same content MD5: the blob endpoint holds what this engine wrote. */
+function sameContent(
+  props: { contentLength?: number; contentMD5?: Uint8Array },
+  length: number,
+  md5: string,
+): boolean {
+  return (
+    props.contentLength === length &&
+    props.contentMD5 !== undefined &&
+    Buffer.from(props.contentMD5).toString("base64") === md5
+  );
+}
+
+export class ImportEngine {
+  private readonly active = new Map<string, Promise<void>>();
+  /** Bytes to move per drive (`uid:driveId`), known once its manifest is read. */
+  private readonly totals = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private polling: Promise<void> | undefined;
+
+  /**
+   * Called before each blob is started (tests use it to act at a known point of a copy,
+   * e.g. cancel while a drive is in flight).
+   */
+  onBlobStart:
+    ((info: { job: string; driveId: string; index: number }) => Promise<void> | void) | undefined;
+
+  constructor(private readonly deps: ImportEngineDeps) {}
+
+  start(intervalMs: number): void {
+    this.stopping = false;
+    this.timer = setInterval(() => void this.poll(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops at the next blob boundary; drives left unfinished resume on the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.polling;
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  /** Until no drive is being copied and none is waiting (for tests and clock control). */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.poll();
+      if (this.active.size === 0) return;
+      await Promise.allSettled([...this.active.values()]);
+    }
+  }
+
+  /** Looks for drives to copy and starts them (bounded by driveConcurrency). */
+  poll(): Promise<void> {
+    this.polling ??= this.findWork().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async findWork(): Promise<void> {
+    if (this.stopping) return;
+    const limit = this.deps.driveConcurrency ?? 1;
+    let after = 0;
+    for (;;) {
+      const page = await this.deps.store.listByStates(["Transferring"], after, 200);
+      for (const { job } of page) {
+        for (const drive of job.driveList) {
+          const key = `${job.uid}:${drive.driveId}`;
+          if (drive.state !== "Transferring" || this.active.has(key)) continue;
+          if (this.active.size >= limit) return;
+          const run = this.copyDrive(job, drive)
+            .catch((err) =>
+              this.deps.logger?.error(
+                { err, job: job.name, drive: drive.driveId },
+                "drive import failed",
+              ),
+            )
+            .finally(() => this.active.delete(key));
+          this.active.set(key, run);
+        }
+      }
+      if (page.length < 200) return;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
+  private async uploadLog(
+    run: Pick<DriveRun, "job" | "drive">,
+    name: string,
+    body: string | Buffer,
+  ): Promise<string | undefined> {
+    try {
+      const cc = await this.deps.storage.containerClient(
+        storageAccountName(run.job.storageAccountId),
+        run.job.diagnosticsPath,
+      );
+      await cc.createIfNotExists();
+      const blob = cc.getBlockBlobClient(name);
+      const data = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+      await blob.upload(data, data.length, {
+        blobHTTPHeaders: { blobContentType: "application/xml" },
+      });
+      return blob.url;
+    } catch (err) {
+      this.deps.logger?.error(
+        { err, job: run.job.name, drive: run.drive.driveId },
+        "could not write a drive log",
+      );
+      return undefined;
+    }
+  }
+
+  /** Ends a drive: logs written, then `completeDrive` through the lifecycle. */
+  private async complete(
+    run: Pick<DriveRun, "job" | "drive"> & { manifestBytes?: Buffer },
+    status: DriveStatus,
+    entries: BlobLogEntry[],
+    bytes: number,
+    copyStatus: string,
+    message?: string,
+  ): Promise<void> {
+    const { job, drive } = run;
+    const now = this.deps.clock.now();
+    const problems = entries.filter(needsAttention);
+    const errorLogUri = await this.uploadLog(
+      run,
+      logBlobName(job.name, drive.driveId, now, "error"),
+      driveLogXml(drive.driveId, status, problems, message),
+    );
+    const verboseLogUri =
+      job.logLevel === "Verbose"
+        ? await this.uploadLog(
+            run,
+            logBlobName(job.name, drive.driveId, now, "verbose"),
+            driveLogXml(drive.driveId, status, entries, message),
+          )
+        : undefined;
+    const manifestUri =
+      job.backupDriveManifest && run.manifestBytes
+        ? await this.uploadLog(
+            run,
+            logBlobName(job.name, drive.driveId, now, "manifest"),
+            run.manifestBytes,
+          )
+        : undefined;
+    const outcome =
+      status === "Completed" && problems.length === 0 ? "Completed" : "CompletedMoreInfo";
+    await applyEvent(
+      this.deps,
+      job,
+      () => ({
+        type: "completeDrive",
+        driveId: drive.driveId,
+        outcome,
+        bytesSucceeded: bytes,
+        copyStatus,
+        errorLogUri,
+        verboseLogUri,
+        manifestUri,
+      }),
+      "engine",
+    );
+    this.deps.logger?.info(
+      { job: job.name, drive: drive.driveId, status, bytes, blobs: entries.length },
+      "drive import finished",
+    );
+  }
+
+  private async readManifest(
+    job: Job,
+    drive: Drive,
+  ): Promise<{ manifest: DriveManifest; bytes: Buffer }> {
+    if (!drive.contentPath)
+      throw new DriveFailure("ReadManifestFailed", "the drive has no attached contents");
+    const path = drive.manifestFile
+      ? resolveDriveFile(drive.contentPath, drive.manifestFile)
+      : undefined;
+    if (!path)
+      throw new DriveFailure(
+        "ManifestNotFound",
+        `the manifest path '${drive.manifestFile ?? ""}' is not a file on the drive`,
+      );
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch {
+      throw new DriveFailure(
+        "ManifestNotFound",
+        `the manifest '${drive.manifestFile}' is not on the drive`,
+      );
+    }
+    const expected = drive.manifestHash?.trim().toUpperCase();
+    if (expected) {
+      const actual =
+        expected.length === 64
+          ? hex(createHash("sha256").update(bytes).digest())
+          : manifestHash(bytes);
+      if (actual !== expected) {
+        throw new DriveFailure(
+          "ManifestCorrupted",
+          `the manifest's hash is ${actual}; the job says ${expected}`,
+        );
+      }
+    }
+    let manifest: DriveManifest;
+    try {
+      manifest = parseManifest(bytes.toString("utf8"));
+    } catch (e) {
+      if (e instanceof ManifestError) throw new DriveFailure("ManifestFormatInvalid", e.message);
+      throw e;
+    }
+    if (manifest.driveId.toLowerCase() !== drive.driveId.toLowerCase()) {
+      throw new DriveFailure(
+        "ManifestDriveIdMismatch",
+        `the manifest is for drive '${manifest.driveId}', not '${drive.driveId}'`,
+      );
+    }
+    return { manifest, bytes };
+  }
+
+  private async copyDrive(job: Job, drive: Drive): Promise<void> {
+    const records = new Map(
+      (await this.deps.store.importRecords(job.uid, drive.driveId)).map((r) => [r.blobKey, r]),
+    );
+    if (job.cancelRequested && records.size === 0) {
+      // Cancelled before this drive started: it is skipped (SPEC §2.3).
+      await this.complete(
+        { job, drive },
+        "CompletedWithWarnings",
+        [],
+        0,
+        "Cancelled",
+        "The job was cancelled before this drive was copied.",
+      );
+      return;
+    }
+    let read: { manifest: DriveManifest; bytes: Buffer };
+    try {
+      read = await this.readManifest(job, drive);
+    } catch (e) {
+      if (!(e instanceof DriveFailure)) throw e;
+      await this.complete({ job, drive }, e.status, [], 0, e.status, e.message);
+      return;
+    }
+    const blobs = read.manifest.blobLists.flatMap((list, li) =>
+      list.blobs.map((blob, bi) => ({
+        key: blobKeyOf(li, bi),
+        blob,
+        metadata: blob.metadata ?? list.metadata,
+        properties: blob.properties ?? list.properties,
+      })),
+    );
+    const run: DriveRun = {
+      job,
+      drive,
+      manifest: read.manifest,
+      manifestBytes: read.bytes,
+      containers: new Map(),
+      bytesDone: 0,
+      bytesTotal: blobs.reduce((n, b) => n + b.blob.length, 0),
+    };
+    this.totals.set(`${job.uid}:${drive.driveId}`, run.bytesTotal);
+    const entries = new Map<string, BlobLogEntry>();
+    const fromEarlierRun: { key: string; record: ImportBlobRecord }[] = [];
+    let cancelled = false;
+    let next = 0;
+    const progress = setInterval(
+      () => void this.reportProgress(run),
+      this.deps.progressIntervalMs ?? 1000,
+    );
+    progress.unref();
+    const worker = async () => {
+      for (;;) {
+        if (this.stopping || cancelled) return;
+        const i = next++;
+        if (i >= blobs.length) return;
+        const item = blobs[i]!;
+        const record = records.get(item.key);
+        if (record && record.status !== "writing") {
+          entries.set(item.key, record.detail.entry as BlobLogEntry);
+          if (record.status === "done") {
+            run.bytesDone += item.blob.length;
+            fromEarlierRun.push({ key: item.key, record });
+          }
+          continue;
+        }
+        await this.onBlobStart?.({ job: job.name, driveId: drive.driveId, index: i });
+        // Cancel takes effect at the next blob boundary.
+        if ((await this.deps.store.get(job))?.cancelRequested) {
+          cancelled = true;
+          return;
+        }
+        entries.set(
+          item.key,
+          await this.importBlob(run, item.key, item.blob, item.metadata, item.properties, record),
+        );
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: this.deps.blobConcurrency ?? 8 }, worker));
+      if (this.stopping) return;
+      // What this engine cannot trust: blobs written before a restart. Check them at the
+      // endpoint (it may have lost its last writes in the same crash) and redo any missing.
+      for (const { key, record } of cancelled ? [] : fromEarlierRun) {
+        const { container, name } = splitBlobPath(record.finalPath!);
+        const props = await (
+          await this.container(run, container)
+        )
+          .getBlobClient(name)
+          .getProperties()
+          .catch(() => undefined);
+        const pageBlob = record.detail.blobType === "PageBlob";
+        const intact = pageBlob
+          ? props?.contentLength === record.detail.length
+          : props !== undefined &&
+            sameContent(props, record.detail.length as number, record.detail.md5 as string);
+        if (intact) continue;
+        const item = blobs.find((b) => b.key === key)!;
+        run.bytesDone -= item.blob.length;
+        entries.set(
+          key,
+          await this.importBlob(run, key, item.blob, item.metadata, item.properties, {
+            ...record,
+            status: "writing",
+          }),
+        );
+      }
+    } finally {
+      clearInterval(progress);
+    }
+    if (this.stopping) return;
+    await this.reportProgress(run);
+    const ordered = blobs
+      .map((b) => entries.get(b.key))
+      .filter((e): e is BlobLogEntry => e !== undefined);
+    if (cancelled) {
+      for (const b of blobs) {
+        if (!entries.has(b.key)) {
+          ordered.push({
+            status: "Cancelled",
+            blobPath: b.blob.blobPath,
+            filePath: b.blob.filePath,
+            length: b.blob.length,
+            disposition: { requested: b.blob.disposition, status: "Cancelled" },
+          });
+        }
+      }
+    }
+    const failed = ordered.some((e) => e.status !== "Completed");
+    const warned = ordered.some(needsAttention);
+    const status: DriveStatus = failed
+      ? "CompletedWithErrors"
+      : warned || cancelled
+        ? "CompletedWithWarnings"
+        : "Completed";
+    await this.complete(
+      run,
+      status,
+      ordered,
+      run.bytesDone,
+      cancelled ? "Cancelled" : status,
+      cancelled
+        ? "The job was cancelled; the blobs listed as Cancelled were not imported."
+        : undefined,
+    );
+  }
+
+  private async reportProgress(run: DriveRun): Promise<void> {
+    const percent = run.bytesTotal === 0 ? 100 : Math.floor((run.bytesDone * 100) / run.bytesTotal);
+    try {
+      await applyEvent(
+        this.deps,
+        run.job,
+        (job) => {
+          // Job percentComplete = bytes done / bytes to move over all drives (SPEC §2.1).
+          let done = 0;
+          let total = 0;
+          for (const d of job.driveList) {
+            const mine = d.driveId === run.drive.driveId;
+            done += mine ? run.bytesDone : (d.bytesSucceeded ?? 0);
+            total += mine
+              ? run.bytesTotal
+              : (this.totals.get(`${job.uid}:${d.driveId}`) ?? d.bytesSucceeded ?? 0);
+          }
+          return {
+            type: "reportProgress",
+            driveId: run.drive.driveId,
+            bytesSucceeded: run.bytesDone,
+            percentComplete: percent,
+            jobPercentComplete: total === 0 ? 0 : Math.min(100, Math.floor((done * 100) / total)),
+          };
+        },
+        "engine",
+      );
+    } catch (err) {
+      this.deps.logger?.error({ err, job: run.job.name }, "progress report failed");
+    }
+  }
+
+  private container(run: DriveRun, container: string): Promise<ContainerClient> {
+    let cc = run.containers.get(container);
+    if (!cc) {
+      cc = this.deps.storage
+        .containerClient(storageAccountName(run.job.storageAccountId), container)
+        .then(async (c) => {
+          await c.createIfNotExists();
+          return c;
+        });
+      run.containers.set(container, cc);
+    }
+    return cc;
+  }
+
+  private async readSideFile(
+    run: DriveRun,
+    hp: HashedPath,
+    kind: "metadata" | "properties",
+  ): Promise<string> {
+    const fail = (status: PartStatus, message: string) =>
+      new BlobFailure("CompletedWithErrors", message, { [kind]: { path: hp.path, status } });
+    const path = resolveDriveFile(run.drive.contentPath!, hp.path);
+    if (!path) throw fail("FileNotFound", `the ${kind} file '${hp.path}' is not on the drive`);
+    const bytes = await readFile(path).catch(() => undefined);
+    if (!bytes) throw fail("FileNotFound", `the ${kind} file '${hp.path}' is not on the drive`);
+    if (hex(createHash("md5").update(bytes).digest()) !== hp.hash.toUpperCase()) {
+      throw fail(
+        "Corrupted",
+        `the ${kind} file '${hp.path}' does not match its MD5 in the manifest`,
+      );
+    }
+    return bytes.toString("utf8");
+  }
+
+  /** Copies one blob; every outcome (also a failure) is recorded durably and returned for the log. */
+  private async importBlob(
+    run: DriveRun,
+    key: string,
+    blob: ManifestBlob,
+    metadataFile: HashedPath | undefined,
+    propertiesFile: HashedPath | undefined,
+    earlier: ImportBlobRecord | undefined,
+  ): Promise<BlobLogEntry> {
+    const { job, drive } = run;
+    const base: BlobLogEntry = {
+      status: "Completed",
+      blobPath: blob.blobPath,
+      filePath: blob.filePath,
+      length: blob.length,
+    };
+    const record = async (
+      status: ImportBlobRecord["status"],
+      entry: BlobLogEntry,
+      extra: Record<string, unknown> = {},
+      finalPath?: string,
+    ) => {
+      await this.deps.store.recordImport(job.uid, drive.driveId, {
+        blobKey: key,
+        status,
+        finalPath,
+        detail: { entry, length: blob.length, ...extra },
+      });
+      return entry;
+    };
+    let fh: FileHandle | undefined;
+    try {
+      const nameProblem = blobPathProblem(blob.blobPath);
+      if (nameProblem)
+        throw new BlobFailure("FileNameInvalid", `the blob path is refused: ${nameProblem}`);
+      const filePath = resolveDriveFile(drive.contentPath!, blob.filePath);
+      if (!filePath)
+        throw new BlobFailure(
+          "FileNameInvalid",
+          `the file path '${blob.filePath}' is not on the drive`,
+        );
+      let metadata: Record<string, string> | undefined;
+      let props: ReturnType<typeof parsePropertiesFile> | undefined;
+      try {
+        if (metadataFile)
+          metadata = parseMetadataFile(await this.readSideFile(run, metadataFile, "metadata"));
+        if (propertiesFile)
+          props = parsePropertiesFile(await this.readSideFile(run, propertiesFile, "properties"));
+      } catch (e) {
+        if (e instanceof BlobFailure) throw e;
+        const kind = metadata === undefined && metadataFile ? "metadata" : "properties";
+        const path = (kind === "metadata" ? metadataFile : propertiesFile)!.path;
+        throw new BlobFailure("CompletedWithErrors", (e as Error).message, {
+          [kind]: { path, status: "XmlReadFailed" },
+        });
+      }
+      try {
+        fh = await open(filePath, "r");
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new BlobFailure(
+          code === "EACCES" ? "FileAccessDenied" : "FileNotFound",
+          `the file '${blob.filePath}' cannot be opened (${code})`,
+        );
+      }
+      const { container, name } = splitBlobPath(blob.blobPath);
+      const cc = await this.container(run, container);
+      let target = name;
+      let disposition: DispositionStatus;
+      if (earlier?.status === "writing" && earlier.finalPath) {
+        // Ours from an earlier attempt: write it again under the same name, never "name (2)".
+        target = splitBlobPath(earlier.finalPath).name;
+        disposition = earlier.detail.disposition as DispositionStatus;
+      } else {
+        const exists = await cc.getBlobClient(name).exists();
+        if (exists && blob.disposition === "no-overwrite") {
+          return record("skipped", {
+            ...base,
+            disposition: { requested: blob.disposition, status: "Skipped" },
+          });
+        }
+        disposition = exists
+          ? blob.disposition === "overwrite"
+            ? "Overwritten"
+            : "Renamed"
+          : "Created";
+        if (disposition === "Renamed") {
+          for (let n = 2; ; n++) {
+            target = renamed(name, n);
+            if (!(await cc.getBlobClient(target).exists())) break;
+          }
+        }
+        await this.deps.store.recordImport(job.uid, drive.driveId, {
+          blobKey: key,
+          status: "writing",
+          finalPath: `${container}/${target}`,
+          detail: { disposition },
+        });
+      }
+      const md5 = await this.write(cc, target, blob, fh, metadata, props);
+      run.bytesDone += blob.length;
+      const entry: BlobLogEntry = {
+        ...base,
+        blobPath: `${container}/${target}`,
+        disposition: { requested: blob.disposition, status: disposition },
+      };
+      return await record(
+        "done",
+        entry,
+        { md5, disposition, blobType: blob.blobType },
+        `${container}/${target}`,
+      );
+    } catch (e) {
+      if (e instanceof BlobFailure)
+        return record("failed", { ...base, ...e.part, status: e.status, message: e.message });
+      const message = (e as Error).message;
+      return record("failed", {
+        ...base,
+        status: "BlobRequestFailed",
+        message: `the blob endpoint refused the write: ${message}`,
+      });
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  /** Writes the blob from file ranges, verifying each range's MD5; returns the content MD5 (Base64). */
+  private async write(
+    cc: ContainerClient,
+    name: string,
+    blob: ManifestBlob,
+    fh: FileHandle,
+    metadata: Record<string, string> | undefined,
+    props: ReturnType<typeof parsePropertiesFile> | undefined,
+  ): Promise<string> {
+    const whole = createHash("md5");
+    const verified = async (offset: number, length: number, hash: string): Promise<Buffer> => {
+      const data = await readRange(fh, offset, length);
+      const digest = createHash("md5").update(data).digest();
+      if (hex(digest) !== hash.toUpperCase()) {
+        throw new BlobFailure(
+          "CompletedWithErrors",
+          `the bytes at ${offset}..${offset + length} do not match their MD5 in the manifest`,
+          {
+            failedRange: { offset, length, status: "Corrupted" },
+          },
+        );
+      }
+      return data;
+    };
+    const headers = {
+      blobContentType: props?.contentType,
+      blobContentEncoding: props?.contentEncoding,
+      blobContentLanguage: props?.contentLanguage,
+      blobCacheControl: props?.cacheControl,
+    };
+    if (blob.blobType === "PageBlob") {
+      const pages = cc.getPageBlobClient(name);
+      await pages.create(blob.length, { blobHTTPHeaders: headers, metadata });
+      for (const r of blob.ranges) {
+        const data = await verified(r.offset, r.length, r.hash);
+        await pages.uploadPages(data, r.offset, r.length, {
+          transactionalContentMD5: createHash("md5").update(data).digest(),
+        });
+      }
+      // Page blobs carry no computed content MD5; report the MD5 of what was written in range order.
+      for (const r of blob.ranges) whole.update(r.hash);
+      const md5 = whole.digest().toString("base64");
+      return md5;
+    }
+    const block = cc.getBlockBlobClient(name);
+    if (blob.ranges.length <= 1) {
+      const r = blob.ranges[0];
+      const data = r ? await verified(r.offset, r.length, r.hash) : Buffer.alloc(0);
+      const md5 = createHash("md5").update(data).digest();
+      await block.upload(data, data.length, {
+        blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
+        metadata,
+        transactionalContentMD5: md5,
+      } as never);
+      return md5.toString("base64");
+    }
+    const ids = blob.ranges.map(
+      (r, i) => r.id ?? Buffer.from(`drivebay-${String(i).padStart(6, "0")}`).toString("base64"),
+    );
+    const inFlight: Promise<unknown>[] = [];
+    for (let i = 0; i < blob.ranges.length; i++) {
+      const r = blob.ranges[i]!;
+      const data = await verified(r.offset, r.length, r.hash);
+      whole.update(data);
+      const staged = block.stageBlock(ids[i]!, data, data.length, {
+        transactionalContentMD5: createHash("md5").update(data).digest(),
+      });
+      // Handled now, awaited below: a failed stage must not become an unhandled rejection.
+      staged.catch(() => undefined);
+      inFlight.push(staged);
+      if (inFlight.length >= 4) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    const md5 = whole.digest();
+    await block.commitBlockList(ids, {
+      blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
+      metadata,
+    });
+    return md5.toString("base64");
+  }
+}

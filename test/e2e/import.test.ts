@@ -1,0 +1,366 @@
+/**
+ * Real imports end to end: a drive prepared by `prepareDrive`, a job through the official
+ * SDK, the datacenter through the operator API, the import engine writing into a real
+ * (embedded) Azurite, and every blob checked with @azure/storage-blob.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { assertConformant } from "../support/conformance.ts";
+import {
+  manifestHash,
+  parseManifest,
+  resolveDriveFile,
+  serializeManifest,
+} from "../../src/transfer/manifest.ts";
+import type { DriveManifest } from "../../src/transfer/manifest-types.ts";
+import { parseMetadataFile } from "../../src/transfer/xml-files.ts";
+import { prepareDrive, type PrepareResult } from "../../src/transfer/prepare.ts";
+import { METADATA_XML, sampleDataset, tempDir, writeData } from "../transfer/helpers.ts";
+import { returnAddress, returnShipping } from "../api/fixtures.ts";
+
+const RG = "imports";
+const KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
+
+interface Prepared {
+  result: PrepareResult;
+  driveDir: string;
+  manifest: DriveManifest;
+}
+
+async function prepare(
+  driveId: string,
+  mutate?: (driveDir: string, m: DriveManifest) => DriveManifest | void,
+): Promise<Prepared> {
+  const root = tempDir("drivebay-e2e-");
+  const result = await prepareDrive({
+    datasetCsv: sampleDataset(root),
+    driveDir: join(root, "drive"),
+    driveId,
+  });
+  const driveDir = join(root, "drive");
+  let manifest = parseManifest(readFileSync(result.manifestPath, "utf8"));
+  if (mutate) {
+    const changed = mutate(driveDir, manifest);
+    if (changed) {
+      manifest = changed;
+      writeFileSync(result.manifestPath, serializeManifest(changed));
+      result.driveListEntry.manifestHash = manifestHash(readFileSync(result.manifestPath));
+    }
+  }
+  return { result, driveDir, manifest };
+}
+
+describe("imports into a real Azurite", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ blob: "memory" });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  async function account(name: string): Promise<BlobServiceClient> {
+    const r = await server.operator("GET", `/storage/${name}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return BlobServiceClient.fromConnectionString(r.body.connectionString);
+  }
+
+  /** Create → ship → receive → attach (the copy starts) → the engine drains. */
+  async function importJob(
+    name: string,
+    storageAccount: string,
+    drives: { prepared: Prepared; driveId?: string; manifestHash?: string }[],
+    options: { logLevel?: "Error" | "Verbose"; drain?: boolean } = {},
+  ) {
+    const c = server.client();
+    await c.jobs.create(name, RG, {
+      location: "westus",
+      properties: {
+        storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${storageAccount}`,
+        jobType: "Import",
+        logLevel: options.logLevel ?? "Verbose",
+        backupDriveManifest: true,
+        driveList: drives.map((d) => ({
+          ...d.prepared.result.driveListEntry,
+          driveId: d.driveId ?? d.prepared.result.driveListEntry.driveId,
+          manifestHash: d.manifestHash ?? d.prepared.result.driveListEntry.manifestHash,
+          bitLockerKey: KEY,
+        })),
+      },
+    });
+    await c.jobs.update(name, RG, {
+      returnAddress,
+      returnShipping,
+      deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}` },
+      state: "Shipping",
+    });
+    const ids = drives.map((d) => d.driveId ?? d.prepared.result.driveListEntry.driveId);
+    const received = await server.operator("POST", "/packages/receive", {
+      trackingNumber: `TN-${name}`,
+      driveIds: ids,
+    });
+    assert.equal(received.status, 200, JSON.stringify(received.body));
+    for (let i = 0; i < drives.length; i++) {
+      const r = await server.operator(
+        "POST",
+        `/jobs/${SUBSCRIPTION}/${RG}/${name}/drives/${ids[i]}/attach`,
+        { path: drives[i]!.prepared.driveDir },
+      );
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    if (options.drain !== false) await server.imports!.drain();
+    return c.jobs.get(name, RG);
+  }
+
+  async function download(cc: ContainerClient, name: string): Promise<Buffer> {
+    return cc.getBlobClient(name).downloadToBuffer();
+  }
+
+  async function driveLog(uri: string | undefined, account: BlobServiceClient): Promise<string> {
+    assert.ok(uri, "the drive has a log URI");
+    const path = new URL(uri).pathname.split("/").slice(2).join("/");
+    const [container, ...rest] = path.split("/");
+    return (
+      await download(account.getContainerClient(container!), decodeURIComponent(rest.join("/")))
+    ).toString("utf8");
+  }
+
+  test("every blob arrives with its content, size, metadata and properties; logs and manifest backup are written", async () => {
+    const prepared = await prepare("WD-E2E-0001");
+    const job = await importJob("full-import", "fullimport", [{ prepared }]);
+    assert.equal(job.properties?.state, "Packaging");
+    assert.equal(job.properties?.percentComplete, 100);
+    const drive = job.properties!.driveList![0]!;
+    assert.equal(drive.state, "Completed", drive.copyStatus);
+    const blobs = prepared.manifest.blobLists.flatMap((l) => l.blobs);
+    assert.equal(
+      drive.bytesSucceeded,
+      blobs.reduce((n, b) => n + b.length, 0),
+    );
+    const acct = await account("fullimport");
+    for (const b of blobs) {
+      const [container, ...rest] = b.blobPath.split("/");
+      const cc = acct.getContainerClient(container!);
+      const name = rest.join("/");
+      const source = readFileSync(resolveDriveFile(prepared.driveDir, b.filePath)!);
+      const content = await download(cc, name);
+      assert.equal(content.length, b.length, b.blobPath);
+      assert.equal(md5(content), md5(source), `content of ${b.blobPath}`);
+      const props = await cc.getBlobClient(name).getProperties();
+      assert.equal(props.blobType, b.blobType);
+      if (b.blobType === "BlockBlob")
+        assert.equal(Buffer.from(props.contentMD5!).toString("hex").toUpperCase(), md5(source));
+      if (b.blobPath.startsWith("photos/")) {
+        assert.deepEqual(
+          props.metadata,
+          Object.fromEntries(
+            Object.entries(parseMetadataFile(METADATA_XML)).map(([k, v]) => [k.toLowerCase(), v]),
+          ),
+        );
+        assert.equal(props.contentType, "application/octet-stream");
+        assert.equal(props.cacheControl, "no-cache");
+      }
+    }
+    const error = await driveLog(drive.errorLogUri, acct);
+    assert.match(error, /^<\?xml[^>]*>\s*<DriveLog Version="2014-11-01">/);
+    assert.match(error, /<Status>Completed<\/Status>/);
+    assert.doesNotMatch(error, /<Blob /, "a clean drive's error log lists no blob");
+    const verbose = await driveLog(drive.verboseLogUri, acct);
+    assert.equal((verbose.match(/<Blob Status="Completed">/g) ?? []).length, blobs.length);
+    assert.match(verbose, /<ImportDisposition Status="Created">rename<\/ImportDisposition>/);
+    assert.equal(
+      md5(Buffer.from(await driveLog(drive.manifestUri, acct))),
+      prepared.result.driveListEntry.manifestHash,
+    );
+    // The datacenter ships the drives back; the job ends Completed.
+    const shipped = await server.operator(
+      "POST",
+      `/jobs/${SUBSCRIPTION}/${RG}/full-import/ship-back`,
+      { carrierName: "FedEx", trackingNumber: "RT-1" },
+    );
+    assert.equal(shipped.body.state, "Completed");
+  });
+
+  test("dispositions against existing blobs: rename → name (2), no-overwrite → skipped, overwrite → replaced", async () => {
+    const first = await prepare("WD-E2E-0002");
+    await importJob("disp-first", "dispositions", [{ prepared: first }]);
+    const second = await prepare("WD-E2E-0003");
+    const job = await importJob("disp-second", "dispositions", [{ prepared: second }]);
+    const drive = job.properties!.driveList![0]!;
+    assert.equal(drive.state, "CompletedMoreInfo");
+    const acct = await account("dispositions");
+    const photos = acct.getContainerClient("photos");
+    const names: string[] = [];
+    for await (const b of photos.listBlobsFlat()) names.push(b.name);
+    assert.ok(
+      names.includes("2026/one.txt") && names.includes("2026/one (2).txt"),
+      names.join(", "),
+    );
+    // rename keeps both; no-overwrite leaves the first; overwrite replaces it.
+    assert.equal(
+      md5(await download(acct.getContainerClient("files"), "renamed.dat")),
+      md5(
+        readFileSync(
+          resolveDriveFile(first.driveDir, first.manifest.blobLists[1]!.blobs[0]!.filePath)!,
+        ),
+      ),
+    );
+    const vhd = second.manifest.blobLists[2]!.blobs[0]!;
+    assert.equal(
+      md5(await download(acct.getContainerClient("vhds"), vhd.blobPath.slice(5))),
+      md5(readFileSync(resolveDriveFile(second.driveDir, vhd.filePath)!)),
+    );
+    const log = await driveLog(drive.errorLogUri, acct);
+    assert.match(log, /<ImportDisposition Status="Renamed">rename<\/ImportDisposition>/);
+    assert.match(log, /<ImportDisposition Status="Skipped">no-overwrite<\/ImportDisposition>/);
+    assert.match(log, /<ImportDisposition Status="Overwritten">overwrite<\/ImportDisposition>/);
+    assert.match(log, /<Status>CompletedWithWarnings<\/Status>/);
+  });
+
+  test("a drive whose manifest does not match the job fails whole; nothing is imported from it", async () => {
+    const wrongHash = await prepare("WD-E2E-0004");
+    const job = await importJob("bad-hash", "badmanifest", [
+      { prepared: wrongHash, manifestHash: "00000000000000000000000000000000" },
+    ]);
+    const wrongId = await prepare("WD-E2E-0005");
+    const job2 = await importJob("bad-id", "badmanifest", [
+      { prepared: wrongId, driveId: "WD-NOT-THIS-ONE" },
+    ]);
+    const acct = await account("badmanifest");
+    for (const [j, status] of [
+      [job, "ManifestCorrupted"],
+      [job2, "ManifestDriveIdMismatch"],
+    ] as const) {
+      const drive = j.properties!.driveList![0]!;
+      assert.equal(drive.state, "CompletedMoreInfo");
+      assert.equal(drive.copyStatus, status);
+      assert.match(
+        await driveLog(drive.errorLogUri, acct),
+        new RegExp(`<Status>${status}</Status>`),
+      );
+    }
+    const containers: string[] = [];
+    for await (const c of acct.listContainers()) containers.push(c.name);
+    assert.deepEqual(containers, ["waimportexport"], "only the logs were written");
+  });
+
+  test("damaged files and hostile paths fail their blob only, with the right status; nothing is written elsewhere", async () => {
+    const prepared = await prepare("WD-E2E-0006", (driveDir, m) => {
+      const blobs = m.blobLists[0]!.blobs;
+      const byName = (suffix: string) => blobs.find((b) => b.blobPath.endsWith(suffix))!;
+      rmSync(resolveDriveFile(driveDir, byName("one.txt").filePath)!);
+      truncateSync(resolveDriveFile(driveDir, byName("nine-mib.bin").filePath)!, 5 * 1024 * 1024);
+      const exact = resolveDriveFile(driveDir, byName("exact-4mib.bin").filePath)!;
+      const bytes = readFileSync(exact);
+      bytes[12345] = bytes[12345]! ^ 0xff;
+      writeFileSync(exact, bytes);
+      writeData(join(driveDir, ".."), "outside.txt", "outside the drive");
+      const note = byName("note.md");
+      blobs.push(
+        { ...note, blobPath: "photos/../../escape.md", filePath: note.filePath },
+        {
+          ...note,
+          blobPath: "photos/ok-name.md",
+          filePath: "\\..\\outside.txt",
+          ranges: [{ offset: 0, length: 17, hash: md5(Buffer.from("outside the drive")) }],
+          length: 17,
+        },
+        { ...note, blobPath: "Bad_Container/x.md" },
+      );
+      return m;
+    });
+    const job = await importJob("damaged", "damaged", [{ prepared }]);
+    const drive = job.properties!.driveList![0]!;
+    assert.equal(drive.state, "CompletedMoreInfo");
+    const acct = await account("damaged");
+    const log = await driveLog(drive.errorLogUri, acct);
+    assert.match(log, /<Blob Status="FileNotFound">\s*<BlobPath>photos\/2026\/one.txt/);
+    assert.match(log, /Status="FileUnexpectedEnd"/);
+    assert.match(log, /Status="Corrupted"/);
+    assert.equal((log.match(/<Blob Status="FileNameInvalid">/g) ?? []).length, 3);
+    const names: string[] = [];
+    for await (const c of acct.listContainers())
+      for await (const b of acct.getContainerClient(c.name).listBlobsFlat())
+        names.push(`${c.name}/${b.name}`);
+    assert.ok(
+      !names.some((n) => n.includes("escape") || n.includes("ok-name") || n.includes("outside")),
+      names.join(", "),
+    );
+    assert.ok(
+      !names.includes("photos/2026/one.txt") && !names.includes("photos/2026/2026/nine-mib.bin"),
+    );
+    assert.ok(
+      names.includes("photos/2026/2026/deep/er/note.md"),
+      "the undamaged blobs are imported",
+    );
+  });
+
+  test("cancel: a drive not started is skipped; a drive in flight stops at a blob boundary", async () => {
+    const many = tempDir("drivebay-many-");
+    const lines = [
+      "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile",
+      `"${join(many, "src")}/",bulk/,,,,`,
+    ];
+    for (let i = 0; i < 400; i++) writeData(many, `src/f${String(i).padStart(4, "0")}.bin`, 2048);
+    writeData(many, "dataset.csv", lines.join("\n") + "\n");
+    const result = await prepareDrive({
+      datasetCsv: join(many, "dataset.csv"),
+      driveDir: join(many, "drive"),
+      driveId: "WD-E2E-BULK",
+    });
+    const bulk: Prepared = {
+      result,
+      driveDir: join(many, "drive"),
+      manifest: parseManifest(readFileSync(result.manifestPath, "utf8")),
+    };
+    const idle = await prepare("WD-E2E-0007");
+    await importJob("cancelled", "cancelled", [{ prepared: bulk }, { prepared: idle }], {
+      drain: false,
+    });
+    // Cancel while the first drive is in flight: when its 11th blob is about to start.
+    server.imports!.onBlobStart = async ({ driveId, index }) => {
+      if (driveId === "WD-E2E-BULK" && index === 10) {
+        await server.client().jobs.update("cancelled", RG, { cancelRequested: true });
+      }
+    };
+    const started = server.imports!.drain();
+    await started;
+    await server.imports!.drain();
+    server.imports!.onBlobStart = undefined;
+    const job = await server.client().jobs.get("cancelled", RG);
+    assert.equal(job.properties?.state, "Packaging");
+    const [copying, skipped] = job.properties!.driveList!;
+    assert.equal(copying!.copyStatus, "Cancelled");
+    assert.equal(skipped!.copyStatus, "Cancelled");
+    assert.equal(skipped!.bytesSucceeded, 0);
+    const acct = await account("cancelled");
+    let written = 0;
+    for await (const b of acct.getContainerClient("bulk").listBlobsFlat()) {
+      written++;
+      assert.equal(b.properties.contentLength, 2048);
+    }
+    assert.ok(
+      written > 0 && written < 400,
+      `${written} of 400 blobs were written before the cancel took effect`,
+    );
+    assert.equal(copying!.bytesSucceeded, written * 2048);
+    const log = await driveLog(copying!.errorLogUri, acct);
+    assert.equal((log.match(/<Blob Status="Cancelled">/g) ?? []).length, 400 - written);
+    const shipped = await server.operator(
+      "POST",
+      `/jobs/${SUBSCRIPTION}/${RG}/cancelled/ship-back`,
+      { carrierName: "FedEx", trackingNumber: "RT-C" },
+    );
+    assert.equal(shipped.body.state, "Completed");
+  });
+
+  test("customer responses stay conformant during imports", async (t) => {
+    await assertConformant(t, server.exchanges);
+  });
+});
