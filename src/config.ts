@@ -34,6 +34,8 @@ export interface Config {
   timers: Timers;
   /** How often the engine looks for due deadlines. */
   tickIntervalMs: number;
+  /** Blobs of one drive the import engine copies at once. */
+  importConcurrency: number;
   storageAccounts: StorageAccountConfig[];
   blob: BlobSettings;
   locations: Partial<LocationInfo>[];
@@ -166,6 +168,12 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     1000,
   );
   if (tickIntervalMs < 10) throw new ConfigError("tickInterval: must be at least 10ms.");
+  const importConcurrency = Number(
+    pick(env.DRIVEBAY_IMPORT_CONCURRENCY, file.importConcurrency as string) ?? 8,
+  );
+  if (!Number.isInteger(importConcurrency) || importConcurrency < 1 || importConcurrency > 64) {
+    throw new ConfigError("importConcurrency: use a whole number from 1 to 64.");
+  }
   const blobFile = (file.blob ?? {}) as Record<string, unknown>;
   const blob: BlobSettings = {
     embedded: onOff(
@@ -264,6 +272,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     dataDir,
     timers: Object.freeze(timers),
     tickIntervalMs,
+    importConcurrency,
     storageAccounts,
     blob: Object.freeze(blob),
     locations,

@@ -129,7 +129,14 @@ export async function startService(
   // With blob storage to write to, attached drives are copied by the import engine.
   const transfers = azurite !== undefined || config.storageAccounts.length > 0;
   const imports = transfers
-    ? new ImportEngine({ store, clock, timers, storage, logger })
+    ? new ImportEngine({
+        store,
+        clock,
+        timers,
+        storage,
+        logger,
+        blobConcurrency: config.importConcurrency,
+      })
     : undefined;
   const datacenter = new DatacenterService({ store, clock, timers, autoTransfer: transfers });
   const dockDir = join(config.dataDir, "dock");

@@ -364,3 +364,59 @@ describe("imports into a real Azurite", () => {
     await assertConformant(t, server.exchanges);
   });
 });
+
+describe("the autopilot with a real import", () => {
+  test("a drive prepared into the dock arrives, is copied, and the job ends Completed with no manual step", async () => {
+    const server = await startTestServer({
+      blob: "memory",
+      autopilot: { arrivalDelayMs: 1000, stepDelayMs: 1000 },
+    });
+    try {
+      const root = tempDir("drivebay-dock-");
+      const driveId = "WD-DOCK-0001";
+      const result = await prepareDrive({
+        datasetCsv: sampleDataset(root),
+        driveDir: join(server.dockDir, driveId),
+        driveId,
+      });
+      const c = server.client();
+      await c.jobs.create("docked", RG, {
+        location: "westus",
+        properties: {
+          storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/dockdata`,
+          driveList: [{ ...result.driveListEntry, bitLockerKey: KEY }],
+        },
+      });
+      await c.jobs.update("docked", RG, {
+        returnAddress,
+        returnShipping,
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-DOCK" },
+        state: "Shipping",
+      });
+      const states: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        await server.operator("POST", "/clock/advance", { by: "1s" });
+        await server.imports!.drain();
+        states.push((await c.jobs.get("docked", RG)).properties!.state!);
+      }
+      assert.ok(
+        states.includes("Transferring") || states.includes("Packaging"),
+        states.join(" → "),
+      );
+      const job = await c.jobs.get("docked", RG);
+      assert.equal(job.properties?.state, "Completed", states.join(" → "));
+      assert.deepEqual(
+        job.properties?.driveList?.map((d) => [d.state, d.copyStatus]),
+        [["ShippedBack", "Completed"]],
+      );
+      const conn = (await server.operator("GET", "/storage/dockdata")).body
+        .connectionString as string;
+      const photos = BlobServiceClient.fromConnectionString(conn).getContainerClient("photos");
+      let n = 0;
+      for await (const _ of photos.listBlobsFlat()) n++;
+      assert.ok(n >= 6, `${n} photo blobs`);
+    } finally {
+      await server.close();
+    }
+  });
+});
