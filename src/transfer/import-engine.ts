@@ -218,7 +218,10 @@ export class ImportEngine {
       await blob.upload(data, data.length, {
         blobHTTPHeaders: { blobContentType: "application/xml" },
       });
-      return blob.url;
+      // A SAS-configured account puts its token in the URL; job fields never carry it.
+      const url = new URL(blob.url);
+      url.search = "";
+      return url.toString();
     } catch (err) {
       this.deps.logger?.error(
         { err, job: run.job.name, drive: run.drive.driveId },

@@ -84,7 +84,11 @@ export async function startServe(
       "silent",
       ...(options.args ?? []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      // No fixed ports in tests: the embedded Azurite takes a free one too.
+      env: { ...process.env, DRIVEBAY_BLOB_PORT: "0", ...options.env },
+    },
   );
   child.stdout!.resume();
   let stderr = "";
