@@ -99,7 +99,10 @@ function noticeOf(req: FastifyRequest): string | undefined {
     case "cancelled":
       return "The job was cancelled.";
     case "deleted":
-      return q.job ? `Job '${q.job}' was deleted.` : "The job was deleted.";
+      // Only a job name is shown (a link cannot put other words in the portal's mouth).
+      return q.job && /^[A-Za-z][A-Za-z0-9-]{1,63}$/.test(q.job)
+        ? `Job '${q.job}' was deleted.`
+        : "The job was deleted.";
     default:
       return undefined;
   }

@@ -4,8 +4,14 @@
  * from the lifecycle (`allowedOperatorEvents`); refusals are the services' own errors.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { arr, check, int, obj, str } from "../api/arm/schema.ts";
-import { isOperatorKey, type OperatorDeps } from "../api/operator/routes.ts";
+import { check, int, obj } from "../api/arm/schema.ts";
+import {
+  isOperatorKey,
+  reasonBody,
+  receiveBody,
+  shipBackBody,
+  type OperatorDeps,
+} from "../api/operator/routes.ts";
 import { parseDuration } from "../domain/duration.ts";
 import { DomainError } from "../domain/errors.ts";
 import { allowedOperatorEvents } from "../domain/job/lifecycle.ts";
@@ -31,25 +37,7 @@ import type { FieldError } from "./widgets.ts";
 
 const JOB = "/jobs/:subscriptionId/:resourceGroupName/:jobName";
 
-// The operator API's request shapes, so the pages refuse bad input with the same messages.
-const receiveBody = obj(
-  {
-    carrierName: str({ maxLength: 256 }),
-    trackingNumber: str({ maxLength: 256 }),
-    driveIds: arr(str({ maxLength: 128 }), 100),
-  },
-  { required: ["trackingNumber", "driveIds"] },
-);
-const shipBackBody = obj(
-  {
-    carrierName: str({ maxLength: 256 }),
-    trackingNumber: str({ maxLength: 256 }),
-    shipDate: str({ maxLength: 64 }),
-    driveCount: int(0, 10),
-  },
-  { required: ["carrierName", "trackingNumber"] },
-);
-const reasonBody = obj({ reason: str({ maxLength: 2048 }) }, { required: ["reason"] });
+// The pages refuse bad input with the operator API's own shapes and messages.
 const completeBody = obj({ bytesSucceeded: int(0) });
 
 function keyOf(req: FastifyRequest): JobKey {

@@ -37,7 +37,8 @@ export function bearerToken(req: FastifyRequest): string | undefined {
   return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
 }
 
-const receiveBody = obj(
+/** The operator API's request shapes (the operator pages check their forms with the same). */
+export const receiveBody = obj(
   {
     carrierName: str({ maxLength: 256 }),
     trackingNumber: str({ maxLength: 256 }),
@@ -50,7 +51,7 @@ const completeBody = obj(
   { outcome: str({ enum: ["Completed", "CompletedMoreInfo"] }), bytesSucceeded: int(0) },
   { required: ["outcome"] },
 );
-const shipBackBody = obj(
+export const shipBackBody = obj(
   {
     carrierName: str({ maxLength: 256 }),
     trackingNumber: str({ maxLength: 256 }),
@@ -59,7 +60,7 @@ const shipBackBody = obj(
   },
   { required: ["carrierName", "trackingNumber"] },
 );
-const reasonBody = obj({ reason: str({ maxLength: 2048 }) }, { required: ["reason"] });
+export const reasonBody = obj({ reason: str({ maxLength: 2048 }) }, { required: ["reason"] });
 const advanceBody = obj({ by: str({ maxLength: 64 }) }, { required: ["by"] });
 
 const JOB = "/jobs/:subscriptionId/:resourceGroupName/:jobName";

@@ -976,7 +976,8 @@ function decideDatacenter(job: Job, event: DatacenterJobEvent, ctx: DecideContex
           "attachDrive",
           job.state,
           job.state,
-          `Drive '${drive.driveId}' attached from '${event.path}'.`,
+          // The datacenter's mount path is the operator's business (it is on the operator view).
+          `Drive '${drive.driveId}' attached.`,
         ),
       ]);
     }
