@@ -3,7 +3,16 @@ import type { HistoryEntry, Job, JobState, JobType } from "../domain/job/model.t
 import { JOB_STATES, JOB_TYPES, LOG_LEVELS } from "../domain/job/model.ts";
 import type { EventType } from "../domain/job/lifecycle.ts";
 import type { LocationInfo } from "../domain/locations.ts";
-import { badge, bytes, isLive, progress, time, yesNo } from "./format.ts";
+import {
+  badge,
+  driveProgressJson,
+  drivesTable,
+  historyTimeline,
+  isLive,
+  progress,
+  time,
+  yesNo,
+} from "./format.ts";
 import {
   DELIVERY_PACKAGE_FIELDS,
   DRIVE_FIELDS,
@@ -492,71 +501,45 @@ export function jobPage(v: JobPageView): Html {
           ? html`<p class="muted">
               ${job.jobType === "Export" ? "The datacenter records the drives it writes." : "No drives."}
             </p>`
-          : html`<div class="table-wrap stack">
-              <table class="drives">
-                <thead>
-                  <tr>
-                    <th scope="col">Drive</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Copy status</th>
-                    <th scope="col">Progress</th>
-                    <th scope="col">Bytes copied</th>
-                    <th scope="col">Logs</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${job.driveList.map(
-                    (d) =>
-                      html`<tr data-drive="${d.driveId}">
-                        <th scope="row"><code>${d.driveId}</code></th>
-                        <td data-label="State">${badge(d.state, undefined, "driveState")}</td>
-                        <td data-label="Copy status" data-field="copyStatus">
-                          ${d.copyStatus ?? "—"}
-                        </td>
-                        <td data-label="Progress">
-                          ${progress(d.percentComplete, `Progress of drive ${d.driveId}`, "drive")}
-                        </td>
-                        <td data-label="Bytes copied" data-field="bytesSucceeded">
-                          ${bytes(d.bytesSucceeded)}
-                        </td>
-                        <td data-label="Logs">
-                          ${
-                            d.errorLogUri || d.verboseLogUri || d.manifestUri
-                              ? html`<ul class="plain">
-                                  ${logLink(d.errorLogUri, "Error log", d.driveId)}
-                                  ${logLink(d.verboseLogUri, "Verbose log", d.driveId)}
-                                  ${logLink(d.manifestUri, "Manifest backup", d.driveId)}
-                                </ul>`
-                              : html`<span class="muted">None yet</span>`
-                          }
-                        </td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>
-            </div>`
+          : drivesTable(
+              job.driveList,
+              {
+                heading: "Copy status",
+                cell: (d) =>
+                  html`<td data-label="Copy status" data-field="copyStatus">
+                    ${d.copyStatus ?? "—"}
+                  </td>`,
+              },
+              {
+                heading: "Logs",
+                cell: (d) =>
+                  html`<td data-label="Logs">
+                    ${
+                      d.errorLogUri || d.verboseLogUri || d.manifestUri
+                        ? html`<ul class="plain">
+                            ${logLink(d.errorLogUri, "Error log", d.driveId)}
+                            ${logLink(d.verboseLogUri, "Verbose log", d.driveId)}
+                            ${logLink(d.manifestUri, "Manifest backup", d.driveId)}
+                          </ul>`
+                        : html`<span class="muted">None yet</span>`
+                    }
+                  </td>`,
+              },
+            )
       }
     </section>
     <section aria-labelledby="history-heading">
       <h2 id="history-heading">History</h2>
-      <ol class="timeline" data-testid="history">
-        ${v.history.map(
-          (h) =>
-            html`<li>
-              <p class="when">${time(h.at)} · ${ACTOR_LABEL[h.actor] ?? h.actor}</p>
-              <p class="what">
-                ${
-                  h.from && h.to && h.from !== h.to
-                    ? html`${badge(h.from)} → ${badge(h.to)}`
-                    : h.to && !h.from
-                      ? html`${badge(h.to)}`
-                      : html`<span class="muted">${h.event}</span>`
-                }
-              </p>
-              <p class="why">${h.reason}</p>
-            </li>`,
-        )}
-      </ol>
+      ${historyTimeline(v.history, {
+        testId: "history",
+        when: (h) => html`${time(h.at)} · ${ACTOR_LABEL[h.actor] ?? h.actor}`,
+        what: (h) =>
+          h.from && h.to && h.from !== h.to
+            ? html`${badge(h.from)} → ${badge(h.to)}`
+            : h.to && !h.from
+              ? html`${badge(h.to)}`
+              : html`<span class="muted">${h.event}</span>`,
+      })}
     </section>
   </div>`;
 }
@@ -890,14 +873,7 @@ export function progressJson(job: Job): Record<string, unknown> {
     state: job.state,
     cancelRequested: job.cancelRequested,
     percentComplete: job.percentComplete,
-    drives: job.driveList.map((d) => ({
-      driveId: d.driveId,
-      state: d.state,
-      copyStatus: d.copyStatus,
-      percentComplete: d.percentComplete,
-      bytesSucceeded: d.bytesSucceeded,
-      bytesText: bytes(d.bytesSucceeded),
-    })),
+    drives: job.driveList.map(driveProgressJson),
   };
 }
 

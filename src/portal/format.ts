@@ -1,5 +1,5 @@
 /** Presentation helpers shared by the customer and operator pages. */
-import type { Job } from "../domain/job/model.ts";
+import type { Drive, HistoryEntry, Job } from "../domain/job/model.ts";
 import { html, type Html } from "./html.ts";
 
 /** A state badge; the class only picks a colour, the text is the state's own name. */
@@ -54,4 +54,80 @@ export function isLive(job: Pick<Job, "state">): boolean {
 
 export function yesNo(b: boolean): string {
   return b ? "Yes" : "No";
+}
+
+/** One column of a drives table that differs between the pages: its heading and its cell (the whole `<td>`). */
+export interface DriveColumn {
+  heading: string;
+  cell: (d: Drive) => Html;
+}
+
+/**
+ * The drives table of a job page: drive, state, a page's own column, progress, bytes copied and
+ * a page's own last column.
+ */
+export function drivesTable(drives: Drive[], third: DriveColumn, last: DriveColumn): Html {
+  return html`<div class="table-wrap stack">
+    <table class="drives">
+      <thead>
+        <tr>
+          <th scope="col">Drive</th>
+          <th scope="col">State</th>
+          <th scope="col">${third.heading}</th>
+          <th scope="col">Progress</th>
+          <th scope="col">Bytes copied</th>
+          <th scope="col">${last.heading}</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${drives.map(
+          (d) =>
+            html`<tr data-drive="${d.driveId}">
+              <th scope="row"><code>${d.driveId}</code></th>
+              <td data-label="State">${badge(d.state, undefined, "driveState")}</td>
+              ${third.cell(d)}
+              <td data-label="Progress">
+                ${progress(d.percentComplete, `Progress of drive ${d.driveId}`, "drive")}
+              </td>
+              <td data-label="Bytes copied" data-field="bytesSucceeded">
+                ${bytes(d.bytesSucceeded)}
+              </td>
+              ${last.cell(d)}
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
+}
+
+/** A drive in the JSON the job pages poll for progress. */
+export function driveProgressJson(d: Drive): Record<string, unknown> {
+  return {
+    driveId: d.driveId,
+    state: d.state,
+    copyStatus: d.copyStatus,
+    percentComplete: d.percentComplete,
+    bytesSucceeded: d.bytesSucceeded,
+    bytesText: bytes(d.bytesSucceeded),
+  };
+}
+
+/**
+ * A job's history as a timeline, oldest first: for each entry when (and who), what changed,
+ * and the entry's reason.
+ */
+export function historyTimeline(
+  history: HistoryEntry[],
+  o: { testId?: string; when: (h: HistoryEntry) => Html; what: (h: HistoryEntry) => Html },
+): Html {
+  return html`<ol class="timeline" ${o.testId ? html`data-testid="${o.testId}"` : undefined}>
+    ${history.map(
+      (h) =>
+        html`<li>
+          <p class="when">${o.when(h)}</p>
+          <p class="what">${o.what(h)}</p>
+          <p class="why">${h.reason}</p>
+        </li>`,
+    )}
+  </ol>`;
 }

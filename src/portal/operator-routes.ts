@@ -17,7 +17,7 @@ import { DomainError } from "../domain/errors.ts";
 import { allowedOperatorEvents } from "../domain/job/lifecycle.ts";
 import type { Job, JobKey } from "../domain/job/model.ts";
 import { OPERATOR_VIEWS, type OperatorView } from "../service/datacenter-service.ts";
-import { bytes } from "./format.ts";
+import { driveProgressJson } from "./format.ts";
 import { asFieldError, isRefusal, named, sendHtml, type PortalContext } from "./context.ts";
 import type { Html } from "./html.ts";
 import { cookies, form, queryOf, seeOther, setCookie, type Form } from "./http.ts";
@@ -291,14 +291,7 @@ export function operatorRoutes(
       return {
         state: job.state,
         percentComplete: job.percentComplete,
-        drives: job.driveList.map((d) => ({
-          driveId: d.driveId,
-          state: d.state,
-          copyStatus: d.copyStatus,
-          percentComplete: d.percentComplete,
-          bytesSucceeded: d.bytesSucceeded,
-          bytesText: bytes(d.bytesSucceeded),
-        })),
+        drives: job.driveList.map(driveProgressJson),
       };
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;

@@ -3,7 +3,7 @@ import type { DatacenterEvent } from "../domain/job/lifecycle.ts";
 import type { HistoryEntry, Job } from "../domain/job/model.ts";
 import type { ClockReading } from "../service/clock-service.ts";
 import type { OperatorView } from "../service/datacenter-service.ts";
-import { badge, bytes, isLive, progress, time } from "./format.ts";
+import { badge, drivesTable, historyTimeline, isLive, progress, time } from "./format.ts";
 import { html, type Html } from "./html.ts";
 import type { Form } from "./http.ts";
 import { errorSummary, selectField, textArea, textField, type FieldError } from "./widgets.ts";
@@ -54,47 +54,28 @@ function jobCell(j: Job): Html {
   </th>`;
 }
 
-export function inboundTable(jobs: Job[]): Html {
-  if (jobs.length === 0) return html`<p class="empty">No package is on its way.</p>`;
+/**
+ * A table of jobs, one row a job: the job's cell, then `cells`; a paragraph `empty` when there
+ * is no job.
+ */
+function jobsTable(
+  jobs: Job[],
+  o: { testId: string; empty: string; headings: (string | Html)[]; cells: (j: Job) => Html },
+): Html {
+  if (jobs.length === 0) return html`<p class="empty">${o.empty}</p>`;
   return html`<div class="table-wrap stack">
-    <table data-testid="inbound-table">
+    <table data-testid="${o.testId}">
       <thead>
         <tr>
           <th scope="col">Job</th>
-          <th scope="col">Package</th>
-          <th scope="col">Drives</th>
-          <th scope="col">Shipped</th>
-          <th scope="col"><span class="visually-hidden">Actions</span></th>
+          ${o.headings.map((h) => html`<th scope="col">${h}</th>`)}
         </tr>
       </thead>
       <tbody>
         ${jobs.map(
           (j) =>
             html`<tr data-job="${j.name}">
-              ${jobCell(j)}
-              <td data-label="Package">
-                ${
-                  j.deliveryPackage
-                    ? html`${j.deliveryPackage.carrierName}
-                        <code>${j.deliveryPackage.trackingNumber}</code>`
-                    : "—"
-                }
-                ${j.cancelRequested ? html`<br /><span class="badge badge-note">cancel requested</span>` : undefined}
-              </td>
-              <td data-label="Drives">
-                ${j.driveList.map((d) => html`<code>${d.driveId}</code> `)}
-              </td>
-              <td data-label="Shipped">${time(j.stateEnteredAt)}</td>
-              <td>
-                <a
-                  class="button button-small"
-                  href="${receiveUrl(
-                    j.deliveryPackage?.trackingNumber,
-                    j.driveList.filter((d) => d.state === "Specified").map((d) => d.driveId),
-                  )}"
-                  >Receive<span class="visually-hidden"> the package of ${j.name}</span></a
-                >
-              </td>
+              ${jobCell(j)} ${o.cells(j)}
             </tr>`,
         )}
       </tbody>
@@ -102,41 +83,54 @@ export function inboundTable(jobs: Job[]): Html {
   </div>`;
 }
 
+export function inboundTable(jobs: Job[]): Html {
+  return jobsTable(jobs, {
+    testId: "inbound-table",
+    empty: "No package is on its way.",
+    headings: ["Package", "Drives", "Shipped", html`<span class="visually-hidden">Actions</span>`],
+    cells: (j) =>
+      html`<td data-label="Package">
+          ${
+            j.deliveryPackage
+              ? html`${j.deliveryPackage.carrierName}
+                  <code>${j.deliveryPackage.trackingNumber}</code>`
+              : "—"
+          }
+          ${j.cancelRequested ? html`<br /><span class="badge badge-note">cancel requested</span>` : undefined}
+        </td>
+        <td data-label="Drives">${j.driveList.map((d) => html`<code>${d.driveId}</code> `)}</td>
+        <td data-label="Shipped">${time(j.stateEnteredAt)}</td>
+        <td>
+          <a
+            class="button button-small"
+            href="${receiveUrl(
+              j.deliveryPackage?.trackingNumber,
+              j.driveList.filter((d) => d.state === "Specified").map((d) => d.driveId),
+            )}"
+            >Receive<span class="visually-hidden"> the package of ${j.name}</span></a
+          >
+        </td>`,
+  });
+}
+
 export function workTable(jobs: Job[], testId: string, empty: string): Html {
-  if (jobs.length === 0) return html`<p class="empty">${empty}</p>`;
-  return html`<div class="table-wrap stack">
-    <table data-testid="${testId}">
-      <thead>
-        <tr>
-          <th scope="col">Job</th>
-          <th scope="col">State</th>
-          <th scope="col">Progress</th>
-          <th scope="col">Drives</th>
-          <th scope="col">Since</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${jobs.map(
-          (j) =>
-            html`<tr data-job="${j.name}">
-              ${jobCell(j)}
-              <td data-label="State">
-                ${badge(j.state, j.cancelRequested ? "cancel requested" : undefined)}
-                ${j.faultReason ? html`<p class="sub">${j.faultReason}</p>` : undefined}
-              </td>
-              <td data-label="Progress">${progress(j.percentComplete, `Progress of ${j.name}`)}</td>
-              <td data-label="Drives">
-                ${j.driveList.map(
-                  (d) =>
-                    html`<span class="drive-chip"><code>${d.driveId}</code> ${d.state}</span> `,
-                )}
-              </td>
-              <td data-label="Since">${time(j.stateEnteredAt)}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+  return jobsTable(jobs, {
+    testId,
+    empty,
+    headings: ["State", "Progress", "Drives", "Since"],
+    cells: (j) =>
+      html`<td data-label="State">
+          ${badge(j.state, j.cancelRequested ? "cancel requested" : undefined)}
+          ${j.faultReason ? html`<p class="sub">${j.faultReason}</p>` : undefined}
+        </td>
+        <td data-label="Progress">${progress(j.percentComplete, `Progress of ${j.name}`)}</td>
+        <td data-label="Drives">
+          ${j.driveList.map(
+            (d) => html`<span class="drive-chip"><code>${d.driveId}</code> ${d.state}</span> `,
+          )}
+        </td>
+        <td data-label="Since">${time(j.stateEnteredAt)}</td>`,
+  });
 }
 
 export function clockSection(clock: ClockReading, error?: FieldError): Html {
@@ -372,83 +366,65 @@ export function operatorJobPage(v: OperatorJobView): Html {
     </section>
     <section aria-labelledby="drives-heading">
       <h2 id="drives-heading">Drives</h2>
-      <div class="table-wrap stack">
-        <table class="drives">
-          <thead>
-            <tr>
-              <th scope="col">Drive</th>
-              <th scope="col">State</th>
-              <th scope="col">Contents</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Bytes copied</th>
-              <th scope="col">Action</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${job.driveList.map(
-              (d) =>
-                html`<tr data-drive="${d.driveId}">
-                  <th scope="row"><code>${d.driveId}</code></th>
-                  <td data-label="State">${badge(d.state, undefined, "driveState")}</td>
-                  <td data-label="Contents">
-                    ${d.contentPath ? html`<code class="wrap">${d.contentPath}</code>` : html`<span class="muted">Not attached</span>`}
-                  </td>
-                  <td data-label="Progress">
-                    ${progress(d.percentComplete, `Progress of drive ${d.driveId}`, "drive")}
-                  </td>
-                  <td data-label="Bytes copied" data-field="bytesSucceeded">
-                    ${bytes(d.bytesSucceeded)}
-                  </td>
-                  <td>
-                    ${
-                      can("attachDrive") && d.state === "Received"
-                        ? html`<form
-                            method="post"
-                            action="${operatorJobUrl(job, `drives/${enc(d.driveId)}/attach`)}"
-                            class="inline-form"
-                          >
-                            ${textField(`path-${d.driveId}`, {
-                              label: `Mounted path of drive ${d.driveId}`,
-                              value: values[`path-${d.driveId}`] ?? d.contentPath,
-                              placeholder: "/mnt/drive1",
-                              error,
-                            })}
-                            <div class="buttons"><button type="submit">Attach</button></div>
-                          </form>`
-                        : undefined
-                    }
-                    ${
-                      can("completeDrive") && d.state === "Transferring"
-                        ? html`<form
-                            method="post"
-                            action="${operatorJobUrl(job, `drives/${enc(d.driveId)}/complete`)}"
-                            class="inline-form"
-                          >
-                            ${selectField(`outcome-${d.driveId}`, {
-                              label: `Outcome for drive ${d.driveId}`,
-                              options: [
-                                { value: "Completed", label: "Completed" },
-                                {
-                                  value: "CompletedMoreInfo",
-                                  label: "Completed with errors (more info)",
-                                },
-                              ],
-                            })}
-                            ${textField(`bytes-${d.driveId}`, {
-                              label: "Bytes copied (optional)",
-                              inputmode: "numeric",
-                              error,
-                            })}
-                            <div class="buttons"><button type="submit">Complete drive</button></div>
-                          </form>`
-                        : undefined
-                    }
-                  </td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
+      ${drivesTable(
+        job.driveList,
+        {
+          heading: "Contents",
+          cell: (d) =>
+            html`<td data-label="Contents">
+              ${d.contentPath ? html`<code class="wrap">${d.contentPath}</code>` : html`<span class="muted">Not attached</span>`}
+            </td>`,
+        },
+        {
+          heading: "Action",
+          cell: (d) =>
+            html`<td>
+              ${
+                can("attachDrive") && d.state === "Received"
+                  ? html`<form
+                      method="post"
+                      action="${operatorJobUrl(job, `drives/${enc(d.driveId)}/attach`)}"
+                      class="inline-form"
+                    >
+                      ${textField(`path-${d.driveId}`, {
+                        label: `Mounted path of drive ${d.driveId}`,
+                        value: values[`path-${d.driveId}`] ?? d.contentPath,
+                        placeholder: "/mnt/drive1",
+                        error,
+                      })}
+                      <div class="buttons"><button type="submit">Attach</button></div>
+                    </form>`
+                  : undefined
+              }
+              ${
+                can("completeDrive") && d.state === "Transferring"
+                  ? html`<form
+                      method="post"
+                      action="${operatorJobUrl(job, `drives/${enc(d.driveId)}/complete`)}"
+                      class="inline-form"
+                    >
+                      ${selectField(`outcome-${d.driveId}`, {
+                        label: `Outcome for drive ${d.driveId}`,
+                        options: [
+                          { value: "Completed", label: "Completed" },
+                          {
+                            value: "CompletedMoreInfo",
+                            label: "Completed with errors (more info)",
+                          },
+                        ],
+                      })}
+                      ${textField(`bytes-${d.driveId}`, {
+                        label: "Bytes copied (optional)",
+                        inputmode: "numeric",
+                        error,
+                      })}
+                      <div class="buttons"><button type="submit">Complete drive</button></div>
+                    </form>`
+                  : undefined
+              }
+            </td>`,
+        },
+      )}
       ${
         (job.extraDrives ?? []).length > 0
           ? html`<h3>Drives that are not the job's</h3>
@@ -515,16 +491,10 @@ export function operatorJobPage(v: OperatorJobView): Html {
     </section>
     <section aria-labelledby="history-heading">
       <h2 id="history-heading">History</h2>
-      <ol class="timeline">
-        ${v.history.map(
-          (h) =>
-            html`<li>
-              <p class="when">${time(h.at)} · ${h.actor} · ${h.event}</p>
-              <p class="what">${h.from ?? "—"} → ${h.to ?? "(gone)"}</p>
-              <p class="why">${h.reason}</p>
-            </li>`,
-        )}
-      </ol>
+      ${historyTimeline(v.history, {
+        when: (h) => html`${time(h.at)} · ${h.actor} · ${h.event}`,
+        what: (h) => html`${h.from ?? "—"} → ${h.to ?? "(gone)"}`,
+      })}
     </section>
   </div>`;
 }

@@ -3,20 +3,19 @@
  * outcome is checked in the store too, through the official SDK, and every refusal is
  * compared with what the ARM API answers for the same request.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
-import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { SUBSCRIPTION } from "../support/server.ts";
 import { importJob, exportJob, shippable } from "../api/fixtures.ts";
 import {
   apiError,
   assertUsable,
   browserSkip,
-  launch,
   newPage,
   PHONE,
   DESKTOP,
   screenshot,
+  serverAndBrowser,
   shownError,
   tabTo,
 } from "./support.ts";
@@ -27,13 +26,12 @@ const KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
 const SKIP = browserSkip();
 
 describe("customer portal", () => {
-  let server: TestServer;
-  let browser: Browser;
-  const portal = (path: string) => `${server.url}/portal${path}`;
+  const env = serverAndBrowser(SKIP);
+  const portal = (path: string) => `${env.server.url}/portal${path}`;
   const rgUrl = (rg: string) => portal(`/subscriptions/${SUBSCRIPTION}/resourceGroups/${rg}`);
   const jobUrl = (rg: string, name: string) => `${rgUrl(rg)}/jobs/${name}`;
   const armUrl = (rg: string, name: string) =>
-    `${server.url}/subscriptions/${SUBSCRIPTION}/resourceGroups/${rg}/providers/Microsoft.ImportExport/jobs/${name}?api-version=2021-01-01`;
+    `${env.server.url}/subscriptions/${SUBSCRIPTION}/resourceGroups/${rg}/providers/Microsoft.ImportExport/jobs/${name}?api-version=2021-01-01`;
 
   /** What the ARM API answers for a raw request (for comparing messages). */
   async function arm(method: string, rg: string, name: string, body: unknown) {
@@ -47,20 +45,10 @@ describe("customer portal", () => {
   }
 
   async function ok(method: string, path: string, body?: unknown) {
-    const r = await server.operator(method, path, body);
+    const r = await env.server.operator(method, path, body);
     assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
     return r.body;
   }
-
-  before(async () => {
-    if (SKIP) return;
-    server = await startTestServer();
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
 
   test(
     "an import job from the wizard to gone: create, mark shipped, cancel, Completed, delete, not found",
@@ -68,8 +56,8 @@ describe("customer portal", () => {
     async (t) => {
       const RG = "flow";
       const NAME = "wizard-import";
-      const c = server.client();
-      const { page, errors, context } = await newPage(browser);
+      const c = env.server.client();
+      const { page, errors, context } = await newPage(env.browser);
 
       // Choose the subscription and resource group (development sign-in), remembered in a cookie.
       await page.goto(portal("/"));
@@ -219,13 +207,13 @@ describe("customer portal", () => {
     { skip: SKIP },
     async (t) => {
       const RG = "no-delete";
-      const c = server.client();
+      const c = env.server.client();
       await c.jobs.create("on-the-way", RG, importJob({}, "westus"));
       await c.jobs.update("on-the-way", RG, { ...shippable, state: "Shipping" });
       const expected = await apiError(c.jobs.delete("on-the-way", RG));
       assert.equal(expected.code, "JobNotDeletable");
 
-      const { page, errors } = await newPage(browser);
+      const { page, errors } = await newPage(env.browser);
       await page.goto(jobUrl(RG, "on-the-way"));
       assert.equal(await page.locator('[data-field="state"]').textContent(), "Shipping");
       assert.equal(await page.getByRole("link", { name: "Delete job" }).count(), 0);
@@ -282,7 +270,7 @@ describe("customer portal", () => {
     { skip: SKIP },
     async (t) => {
       const RG = "validation";
-      const { page, errors } = await newPage(browser);
+      const { page, errors } = await newPage(env.browser);
       const valid = {
         name: "valid-name",
         location: "westus",
@@ -443,7 +431,7 @@ describe("customer portal", () => {
       await screenshot(page, t.name);
 
       // An existing name is refused instead of silently replacing the job (the wizard creates).
-      await server.client().jobs.create("taken", RG, importJob({}, "westus"));
+      await env.server.client().jobs.create("taken", RG, importJob({}, "westus"));
       await page.goto(`${rgUrl(RG)}/create-job?type=Import`);
       await page.locator("#f-name").fill("taken");
       await page.locator("#f-location").selectOption("westus");
@@ -453,7 +441,7 @@ describe("customer portal", () => {
       await page.locator("#f-drive-0-manifestFile").fill("\\DriveManifest.xml");
       await page.getByRole("button", { name: "Create job" }).click();
       assert.equal((await shownError(page)).code, "JobAlreadyExists");
-      const taken = await server.client().jobs.get("taken", RG);
+      const taken = await env.server.client().jobs.get("taken", RG);
       assert.match(taken.properties?.storageAccountId ?? "", /drivebaydata$/, "not replaced");
 
       // Mark as shipped without the return details: the API's ShippingInformationMissing.
@@ -477,7 +465,7 @@ describe("customer portal", () => {
       await page.locator("#f-deliveryPackage-driveCount").fill("two");
       await page.getByRole("button", { name: "Mark as shipped" }).click();
       assert.deepEqual(await shownError(page), { code: badCount.code, message: badCount.message });
-      assert.equal((await server.client().jobs.get("taken", RG)).properties?.state, "Creating");
+      assert.equal((await env.server.client().jobs.get("taken", RG)).properties?.state, "Creating");
       assert.deepEqual(errors, []);
       await page.close();
     },
@@ -485,7 +473,7 @@ describe("customer portal", () => {
 
   test("an export job through the wizard", { skip: SKIP }, async (t) => {
     const RG = "exports";
-    const { page, errors } = await newPage(browser);
+    const { page, errors } = await newPage(env.browser);
     await page.goto(`${rgUrl(RG)}/create-job`);
     await page.getByRole("link", { name: /Export job/ }).click();
     await page.getByLabel("Job name").fill("photos-out");
@@ -498,7 +486,7 @@ describe("customer portal", () => {
     await screenshot(page, t.name);
     await page.getByRole("button", { name: "Create job" }).click();
     await page.locator("#notice").waitFor();
-    const job = await server.client().jobs.get("photos-out", RG);
+    const job = await env.server.client().jobs.get("photos-out", RG);
     assert.equal(job.properties?.jobType, "Export");
     assert.deepEqual(job.properties?.export?.blobPath, ["/docs/readme.txt", "/docs/licence.txt"]);
     assert.deepEqual(job.properties?.export?.blobPathPrefix, ["/photos/2026/"]);
@@ -514,14 +502,17 @@ describe("customer portal", () => {
     await page.getByRole("button", { name: "Cancel the job" }).click();
     await page.locator("#notice").waitFor();
     assert.equal(await page.locator('[data-field="state"]').textContent(), "Completed");
-    assert.equal((await server.client().jobs.get("photos-out", RG)).properties?.state, "Completed");
+    assert.equal(
+      (await env.server.client().jobs.get("photos-out", RG)).properties?.state,
+      "Completed",
+    );
     assert.deepEqual(errors, []);
     await page.close();
   });
 
   test("text from a job is shown as text, never run as markup", { skip: SKIP }, async (t) => {
     const RG = "escaping";
-    const c = server.client();
+    const c = env.server.client();
     await c.jobs.create("xss", RG, {
       ...importJob({}, "westus"),
       tags: {
@@ -532,7 +523,7 @@ describe("customer portal", () => {
     await c.jobs.update("xss", RG, {
       returnAddress: { ...shippable.returnAddress!, recipientName: "<b id=injected>Ada</b>" },
     });
-    const { page, errors } = await newPage(browser);
+    const { page, errors } = await newPage(env.browser);
     let dialogs = 0;
     page.on("dialog", (d) => {
       dialogs++;
@@ -567,7 +558,7 @@ describe("customer portal", () => {
     { skip: SKIP },
     async (t) => {
       const RG = "many";
-      const c = server.client();
+      const c = env.server.client();
       const names: string[] = [];
       for (let i = 0; i < 30; i++) {
         const name = `many-${String(i).padStart(2, "0")}`;
@@ -577,7 +568,7 @@ describe("customer portal", () => {
           await c.jobs.update(name, RG, { ...shippable, state: "Shipping" });
       }
       await c.jobs.create("elsewhere", "other-group", importJob({}, "westus"));
-      const { page, errors } = await newPage(browser);
+      const { page, errors } = await newPage(env.browser);
       const rows = async () =>
         page.locator("[data-job]").evaluateAll((els) => els.map((e) => e.getAttribute("data-job")));
 
@@ -660,7 +651,7 @@ describe("customer portal", () => {
     { skip: SKIP },
     async (t) => {
       const RG = "sizes";
-      const c = server.client();
+      const c = env.server.client();
       await c.jobs.create("sizes-creating", RG, importJob({}, "westus"));
       await c.jobs.create("sizes-shipping", RG, importJob({}, "westus"));
       await c.jobs.update("sizes-shipping", RG, { ...shippable, state: "Shipping" });
@@ -677,7 +668,7 @@ describe("customer portal", () => {
         ["scope", portal("/jobs")],
       ] as const;
       for (const viewport of [DESKTOP, PHONE]) {
-        const { page, errors } = await newPage(browser, viewport);
+        const { page, errors } = await newPage(env.browser, viewport);
         for (const [name, url] of pages) {
           await page.goto(url);
           await assertUsable(page);
@@ -698,7 +689,7 @@ describe("customer portal", () => {
     { skip: SKIP },
     async (t) => {
       const RG = "keyboard";
-      const { page, errors } = await newPage(browser);
+      const { page, errors } = await newPage(env.browser);
       await page.goto(`${rgUrl(RG)}/jobs`);
       // The skip link comes first and moves focus to the main content.
       await page.keyboard.press("Tab");
@@ -728,7 +719,7 @@ describe("customer portal", () => {
       await screenshot(page, t.name, `1 create button focused`);
       await page.keyboard.press("Enter");
       await page.locator("#notice").waitFor();
-      const job = await server.client().jobs.get("by-keyboard", RG);
+      const job = await env.server.client().jobs.get("by-keyboard", RG);
       assert.equal(job.location, "westus");
       assert.equal(job.properties?.driveList?.[0]?.driveId, "WD-KEYS0001");
 
@@ -758,7 +749,7 @@ describe("customer portal", () => {
       await page.keyboard.press("Enter");
       await page.locator("#notice").waitFor();
       assert.equal(
-        (await server.client().jobs.get("by-keyboard", RG)).properties?.state,
+        (await env.server.client().jobs.get("by-keyboard", RG)).properties?.state,
         "Completed",
       );
       await screenshot(page, t.name, `2 cancelled`);

@@ -3,13 +3,13 @@
  * package, attaching drives, a transfer the customer watches live, shipping back, faults,
  * and clock control. Outcomes are checked through the SDK and the operator API.
  */
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { startTestServer, SUBSCRIPTION } from "../support/server.ts";
 import { importJob, shippable } from "../api/fixtures.ts";
 import {
   apiError,
@@ -20,6 +20,7 @@ import {
   newPage,
   PHONE,
   screenshot,
+  serverAndBrowser,
   shownError,
 } from "./support.ts";
 
@@ -29,10 +30,9 @@ const DRIVES = ["WD-WCC4N1234567", "WD-WCC4N7654321"];
 const SKIP = browserSkip();
 
 describe("operator portal", () => {
-  let server: TestServer;
-  let browser: Browser;
+  const env = serverAndBrowser(SKIP);
   const mounts: string[] = [];
-  const portal = (path: string) => `${server.url}/portal${path}`;
+  const portal = (path: string) => `${env.server.url}/portal${path}`;
   const customerJob = (rg: string, name: string) =>
     portal(`/subscriptions/${SUBSCRIPTION}/resourceGroups/${rg}/jobs/${name}`);
   const operatorJob = (rg: string, name: string) =>
@@ -45,7 +45,7 @@ describe("operator portal", () => {
 
   /** A job of the customer in Shipping with its own tracking number. */
   async function shippingJob(rg: string, name: string): Promise<string> {
-    const c = server.client();
+    const c = env.server.client();
     await c.jobs.create(name, rg, importJob({}, "westus"));
     const tracking = `TN-${name}`;
     await c.jobs.update(name, rg, {
@@ -58,19 +58,12 @@ describe("operator portal", () => {
 
   async function signIn(page: Page, url = portal("/operator/")): Promise<void> {
     await page.goto(url);
-    await page.getByLabel("Operator key").fill(server.operatorKey);
+    await page.getByLabel("Operator key").fill(env.server.operatorKey);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("button", { name: "Sign out" }).waitFor();
   }
 
-  before(async () => {
-    if (SKIP) return;
-    server = await startTestServer();
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
+  after(() => {
     for (const d of mounts) rmSync(d, { recursive: true, force: true });
   });
 
@@ -78,7 +71,7 @@ describe("operator portal", () => {
     "sign-in: the pages need the operator key, a wrong key is refused, sign-out ends the session",
     { skip: SKIP },
     async (t) => {
-      const { page, context, errors } = await newPage(browser);
+      const { page, context, errors } = await newPage(env.browser);
       const first = await page.goto(portal("/operator/jobs?view=all"));
       assert.equal(first?.status(), 200);
       assert.match(page.url(), /\/portal\/operator\/login\?next=/);
@@ -97,7 +90,7 @@ describe("operator portal", () => {
       assert.equal(await page.getByLabel("Operator key").getAttribute("aria-invalid"), "true");
       await screenshot(page, t.name, "refused");
 
-      await page.getByLabel("Operator key").fill(server.operatorKey);
+      await page.getByLabel("Operator key").fill(env.server.operatorKey);
       await page.getByRole("button", { name: "Sign in" }).click();
       // Back where the sign-in was asked for.
       await page.getByRole("heading", { level: 1, name: "All jobs" }).waitFor();
@@ -107,7 +100,10 @@ describe("operator portal", () => {
       assert.equal(cookie.httpOnly, true);
       assert.equal(cookie.sameSite, "Strict");
       assert.equal(cookie.path, "/portal/operator");
-      assert.ok(!cookie.value.includes(server.operatorKey), "the key itself is not in the cookie");
+      assert.ok(
+        !cookie.value.includes(env.server.operatorKey),
+        "the key itself is not in the cookie",
+      );
 
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.locator("#notice", { hasText: "You are signed out." }).waitFor();
@@ -127,8 +123,8 @@ describe("operator portal", () => {
       const RG = "dc-flow";
       const NAME = "full-cycle";
       const tracking = await shippingJob(RG, NAME);
-      const op = await newPage(browser);
-      const customer = await newPage(browser);
+      const op = await newPage(env.browser);
+      const customer = await newPage(env.browser);
       await signIn(op.page);
 
       // Inbound: the job and its package are listed; "Receive" fills in the package.
@@ -144,7 +140,7 @@ describe("operator portal", () => {
       );
       await op.page.getByRole("button", { name: "Receive package" }).click();
       await op.page.locator("#notice", { hasText: "The package was received." }).waitFor();
-      let job = await server.client().jobs.get(NAME, RG);
+      let job = await env.server.client().jobs.get(NAME, RG);
       assert.equal(job.properties?.state, "Received");
       assert.deepEqual(
         job.properties?.driveList?.map((d) => d.state),
@@ -165,14 +161,17 @@ describe("operator portal", () => {
           .click();
         await op.page.locator("#notice", { hasText: "The drive was attached." }).waitFor();
       }
-      const shown = await server.operator("GET", `/jobs/${SUBSCRIPTION}/${RG}/${NAME}`);
+      const shown = await env.server.operator("GET", `/jobs/${SUBSCRIPTION}/${RG}/${NAME}`);
       assert.deepEqual(
         shown.body.drives.map((d: { contentPath: string }) => d.contentPath),
         paths,
       );
       await op.page.getByRole("button", { name: "Start transfer" }).click();
       await op.page.locator("#notice", { hasText: "The transfer started." }).waitFor();
-      assert.equal((await server.client().jobs.get(NAME, RG)).properties?.state, "Transferring");
+      assert.equal(
+        (await env.server.client().jobs.get(NAME, RG)).properties?.state,
+        "Transferring",
+      );
       await customer.page
         .locator('[data-field="state"]', { hasText: "Transferring" })
         .waitFor({ timeout: 15_000 });
@@ -212,7 +211,7 @@ describe("operator portal", () => {
       await op.page.getByLabel("Ship date (optional)").fill("2026-12-01");
       await op.page.getByRole("button", { name: "Ship back" }).click();
       await op.page.locator("#notice", { hasText: "The drives were shipped back." }).waitFor();
-      job = await server.client().jobs.get(NAME, RG);
+      job = await env.server.client().jobs.get(NAME, RG);
       assert.equal(job.properties?.state, "Closed", "a drive finished with errors");
       assert.equal(job.properties?.returnPackage?.carrierName, "UPS");
       assert.equal(job.properties?.returnPackage?.trackingNumber, "1Z999AA10123456784");
@@ -236,11 +235,11 @@ describe("operator portal", () => {
     async (t) => {
       const RG = "dc-faults";
       const tracking = await shippingJob(RG, "damaged");
-      const { page, errors } = await newPage(browser);
+      const { page, errors } = await newPage(env.browser);
       await signIn(page);
 
       // An unknown tracking number: the operator API's own PackageNotFound.
-      const expected = await server.operator("POST", "/packages/receive", {
+      const expected = await env.server.operator("POST", "/packages/receive", {
         trackingNumber: "NO-SUCH-PACKAGE",
         driveIds: [DRIVES[0]],
       });
@@ -269,7 +268,7 @@ describe("operator portal", () => {
         .locator(`[data-drive="${DRIVES[0]}"]`)
         .getByRole("button", { name: "Attach" })
         .click();
-      const bad = await server.operator(
+      const bad = await env.server.operator(
         "POST",
         `/jobs/${SUBSCRIPTION}/${RG}/damaged/drives/${DRIVES[0]}/attach`,
         { path: "relative/path" },
@@ -286,7 +285,10 @@ describe("operator portal", () => {
       await page.getByLabel("Fault reason").fill("Box crushed in transit");
       await page.getByRole("button", { name: "Mark as faulted" }).click();
       await page.locator("#notice", { hasText: "The job is marked as faulted." }).waitFor();
-      assert.equal((await server.client().jobs.get("damaged", RG)).properties?.state, "Faulted");
+      assert.equal(
+        (await env.server.client().jobs.get("damaged", RG)).properties?.state,
+        "Faulted",
+      );
       await page.goto(portal("/operator/"));
       const faults = page.getByTestId("faults-table");
       assert.match((await faults.textContent()) ?? "", /damaged[\s\S]*Box crushed in transit/);
@@ -295,8 +297,11 @@ describe("operator portal", () => {
       await page.getByLabel("Resolution").fill("Drives checked, all fine");
       await page.getByRole("button", { name: "Resolve fault" }).click();
       await page.locator("#notice", { hasText: "The fault was resolved." }).waitFor();
-      assert.equal((await server.client().jobs.get("damaged", RG)).properties?.state, "Received");
-      const history = await server.operator("GET", `/jobs/${SUBSCRIPTION}/${RG}/damaged`);
+      assert.equal(
+        (await env.server.client().jobs.get("damaged", RG)).properties?.state,
+        "Received",
+      );
+      const history = await env.server.operator("GET", `/jobs/${SUBSCRIPTION}/${RG}/damaged`);
       assert.ok(
         history.body.history.some((h: { reason: string }) => h.reason === "Box crushed in transit"),
       );
@@ -310,18 +315,18 @@ describe("operator portal", () => {
     { skip: SKIP },
     async (t) => {
       const RG = "dc-clock";
-      const c = server.client();
+      const c = env.server.client();
       await c.jobs.create("finished", RG, importJob({}, "westus"));
       await c.jobs.update("finished", RG, { cancelRequested: true });
       assert.equal((await c.jobs.get("finished", RG)).properties?.state, "Completed");
-      const { page, errors } = await newPage(browser);
+      const { page, errors } = await newPage(env.browser);
       await signIn(page);
       const before = (await page.getByTestId("clock-now").textContent()) ?? "";
 
       // A bad duration: the operator API's message.
       await page.getByLabel("Advance the clock by").fill("soon");
       await page.getByRole("button", { name: "Advance" }).click();
-      const expected = await server.operator("POST", "/clock/advance", { by: "soon" });
+      const expected = await env.server.operator("POST", "/clock/advance", { by: "soon" });
       assert.deepEqual(await shownError(page), {
         code: expected.body.error.code,
         message: expected.body.error.message,
@@ -347,12 +352,12 @@ describe("operator portal", () => {
   test("operator pages at 1280×800 and 390×844", { skip: SKIP }, async (t) => {
     const RG = "dc-sizes";
     await shippingJob(RG, "sized");
-    await server.operator("POST", "/packages/receive", {
+    await env.server.operator("POST", "/packages/receive", {
       trackingNumber: "TN-sized",
       driveIds: DRIVES,
     });
     for (const viewport of [DESKTOP, PHONE]) {
-      const { page, context, errors } = await newPage(browser, viewport);
+      const { page, context, errors } = await newPage(env.browser, viewport);
       await signIn(page);
       for (const [name, url] of [
         ["dashboard", portal("/operator/")],

@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import type { RestError } from "@azure/core-rest-pipeline";
+import { startTestServer, type TestServer } from "../support/server.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const SCREENSHOTS = join(import.meta.dirname, "..", "..", ".test-output", "screenshots");
@@ -162,4 +164,25 @@ export async function tabTo(
     if (matches(el)) return;
   }
   assert.fail("the element was not reached with the Tab key");
+}
+
+/**
+ * The test server and the browser of a suite: started before its tests (unless `skip` says
+ * why they cannot run here), closed after them.
+ */
+export function serverAndBrowser(skip: string | undefined): {
+  server: TestServer;
+  browser: Browser;
+} {
+  const env = {} as { server: TestServer; browser: Browser };
+  before(async () => {
+    if (skip) return;
+    env.server = await startTestServer();
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.close();
+  });
+  return env;
 }

@@ -30,23 +30,17 @@ function bin(args: string[], env: Record<string, string> = {}): Promise<Result> 
   });
 }
 
+/** `drive prepare` of the dataset `csv` onto the folder `drive` as drive `driveId`. */
+function prepareArgs(csv: string, drive: string, driveId: string): string[] {
+  return ["drive", "prepare", "--dataset", csv, "--drive", drive, "--drive-id", driveId];
+}
+
 describe("drivebay drive prepare / verify", () => {
   test("prepare prints the driveList entry; verify exits 0 on a clean drive and 1 on damage", async () => {
     const root = tempDir();
     const csv = sampleDataset(root);
     const drive = join(root, "drive");
-    const r = await bin([
-      "drive",
-      "prepare",
-      "--dataset",
-      csv,
-      "--drive",
-      drive,
-      "--drive-id",
-      "D1",
-      "--output",
-      "json",
-    ]);
+    const r = await bin([...prepareArgs(csv, drive, "D1"), "--output", "json"]);
     assert.equal(r.code, 0, r.err);
     const entry = JSON.parse(r.out) as Record<string, string>;
     assert.deepEqual(entry, {
@@ -58,16 +52,7 @@ describe("drivebay drive prepare / verify", () => {
     assert.match(r.err, /prepared 8 file\(s\), 16\.0 MiB \(8 copied\)/);
     assert.doesNotMatch(r.err, /\r/, "no progress bar when stderr is not a terminal");
 
-    const table = await bin([
-      "drive",
-      "prepare",
-      "--dataset",
-      csv,
-      "--drive",
-      drive,
-      "--drive-id",
-      "D1",
-    ]);
+    const table = await bin(prepareArgs(csv, drive, "D1"));
     assert.equal(table.code, 0, table.err);
     assert.match(table.out, /^manifestHash +[0-9A-F]{32}$/m);
     assert.match(table.err, /8 already on the drive/);
@@ -120,16 +105,7 @@ describe("drivebay drive prepare / verify", () => {
       "data.csv",
       "BasePath,DstBlobPathOrPrefix,BlobType\na.txt,c12/a.txt,\nmissing.txt,c12/b,\na.txt,Bad/a,\na.txt,c12/c,Block\n",
     );
-    const r = await bin([
-      "drive",
-      "prepare",
-      "--dataset",
-      csv,
-      "--drive",
-      join(root, "drive"),
-      "--drive-id",
-      "D1",
-    ]);
+    const r = await bin(prepareArgs(csv, join(root, "drive"), "D1"));
     assert.equal(r.code, 2);
     assert.equal(r.out, "");
     assert.match(
@@ -157,16 +133,7 @@ describe("drivebay drive prepare / verify", () => {
     assert.match(both.err, /give exactly one of --drive <dir> and --dock/);
     const neither = await bin(["drive", "prepare", "--dataset", csv, "--drive-id", "D1"]);
     assert.equal(neither.code, 2);
-    const badId = await bin([
-      "drive",
-      "prepare",
-      "--dataset",
-      csv,
-      "--drive",
-      join(root, "d"),
-      "--drive-id",
-      "a b",
-    ]);
+    const badId = await bin(prepareArgs(csv, join(root, "d"), "a b"));
     assert.equal(badId.code, 2);
     assert.match(badId.err, /the drive id 'a b' is invalid/);
     const noDataset = await bin(["drive", "prepare", "--drive", root, "--drive-id", "D1"]);
@@ -207,6 +174,11 @@ describe("drivebay drive prepare --job", () => {
     "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct";
   const KEY1 = "238810-662376-448998-450120-652806-203390-606320-483076";
 
+  /** The options that name the job `job` (in resource group rg) on the test server. */
+  function jobOptions(job: string): string[] {
+    return ["--job", job, "-g", "rg", "--subscription", SUBSCRIPTION, "--endpoint", server.url];
+  }
+
   async function createJob(name: string): Promise<void> {
     await server.client().jobs.create(name, "rg", {
       location: "westus",
@@ -229,26 +201,8 @@ describe("drivebay drive prepare --job", () => {
     await createJob("prep-job");
     const root = tempDir();
     const csv = sampleDataset(root);
-    const args = [
-      "drive",
-      "prepare",
-      "--dataset",
-      csv,
-      "--drive",
-      join(root, "drive"),
-      "--drive-id",
-      "SECOND",
-    ];
-    const conn = [
-      "--job",
-      "prep-job",
-      "-g",
-      "rg",
-      "--subscription",
-      SUBSCRIPTION,
-      "--endpoint",
-      server.url,
-    ];
+    const args = prepareArgs(csv, join(root, "drive"), "SECOND");
+    const conn = jobOptions("prep-job");
     const r = await bin([...args, ...conn, "-o", "json"]);
     assert.equal(r.code, 0, r.err);
     const entry = JSON.parse(r.out) as Record<string, string>;
@@ -294,22 +248,8 @@ describe("drivebay drive prepare --job", () => {
     const root = tempDir();
     const csv = sampleDataset(root);
     const r = await bin([
-      "drive",
-      "prepare",
-      "--dataset",
-      csv,
-      "--drive",
-      join(root, "drive"),
-      "--drive-id",
-      "SECOND",
-      "--job",
-      "done-job",
-      "-g",
-      "rg",
-      "--subscription",
-      SUBSCRIPTION,
-      "--endpoint",
-      server.url,
+      ...prepareArgs(csv, join(root, "drive"), "SECOND"),
+      ...jobOptions("done-job"),
     ]);
     assert.equal(r.code, 1);
     assert.match(
@@ -319,22 +259,8 @@ describe("drivebay drive prepare --job", () => {
     assert.equal(existsSync(join(root, "drive")), false);
 
     const missing = await bin([
-      "drive",
-      "prepare",
-      "--dataset",
-      csv,
-      "--drive",
-      join(root, "drive"),
-      "--drive-id",
-      "SECOND",
-      "--job",
-      "no-such-job",
-      "-g",
-      "rg",
-      "--subscription",
-      SUBSCRIPTION,
-      "--endpoint",
-      server.url,
+      ...prepareArgs(csv, join(root, "drive"), "SECOND"),
+      ...jobOptions("no-such-job"),
     ]);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /error 404/);
