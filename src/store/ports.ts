@@ -43,7 +43,8 @@ export interface JobStore extends ImportProgressStore {
   /** Writes `job` if the stored version still equals `job.version`; the stored version becomes version + 1. */
   update(job: Job, history: HistoryEntry[]): Promise<boolean>;
   /** Deletes the job and all its history if the stored version still equals `version`. */
-  purge(uid: string, version: number): Promise<boolean>;
+  /** `relaxed`: may commit without waiting for the disk (a sweep redoes a lost purge). */
+  purge(uid: string, version: number, options?: { relaxed?: boolean }): Promise<boolean>;
   list(query: ListQuery): Promise<ListedJob[]>;
   history(uid: string): Promise<HistoryEntry[]>;
   /** Jobs whose delivery package has this tracking number (case-insensitive). */

@@ -29,6 +29,8 @@ const RECENT_JOBS = 10_000;
 
 interface PendingWrite {
   run: () => boolean;
+  /** A write that may skip the fsync: it is redone if a power loss drops it (see purge). */
+  relaxed?: boolean;
   /** Applied only after the transaction holding a successful write has committed. */
   committed?: () => void;
   resolve: (ok: boolean) => void;
@@ -68,6 +70,7 @@ export class SqliteJobStore implements JobStore {
   private readonly recent = new Map<string, Job>();
   private readonly uidKeys = new Map<string, string>();
   private flushScheduled = false;
+  private readonly synchronous: "FULL" | "NORMAL";
 
   constructor(options: SqliteOptions) {
     if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
@@ -76,7 +79,8 @@ export class SqliteJobStore implements JobStore {
     // locking on every read, and a second server on the same data dir fails fast.
     this.db.pragma("locking_mode = EXCLUSIVE");
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    this.synchronous = options.synchronous ?? "FULL";
+    this.db.pragma(`synchronous = ${this.synchronous}`);
     this.db.pragma("busy_timeout = 5000");
     // Deleted jobs carry personal data (addresses, keys): overwrite freed pages.
     this.db.pragma("secure_delete = ON");
@@ -237,9 +241,9 @@ export class SqliteJobStore implements JobStore {
    * transaction, so one fsync (synchronous=FULL) makes a whole batch durable. Each write
    * runs in its own savepoint and keeps its own compare-and-set outcome.
    */
-  private enqueue(run: () => boolean, committed?: () => void): Promise<boolean> {
+  private enqueue(run: () => boolean, committed?: () => void, relaxed = false): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ run, committed, resolve, reject });
+      this.pending.push({ run, committed, relaxed, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -253,6 +257,10 @@ export class SqliteJobStore implements JobStore {
     this.pending = [];
     if (batch.length === 0) return;
     const outcomes: ({ ok: boolean } | { error: unknown })[] = [];
+    // A batch of only relaxed writes (the sweep's purges) commits without waiting for the
+    // disk: the fsync would block every request for its whole duration.
+    const relaxed = this.synchronous === "FULL" && batch.every((w) => w.relaxed);
+    if (relaxed) this.db.pragma("synchronous = NORMAL");
     try {
       this.db.transaction(() => {
         for (const write of batch) {
@@ -266,6 +274,8 @@ export class SqliteJobStore implements JobStore {
     } catch (error) {
       for (const write of batch) write.reject(error);
       return;
+    } finally {
+      if (relaxed) this.db.pragma("synchronous = FULL");
     }
     batch.forEach((write, i) => {
       const o = outcomes[i]!;
@@ -302,7 +312,11 @@ export class SqliteJobStore implements JobStore {
     );
   }
 
-  async purge(uid: string, version: number): Promise<boolean> {
+  /**
+   * `relaxed`: a purge the engine's sweep can redo (its deadline stays stored until the
+   * purge commits), so it need not wait for the disk.
+   */
+  async purge(uid: string, version: number, options: { relaxed?: boolean } = {}): Promise<boolean> {
     return this.enqueue(
       () => {
         const r = this.stmts.purge.run(uid, version);
@@ -313,6 +327,7 @@ export class SqliteJobStore implements JobStore {
         return true;
       },
       () => this.forget(uid),
+      options.relaxed,
     );
   }
 
