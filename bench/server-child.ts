@@ -1,7 +1,11 @@
 /**
  * A server process for the benchmarks, so the load generator and the server do not share
  * an event loop. Modes: `drivebay <dataDir>` (the real service, SQLite FULL sync) and
- * `bare <bodyFile>` (bare Fastify answering every GET with the same bytes).
+ * `bare <bodyFile>` (bare Fastify answering every GET with the same bytes), and
+ * `import <dataDir>` (the service as `bench:import` runs it: emulator profile, embedded
+ * Azurite in memory on a free port, autopilot off, the operator key from
+ * BENCH_OPERATOR_KEY; prints `AZURITE <pid>` first, so the bench can tell the two
+ * processes apart).
  * Prints `READY <url>` when listening.
  */
 import Fastify from "fastify";
@@ -19,6 +23,20 @@ if (mode === "bare") {
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   console.log(`READY ${url}`);
+} else if (mode === "import") {
+  const config = loadConfig({
+    flags: { port: 0, dataDir: arg!, logLevel: "silent", blobPort: 0 },
+    env: {
+      DRIVEBAY_PROFILE: "emulator",
+      DRIVEBAY_BLOB_EMBEDDED: "on",
+      DRIVEBAY_BLOB_IN_MEMORY: "on",
+      DRIVEBAY_AUTOPILOT: "off",
+      DRIVEBAY_OPERATOR_KEY: process.env.BENCH_OPERATOR_KEY,
+    },
+  });
+  const running = await startService(config);
+  console.log(`AZURITE ${running.azurite?.pid ?? ""}`);
+  console.log(`READY ${running.url}`);
 } else {
   const config = loadConfig({ flags: { port: 0, dataDir: arg!, logLevel: "silent" }, env: {} });
   const running = await startService({ ...config, tickIntervalMs: 3_600_000 });

@@ -1,0 +1,673 @@
+/**
+ * npm run bench:import — drivebay's import engine against AzCopy, into the same Blob endpoint.
+ *
+ * One dataset (about 1,000 files of 4 KiB–1 MiB, a few 128 MiB files and a 1 GiB file) is
+ * made once in a temporary folder, and a drive is prepared from it with `prepareDrive`
+ * (timed separately). Then, alternating, for BENCH_ROUNDS rounds:
+ *
+ *   - drivebay: a fresh service (bench/server-child.ts `import`: emulator profile, embedded
+ *     Azurite in memory, autopilot off). A job is created and marked Shipping through the
+ *     ARM API; the package is received and the drive attached through the operator API
+ *     (the attach starts the copy). Timed from the attach until Jobs_Get shows Packaging.
+ *     Peak RSS: VmHWM of the drivebay process (not of its Azurite child).
+ *   - AzCopy (`@azure-tools/azcopy-linux` 10.32.2): a fresh embedded Azurite, in memory, in
+ *     its own process as drivebay's is; `azcopy copy <dataset>/* <container SAS URL>
+ *     --recursive --put-md5 --from-to LocalBlob`, stdin an open pipe. Timed from the spawn
+ *     until its last read (file or socket, /proc/<pid>/io rchar sampled every 10 ms): AzCopy
+ *     only exits on its 2 s status tick, so its wall time is reported but not compared.
+ *
+ * Every run is checked: the blob count, each blob's length and Content-MD5 against the
+ * source files, and a sample of blobs downloaded and hashed. Each run also reports the CPU
+ * seconds of the uploader and of its Azurite (Azurite near 100 % of the time: the endpoint
+ * is the limit), and the CPU other processes used meanwhile (from /proc/stat): a run where
+ * they used more than 0.5 s is marked NOISY and left out of the medians.
+ *
+ * Targets: throughput ratio drivebay / AzCopy ≥ 1.0 (medians); drivebay peak RSS ≤ 300 MB.
+ *
+ * Options (env): BENCH_SMALL_FILES (1000), BENCH_SMALL_MIN_KB (4), BENCH_SMALL_MAX_KB (1024),
+ * BENCH_LARGE_FILES (3), BENCH_LARGE_MB (128), BENCH_HUGE_MB (1024; 0 for none),
+ * BENCH_ROUNDS (2), BENCH_ONLY (drivebay | azcopy), BENCH_CPU_PROF (a folder: the drivebay
+ * process runs with --cpu-prof there). Linux only (/proc, the AzCopy binary).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import {
+  BlobServiceClient,
+  ContainerSASPermissions,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+  type ContainerClient,
+} from "@azure/storage-blob";
+import { EmbeddedAzurite } from "../src/storage/azurite.ts";
+import { prepareDrive, type PrepareResult } from "../src/transfer/prepare.ts";
+import { AUTH, fmt, jobPath, SUB, TempDirs } from "./support.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const SMALL_FILES = env("BENCH_SMALL_FILES", 1000);
+const SMALL_MIN = env("BENCH_SMALL_MIN_KB", 4) * KiB;
+const SMALL_MAX = env("BENCH_SMALL_MAX_KB", 1024) * KiB;
+const LARGE_FILES = env("BENCH_LARGE_FILES", 3);
+const LARGE = env("BENCH_LARGE_MB", 128) * MiB;
+const HUGE = env("BENCH_HUGE_MB", 1024) * MiB;
+const ROUNDS = env("BENCH_ROUNDS", 2);
+const ONLY = process.env.BENCH_ONLY;
+const CPU_PROF = process.env.BENCH_CPU_PROF;
+const RSS_TARGET_MB = 300;
+/** A run during which other processes used more CPU than this (seconds) is noisy. */
+const NOISY_CPU_S = 0.5;
+
+const RG = "bench";
+const ACCOUNT = "benchimport";
+const CONTAINER = "bench";
+const DRIVE_ID = "BENCH-DRIVE-0001";
+const BITLOCKER_KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+const mib = (bytes: number) => bytes / MiB;
+const sec = (ms: number) => fmt(ms / 1000, 2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- AzCopy and libsecret
+
+/** The AzCopy binary, executable; exits with the apt command when libsecret is missing. */
+function azcopyBinary(): string {
+  let bin: string;
+  try {
+    const pkg = createRequire(import.meta.url).resolve("@azure-tools/azcopy-linux/package.json");
+    bin = join(dirname(pkg), "dist", "bin", "azcopy_linux_amd64");
+  } catch {
+    console.error(
+      "bench:import needs AzCopy: `npm install` (devDependency @azure-tools/azcopy-linux@10.32.2, Linux x64 only).",
+    );
+    process.exit(1);
+  }
+  try {
+    accessSync(bin, constants.X_OK);
+  } catch {
+    chmodSync(bin, 0o755); // the package ships it without its run bit
+  }
+  const r = spawnSync(bin, ["--version"], { input: "", encoding: "utf8" });
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (r.status !== 0) {
+    if (/libsecret/.test(out)) {
+      console.error(
+        "AzCopy needs libsecret (it cannot load libsecret-1.so.0). Install it with:\n" +
+          "  sudo apt-get install -y libsecret-1-0",
+      );
+    } else {
+      console.error(`AzCopy does not run (${r.error?.message ?? `exit ${r.status}`}):\n${out}`);
+    }
+    process.exit(1);
+  }
+  return bin;
+}
+
+// ---------------------------------------------------------------- /proc sampling
+
+function procStatus(pid: number, field: "VmHWM" | "VmRSS"): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
+    readFileSync(`/proc/${pid}/status`, "utf8"),
+  );
+  return m ? Number(m[1]) * KiB : NaN;
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function rchar(pid: number): number {
+  return Number(/^rchar: (\d+)/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+}
+
+/** The machine's CPU time so far (all CPUs, from /proc/stat), busy and total, in seconds. */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1);
+  const n = f.map(Number);
+  const total = n.reduce((a, b) => a + b, 0);
+  return { busy: (total - n[3]! - n[4]!) / CLK_TCK, total: total / CLK_TCK };
+}
+
+/** The fraction of all CPUs busy over the next `ms`. */
+async function cpuBusy(ms: number): Promise<number> {
+  const a = machineCpu();
+  await sleep(ms);
+  const b = machineCpu();
+  return (b.busy - a.busy) / Math.max(0.01, b.total - a.total);
+}
+
+/** CPU seconds this process (the bench: polling, sampling) has used. */
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+// ---------------------------------------------------------------- the dataset
+
+interface DataFile {
+  /** The path under the dataset folder, `/`-separated: also the blob name. */
+  name: string;
+  size: number;
+  /** Base64 MD5, as Content-MD5 carries it. */
+  md5: string;
+}
+
+/** A seeded PRNG (mulberry32): the same sizes on every run. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function writeRandomFile(root: string, name: string, size: number): DataFile {
+  const path = join(root, name);
+  mkdirSync(dirname(path), { recursive: true });
+  const hash = createHash("md5");
+  const fd = openSync(path, "w");
+  try {
+    for (let done = 0; done < size;) {
+      const chunk = randomBytes(Math.min(16 * MiB, size - done));
+      hash.update(chunk);
+      writeSync(fd, chunk);
+      done += chunk.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { name, size, md5: hash.digest("base64") };
+}
+
+/** Small files log-uniform between SMALL_MIN and SMALL_MAX, 100 to a folder; then the big ones. */
+function makeDataset(root: string): DataFile[] {
+  const random = prng(20261125);
+  const files: DataFile[] = [];
+  const [lo, hi] = [Math.log(SMALL_MIN), Math.log(SMALL_MAX)];
+  for (let i = 0; i < SMALL_FILES; i++) {
+    const size = Math.round(Math.exp(lo + random() * (hi - lo)));
+    const dir = `small/d${String(Math.floor(i / 100)).padStart(2, "0")}`;
+    files.push(writeRandomFile(root, `${dir}/f${String(i).padStart(5, "0")}.bin`, size));
+  }
+  for (let i = 0; i < LARGE_FILES; i++) files.push(writeRandomFile(root, `large/l${i}.bin`, LARGE));
+  if (HUGE > 0) files.push(writeRandomFile(root, "huge/huge.bin", HUGE));
+  return files;
+}
+
+// ---------------------------------------------------------------- checking what arrived
+
+/** Every blob of the container against the dataset (count, length, Content-MD5); a sample downloaded. */
+async function verify(cc: ContainerClient, files: DataFile[]): Promise<string> {
+  const expected = new Map(files.map((f) => [f.name, f]));
+  const problems: string[] = [];
+  let count = 0;
+  for await (const b of cc.listBlobsFlat()) {
+    count++;
+    const f = expected.get(b.name);
+    const md5 = b.properties.contentMD5 && Buffer.from(b.properties.contentMD5).toString("base64");
+    if (!f) problems.push(`unexpected blob ${b.name}`);
+    else if (b.properties.contentLength !== f.size)
+      problems.push(`${b.name}: ${b.properties.contentLength} bytes, expected ${f.size}`);
+    else if (md5 !== f.md5) problems.push(`${b.name}: Content-MD5 ${md5}, expected ${f.md5}`);
+  }
+  if (count !== files.length) problems.push(`${count} blobs, expected ${files.length}`);
+  // The stored Content-MD5 is the uploader's claim: download a sample and hash it here.
+  const sample = files.filter((f, i) => i % Math.max(1, Math.floor(files.length / 8)) === 0);
+  const firstLarge = files.find((f) => f.size >= LARGE && f.size < HUGE);
+  if (firstLarge && !sample.includes(firstLarge)) sample.push(firstLarge);
+  for (const f of sample) {
+    const hash = createHash("md5");
+    const body = (await cc.getBlobClient(f.name).download()).readableStreamBody!;
+    for await (const chunk of body) hash.update(chunk as Buffer);
+    if (hash.digest("base64") !== f.md5) problems.push(`${f.name}: downloaded bytes differ`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`the upload is wrong:\n  ${problems.slice(0, 20).join("\n  ")}`);
+  }
+  return `${count} blobs, lengths and Content-MD5 right, ${sample.length} downloaded and hashed`;
+}
+
+// ---------------------------------------------------------------- one drivebay run
+
+interface RunResult {
+  who: "drivebay" | "AzCopy";
+  round: number;
+  /** The compared time: attach → Packaging, or AzCopy's active transfer time. */
+  ms: number;
+  /** AzCopy: spawn → exit (includes the wait for its status tick). */
+  wallMs?: number;
+  cpu: number;
+  azuriteCpu: number;
+  /** CPU seconds used by everything else on the machine during the run (noise). */
+  otherCpu: number;
+  peakRss?: number;
+  idleRss?: number;
+  checked: string;
+}
+
+/** bench/server-child.ts `import` in its own process; resolves once it listens. */
+function startServer(
+  dataDir: string,
+  operatorKey: string,
+): Promise<{ url: string; child: ChildProcess; azuritePid: number }> {
+  const nodeArgs = CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : [];
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      "--import",
+      "tsx",
+      join(import.meta.dirname, "server-child.ts"),
+      "import",
+      dataDir,
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, BENCH_OPERATOR_KEY: operatorKey },
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /AZURITE (\d+)\s+READY (\S+)/.exec(out);
+      if (m) resolve({ url: m[2]!, child, azuritePid: Number(m[1]) });
+    });
+    child.on("exit", (code) => reject(new Error(`the drivebay server exited with ${code}`)));
+  });
+}
+
+function stopServer(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.removeAllListeners("exit");
+    if (child.exitCode !== null) return resolve();
+    child.on("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+async function call(url: string, method: string, body?: unknown, headers = AUTH) {
+  const res = await fetch(url, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape
+  return (text ? JSON.parse(text) : undefined) as any;
+}
+
+async function runDrivebay(
+  round: number,
+  prepared: PrepareResult,
+  driveDir: string,
+  files: DataFile[],
+  dirs: TempDirs,
+): Promise<RunResult> {
+  const dataDir = dirs.make();
+  const operatorKey = randomBytes(24).toString("base64url");
+  const { url, child, azuritePid } = await startServer(dataDir, operatorKey);
+  const pid = child.pid!;
+  try {
+    const operator = (method: string, path: string, body?: unknown) =>
+      call(`${url}/operator/v1${path}`, method, body, { authorization: `Bearer ${operatorKey}` });
+    const name = `import-${round}`;
+    const job = `${url}${jobPath(RG, name)}`;
+    // The account exists before the clock starts (AzCopy's does too).
+    const account = await operator("GET", `/storage/${ACCOUNT}`);
+    await call(job, "PUT", {
+      location: "westus",
+      properties: {
+        storageAccountId: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
+        jobType: "Import",
+        logLevel: "Error",
+        backupDriveManifest: false,
+        driveList: [{ ...prepared.driveListEntry, bitLockerKey: BITLOCKER_KEY }],
+      },
+    });
+    await call(job, "PATCH", {
+      properties: {
+        state: "Shipping",
+        returnAddress: {
+          recipientName: "Bench",
+          streetAddress1: "1 Loopback Way",
+          city: "Localhost",
+          postalCode: "12345",
+          countryOrRegion: "USA",
+          phone: "+1 555 0100",
+          email: "bench@example.com",
+        },
+        returnShipping: { carrierName: "FedEx", carrierAccountNumber: "123456789" },
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}`, driveCount: 1 },
+      },
+    });
+    await operator("POST", "/packages/receive", {
+      trackingNumber: `TN-${name}`,
+      driveIds: [DRIVE_ID],
+    });
+    const idleRss = procStatus(pid, "VmRSS");
+    const cpu0 = cpuSeconds(pid);
+    const az0 = cpuSeconds(azuritePid);
+    const machine0 = machineCpu().busy;
+    const own0 = ownCpu();
+    const t0 = performance.now();
+    await operator("POST", `/jobs/${SUB}/${RG}/${name}/drives/${DRIVE_ID}/attach`, {
+      path: driveDir,
+    });
+    let state: string;
+    let body: { properties: { state: string; driveList: Record<string, unknown>[] } };
+    for (;;) {
+      body = await call(job, "GET");
+      state = body.properties.state;
+      if (state !== "Transferring" && state !== "Received") break;
+      if (performance.now() - t0 > 30 * 60_000) throw new Error("the import took over 30 min");
+      await sleep(20);
+    }
+    const ms = performance.now() - t0;
+    const peakRss = procStatus(pid, "VmHWM");
+    const cpu = cpuSeconds(pid) - cpu0;
+    const azuriteCpu = cpuSeconds(azuritePid) - az0;
+    const otherCpu = machineCpu().busy - machine0 - cpu - azuriteCpu - (ownCpu() - own0);
+    const drive = body.properties.driveList[0]!;
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    if (state !== "Packaging" || drive.state !== "Completed" || drive.bytesSucceeded !== bytes) {
+      throw new Error(`the import ended ${state}, drive ${JSON.stringify(drive)}`);
+    }
+    const cc = BlobServiceClient.fromConnectionString(account.connectionString).getContainerClient(
+      CONTAINER,
+    );
+    const checked = await verify(cc, files);
+    return {
+      who: "drivebay",
+      round,
+      ms,
+      cpu,
+      azuriteCpu,
+      otherCpu,
+      peakRss,
+      idleRss,
+      checked,
+    };
+  } finally {
+    await stopServer(child);
+  }
+}
+
+// ---------------------------------------------------------------- one AzCopy run
+
+interface AzCopySummary {
+  JobStatus: string;
+  TransfersCompleted: string;
+  TransfersFailed: string;
+  TotalBytesTransferred: string;
+}
+
+async function runAzCopy(
+  round: number,
+  azcopy: string,
+  datasetDir: string,
+  files: DataFile[],
+  dirs: TempDirs,
+): Promise<RunResult> {
+  const dir = dirs.make();
+  const azurite = await EmbeddedAzurite.start({
+    host: "127.0.0.1",
+    port: 0,
+    inMemory: true,
+    location: join(dir, "azurite"),
+    accountsFile: join(dir, "storage-accounts.json"),
+  });
+  try {
+    const key = await azurite.ensureAccount(ACCOUNT);
+    const credential = new StorageSharedKeyCredential(ACCOUNT, key);
+    const cc = new BlobServiceClient(azurite.blobEndpoint(ACCOUNT), credential).getContainerClient(
+      CONTAINER,
+    );
+    await cc.create();
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName: CONTAINER,
+        permissions: ContainerSASPermissions.parse("racwl"),
+        expiresOn: new Date(Date.now() + 6 * 3600_000),
+      },
+      credential,
+    ).toString();
+    const azuritePid = azurite.pid!;
+    const az0 = cpuSeconds(azuritePid);
+    const machine0 = machineCpu().busy;
+    const own0 = ownCpu();
+    const t0 = performance.now();
+    const child = spawn(
+      azcopy,
+      [
+        "copy",
+        `${datasetDir}/*`,
+        `${cc.url}?${sas}`,
+        "--recursive",
+        "--put-md5",
+        "--from-to",
+        "LocalBlob",
+        "--output-type",
+        "json",
+      ],
+      {
+        // stdin stays an open pipe: with /dev/null AzCopy busy-loops reading it.
+        stdio: ["pipe", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          AZCOPY_LOG_LOCATION: join(dir, "azcopy-logs"),
+          AZCOPY_JOB_PLAN_LOCATION: join(dir, "azcopy-plans"),
+        },
+      },
+    );
+    const pid = child.pid!;
+    // The end of the transfer: the last time AzCopy read anything (files, responses). Once
+    // idle, it reads a few bytes a second (timers), hence the 4 KiB slack.
+    const samples: { t: number; rchar: number; cpu: number }[] = [];
+    const sampler = setInterval(() => {
+      try {
+        samples.push({ t: performance.now() - t0, rchar: rchar(pid), cpu: cpuSeconds(pid) });
+      } catch {
+        // it has exited
+      }
+    }, 10);
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const wallMs = performance.now() - t0;
+    clearInterval(sampler);
+    const azuriteCpu = cpuSeconds(azuritePid) - az0;
+    const machine1 = machineCpu().busy;
+    const own1 = ownCpu();
+    let summary: AzCopySummary | undefined;
+    for (const line of out.split("\n")) {
+      if (!line.startsWith("{")) continue;
+      const m = JSON.parse(line) as { MessageType: string; MessageContent: string };
+      if (m.MessageType === "EndOfJob") summary = JSON.parse(m.MessageContent) as AzCopySummary;
+    }
+    if (
+      code !== 0 ||
+      summary?.JobStatus !== "Completed" ||
+      Number(summary.TransfersCompleted) !== files.length
+    ) {
+      throw new Error(
+        `AzCopy exited ${code}: ${JSON.stringify(summary)}\n${err}${out.slice(-2000)}`,
+      );
+    }
+    const last = samples[samples.length - 1]!;
+    const end = samples.find((s) => s.rchar >= last.rchar - 4 * KiB)!;
+    const otherCpu = machine1 - machine0 - last.cpu - azuriteCpu - (own1 - own0);
+    const checked = await verify(cc, files);
+    return {
+      who: "AzCopy",
+      round,
+      ms: end.t,
+      wallMs,
+      cpu: last.cpu,
+      azuriteCpu,
+      otherCpu,
+      checked,
+    };
+  } finally {
+    await azurite.close();
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const MB = (bytes: number) => fmt(bytes / 1e6);
+
+const azcopy = ONLY?.toLowerCase() === "drivebay" ? "" : azcopyBinary();
+const dirs = new TempDirs();
+try {
+  const plannedSmall = (SMALL_FILES * (SMALL_MAX - SMALL_MIN)) / Math.log(SMALL_MAX / SMALL_MIN);
+  const planned = plannedSmall + LARGE_FILES * LARGE + HUGE;
+  const stats = statfsSync(tmpdir());
+  const free = stats.bavail * stats.bsize;
+  if (free < 2 * planned + 512 * MiB) {
+    throw new Error(
+      `${tmpdir()} has ${fmt(mib(free))} MiB free; the dataset and its drive need about ${fmt(mib(2 * planned))} MiB`,
+    );
+  }
+  const busy = await cpuBusy(1000);
+  console.log(
+    `drivebay bench:import — node ${process.version}, ${ROUNDS} round(s); CPU busy before the start ${fmt(busy * 100)} %, load average ${loadavg()
+      .map((l) => fmt(l, 2))
+      .join(" ")}`,
+  );
+  if (busy > 0.15) console.log("  (something else is using the CPUs: figures will be noisy)");
+
+  const root = dirs.make();
+  const datasetDir = join(root, "dataset");
+  let t = performance.now();
+  const files = makeDataset(datasetDir);
+  const bytes = files.reduce((n, f) => n + f.size, 0);
+  const smallBytes = files.slice(0, SMALL_FILES).reduce((n, f) => n + f.size, 0);
+  console.log(
+    `dataset: ${files.length} files, ${fmt(mib(bytes))} MiB — ${SMALL_FILES} of ${SMALL_MIN / KiB} KiB–${SMALL_MAX / KiB} KiB ` +
+      `(log-uniform, ${fmt(mib(smallBytes))} MiB), ${LARGE_FILES} × ${LARGE / MiB} MiB, ` +
+      `${HUGE > 0 ? `1 × ${HUGE / MiB} MiB` : "no huge file"} (made in ${sec(performance.now() - t)} s)`,
+  );
+  writeFileSync(
+    join(root, "dataset.csv"),
+    "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n" +
+      `"${datasetDir}/",${CONTAINER}/,BlockBlob,rename,,\n`,
+  );
+  const driveDir = join(root, "drive");
+  t = performance.now();
+  const prepared = await prepareDrive({
+    datasetCsv: join(root, "dataset.csv"),
+    driveDir,
+    driveId: DRIVE_ID,
+  });
+  const prepMs = performance.now() - t;
+  console.log(
+    `prepareDrive: ${sec(prepMs)} s, ${fmt(mib(bytes) / (prepMs / 1000))} MiB/s (not part of the import timings)`,
+  );
+  // Both sources are read from the page cache; flush the writes so no writeback runs during a round.
+  spawnSync("sync");
+
+  const results: RunResult[] = [];
+  const line = (r: RunResult) => {
+    const s = r.ms / 1000;
+    // Azurite's CPU over the compared time: near 100 % means the endpoint is what limits.
+    const cpu = `CPU ${r.who} ${fmt(r.cpu, 1)} s, Azurite ${fmt(r.azuriteCpu, 1)} s (${fmt((100 * r.azuriteCpu) / s)} %)`;
+    const extra =
+      r.who === "drivebay"
+        ? `peak RSS ${MB(r.peakRss!)} MB (${MB(r.idleRss!)} MB before the attach); ${cpu}`
+        : `exit after ${sec(r.wallMs!)} s; ${cpu}`;
+    console.log(
+      `round ${r.round}  ${r.who.padEnd(8)}  ${sec(r.ms).padStart(6)} s  ${fmt(mib(bytes) / s, 1).padStart(6)} MiB/s  ${fmt(files.length / s, 1).padStart(6)} files/s  ${extra}`,
+    );
+    console.log(
+      `          checked: ${r.checked}; CPU used by other processes during the run ${fmt(Math.max(0, r.otherCpu), 1)} s${r.otherCpu > NOISY_CPU_S ? " — NOISY" : ""}`,
+    );
+  };
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Alternate who goes first, so a drift in the machine's speed hits both alike.
+    const order = round % 2 === 1 ? ["drivebay", "AzCopy"] : ["AzCopy", "drivebay"];
+    for (const who of order) {
+      if (ONLY && ONLY.toLowerCase() !== who.toLowerCase()) continue;
+      const r =
+        who === "drivebay"
+          ? await runDrivebay(round, prepared, driveDir, files, dirs)
+          : await runAzCopy(round, azcopy, datasetDir, files, dirs);
+      results.push(r);
+      line(r);
+      await sleep(1000);
+    }
+  }
+
+  // Runs during which other processes used the CPUs are left out of the medians (when
+  // quiet runs of both remain); peak RSS counts every run.
+  const noisy = (r: RunResult) => r.otherCpu > NOISY_CPU_S;
+  const quietOnes = (rs: RunResult[]) =>
+    rs.some((r) => !noisy(r)) ? rs.filter((r) => !noisy(r)) : rs;
+  const of = (who: RunResult["who"]) => results.filter((r) => r.who === who);
+  const rate = (rs: RunResult[]) => median(rs.map((r) => mib(bytes) / (r.ms / 1000)));
+  const filesRate = (rs: RunResult[]) => median(rs.map((r) => files.length / (r.ms / 1000)));
+  const db = of("drivebay");
+  const ac = of("AzCopy");
+  console.log("");
+  for (const [who, all] of [
+    ["drivebay", db],
+    ["AzCopy", ac],
+  ] as const) {
+    if (all.length === 0) continue;
+    const rs = quietOnes(all);
+    const left = all.length - rs.length;
+    console.log(
+      `${who.padEnd(8)}  median ${fmt(rate(rs), 1)} MiB/s, ${fmt(filesRate(rs), 1)} files/s over ${rs.length} run(s)${left ? ` (${left} noisy run(s) left out)` : ""}`,
+    );
+  }
+  if (db.length > 0 && ac.length > 0) {
+    const ratio = rate(quietOnes(db)) / rate(quietOnes(ac));
+    const perRound = db
+      .map((d) => {
+        const a = ac.find((x) => x.round === d.round);
+        return a ? `${fmt(a.ms / d.ms, 2)}${noisy(a) || noisy(d) ? " (noisy)" : ""}` : undefined;
+      })
+      .filter((x) => x !== undefined);
+    console.log(
+      `  ratio drivebay / AzCopy = ${fmt(ratio, 2)} (per round ${perRound.join(", ")})  (target ≥ 1.0: ${ratio >= 1 ? "met" : "MISSED"})`,
+    );
+  }
+  if (db.length > 0) {
+    const peak = Math.max(...db.map((r) => r.peakRss!));
+    console.log(
+      `  drivebay peak RSS = ${MB(peak)} MB  (target ≤ ${RSS_TARGET_MB} MB: ${peak <= RSS_TARGET_MB * 1e6 ? "met" : "MISSED"})`,
+    );
+  }
+  if (CPU_PROF) console.log(`CPU profiles of the drivebay process: ${CPU_PROF}`);
+} finally {
+  dirs.removeAll();
+}
