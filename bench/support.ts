@@ -4,13 +4,13 @@
  * EXCLUSIVE), temporary directories and number formatting.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_TIMERS, initialDeadline } from "../src/domain/job/lifecycle.ts";
 import type { HistoryEntry, Job } from "../src/domain/job/model.ts";
 import { LocationCatalogue } from "../src/domain/locations.ts";
+import { newJobUid } from "../src/service/job-uid.ts";
 import { SqliteJobStore } from "../src/store/sqlite/sqlite-job-store.ts";
 
 export const SUB = "00000000-0000-0000-0000-0000000000b1";
@@ -19,15 +19,18 @@ export const AUTH = { authorization: "Bearer bench" };
 
 /**
  * Starts `bench/server-child.ts` with `args`; resolves with its URL once it listens. With
- * `cpu`, the child runs pinned to that CPU (Linux `taskset`; see pinCpus()).
+ * `cpu`, the child runs pinned to that CPU (Linux `taskset`; see pinCpus()). With
+ * BENCH_CPU_PROF=<dir>, it writes a CPU profile there when it exits.
  */
 export function startChild(
   args: string[],
   options: { cpu?: number } = {},
 ): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
+    const profile = process.env.BENCH_CPU_PROF;
     const node = [
       process.execPath,
+      ...(profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []),
       "--import",
       "tsx",
       join(import.meta.dirname, "server-child.ts"),
@@ -79,7 +82,7 @@ function seedJob(g: SeedGroup, i: number, now: string): { job: Job; history: His
   const at = g.enteredAt ?? now;
   const completed = g.state === "Completed";
   const job: Job = {
-    uid: randomUUID(),
+    uid: newJobUid(new Date(at)),
     subscriptionId: SUB,
     resourceGroup: g.rg,
     name: jobName(i),

@@ -6,6 +6,7 @@
 import { ConfigError, loadConfig, type Config, type ConfigSources } from "../config.ts";
 import { startService, type RunningService } from "../main.ts";
 import { EmbeddedAzuriteError } from "../storage/azurite.ts";
+import { StoreInUseError } from "../store/sqlite/sqlite-job-store.ts";
 import { CliFailure, DEFAULT_SUBSCRIPTION } from "./client.ts";
 import { formatDuration, type Io } from "./output.ts";
 
@@ -166,6 +167,7 @@ export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promis
       if (e instanceof EmbeddedAzuriteError) {
         throw new CliFailure(`drivebay serve: ${e.message}`, e.code === "EADDRINUSE" ? 2 : 1);
       }
+      if (e instanceof StoreInUseError) throw new CliFailure(`drivebay serve: ${e.message}`, 2);
       throw listenFailure(e, config) ?? e;
     });
     io.err(banner(running, config));

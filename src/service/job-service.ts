@@ -3,7 +3,6 @@
  * A lost race reloads the job and decides again, so concurrent PATCH/PUT/DELETE on one job
  * never lose an update or resurrect a deleted job.
  */
-import { randomUUID } from "node:crypto";
 import type { Clock } from "../domain/clock.ts";
 import { DomainError } from "../domain/errors.ts";
 import type { DecideContext, JobChanges, Timers } from "../domain/job/lifecycle.ts";
@@ -34,6 +33,7 @@ import type { LocationCatalogue } from "../domain/locations.ts";
 import type { StorageAccountRegistry } from "../domain/storage-accounts.ts";
 import type { JobStore } from "../store/ports.ts";
 import { applyEvent, applyToExisting, conflict, notFound } from "./apply.ts";
+import { newJobUid } from "./job-uid.ts";
 
 export { notFound };
 
@@ -108,7 +108,7 @@ export class JobService {
     checkTags(input.tags ?? {});
     const now = ctx.now.toISOString();
     const job: Job = {
-      uid: randomUUID(),
+      uid: newJobUid(ctx.now),
       subscriptionId: key.subscriptionId,
       resourceGroup: key.resourceGroup,
       name: key.name,

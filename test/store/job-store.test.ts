@@ -4,14 +4,19 @@
  */
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { sampleJob } from "../support/job-factory.ts";
 import type { HistoryEntry, Job } from "../../src/domain/job/model.ts";
 import type { JobStore } from "../../src/store/ports.ts";
-import { SqliteJobStore, migrate } from "../../src/store/sqlite/sqlite-job-store.ts";
+import { FENCE_FRAMES } from "../../src/store/sqlite/checkpointer.ts";
+import {
+  SqliteJobStore,
+  StoreInUseError,
+  migrate,
+} from "../../src/store/sqlite/sqlite-job-store.ts";
 
 interface StoreFactory {
   name: string;
@@ -273,18 +278,53 @@ describe("SQLite migrations", () => {
     db.close();
   });
 
-  test("the database file is in WAL mode and owned by one process at a time", async () => {
+  test("the database file is in WAL mode and owned by one store at a time", async () => {
     const dir = mkdtempSync(join(tmpdir(), "drivebay-wal-"));
     try {
       const file = join(dir, "x.sqlite");
       const store = new SqliteJobStore({ file });
-      const intruder = new Database(file, { timeout: 50 });
-      assert.throws(() => intruder.prepare("SELECT COUNT(*) FROM jobs").get(), /locked|busy/i);
-      intruder.close();
+      assert.throws(
+        () => new SqliteJobStore({ file }),
+        (e: unknown) =>
+          e instanceof StoreInUseError &&
+          e.message.includes("in use by another drivebay process") &&
+          e.message.includes("--data-dir"),
+      );
+      await store.insert(job(), [h("create")]);
       await store.close();
+      const again = new SqliteJobStore({ file });
+      assert.equal((await again.countByState()).Creating, 1, "free again once the owner closed");
+      await again.close();
       const after = new Database(file);
       assert.equal(after.pragma("journal_mode", { simple: true }), "wal");
       after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the write-ahead log stays bounded under a steady stream of commits (checkpointer thread)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "drivebay-wal-"));
+    try {
+      const file = join(dir, "x.sqlite");
+      const store = new SqliteJobStore({ file, synchronous: "NORMAL" });
+      // One commit after another with no pause: a checkpoint never finds the log idle, so
+      // without the fence the log would hold every page of every commit (over 40,000 pages
+      // here). With it, the log starts over about every 50 ms of commits.
+      const N = 3000;
+      let frames = 0;
+      for (let i = 0; i < N; i++) {
+        assert.ok(await store.insert(job({ name: `job-${i}`, uid: `u-${i}` }), [h("create")]));
+        frames = Math.max(frames, statSync(`${file}-wal`).size / 4120);
+      }
+      assert.ok(
+        frames < 8 * FENCE_FRAMES,
+        `the log grew to ${Math.round(frames)} pages; checkpoints should keep it near ${FENCE_FRAMES}`,
+      );
+      await store.close();
+      const reopened = new SqliteJobStore({ file });
+      assert.equal((await reopened.countByState()).Creating, N, "every commit is in the database");
+      await reopened.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

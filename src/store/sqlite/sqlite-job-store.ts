@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { HistoryEntry, Job, JobKey, JobState } from "../../domain/job/model.ts";
 import { jobKeyOf } from "../../domain/job/model.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import type { ImportBlobRecord, JobStore, ListQuery, ListedJob } from "../ports.ts";
 
 const MIGRATIONS_DIR = join(
@@ -26,6 +27,41 @@ export interface SqliteOptions {
 }
 
 const RECENT_JOBS = 10_000;
+
+/** SQLite's own default, used again when the checkpointer thread cannot run. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
+/** Another process (or store) holds the data file: two writers would corrupt its in-memory copy. */
+export class StoreInUseError extends Error {
+  constructor(readonly file: string) {
+    super(
+      `the database ${file} is in use by another drivebay process; stop it, or give this one another data directory (--data-dir or DRIVEBAY_DATA_DIR)`,
+    );
+    this.name = "StoreInUseError";
+  }
+}
+
+/**
+ * Holds `<file>-lock` (a one-row SQLite file in exclusive locking mode) for as long as the
+ * store is open, so a second store on the same file fails at once; the operating system
+ * lets go of it when the process ends, however it ends.
+ */
+function claimOwnership(file: string): Database.Database {
+  const lock = new Database(`${file}-lock`, { timeout: 0 });
+  try {
+    lock.pragma("locking_mode = EXCLUSIVE");
+    lock.exec(
+      "CREATE TABLE IF NOT EXISTS owner (pid INTEGER NOT NULL); DELETE FROM owner; INSERT INTO owner VALUES (" +
+        process.pid +
+        ")",
+    );
+    return lock;
+  } catch (e) {
+    lock.close();
+    if ((e as { code?: string }).code?.startsWith("SQLITE_BUSY")) throw new StoreInUseError(file);
+    throw e;
+  }
+}
 
 interface PendingWrite {
   run: () => boolean;
@@ -71,21 +107,26 @@ export class SqliteJobStore implements JobStore {
   private readonly uidKeys = new Map<string, string>();
   private flushScheduled = false;
   private readonly synchronous: "FULL" | "NORMAL";
+  private readonly owner: Database.Database | undefined;
+  private readonly checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteOptions) {
-    if (options.file !== ":memory:") mkdirSync(dirname(options.file), { recursive: true });
-    this.db = new Database(options.file);
-    // One process owns the file (multi-node deployments use PostgreSQL): no shared-memory
-    // locking on every read, and a second server on the same data dir fails fast.
-    this.db.pragma("locking_mode = EXCLUSIVE");
-    this.db.pragma("journal_mode = WAL");
+    if (options.file !== ":memory:") {
+      mkdirSync(dirname(options.file), { recursive: true });
+      // One process owns the file (multi-node deployments use PostgreSQL): the job copy
+      // kept in memory is coherent only while this store is the only writer.
+      this.owner = claimOwnership(options.file);
+    }
+    const db = SqliteJobStore.open(options, this.owner);
+    this.db = db;
     this.synchronous = options.synchronous ?? "FULL";
-    this.db.pragma(`synchronous = ${this.synchronous}`);
-    this.db.pragma("busy_timeout = 5000");
-    // Deleted jobs carry personal data (addresses, keys): overwrite freed pages.
-    this.db.pragma("secure_delete = ON");
-    migrate(this.db);
-    const db = this.db;
+    // Checkpoints (an fsync of the log and one of the database file) run on the
+    // checkpointer thread, never inside a commit on the event loop (ADR 0004).
+    if (this.owner) {
+      this.checkpointer = new Checkpointer(options.file, () => {
+        if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+      });
+    }
     this.stmts = {
       get: db.prepare<[string, string, string], JobRow>(
         "SELECT seq, version, doc FROM jobs WHERE subscription_key = ? AND resource_group_key = ? AND name_key = ?",
@@ -149,10 +190,34 @@ export class SqliteJobStore implements JobStore {
       setSetting: db.prepare(
         "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
       ),
+      // The sweep's batches commit without waiting for the disk (see flush).
+      syncNormal: db.prepare("PRAGMA synchronous = NORMAL"),
+      syncFull: db.prepare("PRAGMA synchronous = FULL"),
       putSetting: db.prepare(
         "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
       ),
     };
+  }
+
+  /** Opens and migrates the database; on failure nothing stays open. */
+  private static open(options: SqliteOptions, owner: Database.Database | undefined) {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(options.file);
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+      db.pragma("busy_timeout = 5000");
+      // The owner's checkpointer thread copies the log back (see the constructor).
+      if (owner) db.pragma("wal_autocheckpoint = 0");
+      // Deleted jobs carry personal data (addresses, keys): overwrite freed pages.
+      db.pragma("secure_delete = ON");
+      migrate(db);
+      return db;
+    } catch (e) {
+      db?.close();
+      owner?.close();
+      throw e;
+    }
   }
 
   private static toJob(row: JobRow): Job {
@@ -252,6 +317,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   private flush(): void {
+    // A fenced checkpoint is copying the log: the batch waits, so the log can start over.
+    const holding = this.checkpointer?.holding;
+    if (holding) {
+      void holding.then(() => this.flush());
+      return;
+    }
     this.flushScheduled = false;
     const batch = this.pending;
     this.pending = [];
@@ -260,7 +331,7 @@ export class SqliteJobStore implements JobStore {
     // A batch of only relaxed writes (the sweep's purges) commits without waiting for the
     // disk: the fsync would block every request for its whole duration.
     const relaxed = this.synchronous === "FULL" && batch.every((w) => w.relaxed);
-    if (relaxed) this.db.pragma("synchronous = NORMAL");
+    if (relaxed) this.stmts.syncNormal.run();
     try {
       this.db.transaction(() => {
         for (const write of batch) {
@@ -275,8 +346,9 @@ export class SqliteJobStore implements JobStore {
       for (const write of batch) write.reject(error);
       return;
     } finally {
-      if (relaxed) this.db.pragma("synchronous = FULL");
+      if (relaxed) this.stmts.syncFull.run();
     }
+    this.checkpointer?.written();
     batch.forEach((write, i) => {
       const o = outcomes[i]!;
       if ("error" in o) return write.reject(o.error);
@@ -429,7 +501,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async close(): Promise<void> {
+    // Writes held by a fenced checkpoint go first; then the thread ends, and the last
+    // connection to close checkpoints the whole log into the database file.
+    await this.checkpointer?.holding;
     this.flush();
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
+    if (this.owner?.open) this.owner.close();
   }
 }
