@@ -138,10 +138,25 @@ export async function startService(
         blobConcurrency: config.importConcurrency,
       })
     : undefined;
-  const datacenter = new DatacenterService({ store, clock, timers, autoTransfer: transfers });
+  const transfersStarted = imports ? () => imports.wake() : undefined;
+  const datacenter = new DatacenterService({
+    store,
+    clock,
+    timers,
+    autoTransfer: transfers,
+    transfersStarted,
+  });
   const dockDir = join(config.dataDir, "dock");
   mkdirSync(dockDir, { recursive: true });
-  const engine = new Engine({ store, clock, timers, logger, dockDir, transfers });
+  const engine = new Engine({
+    store,
+    clock,
+    timers,
+    logger,
+    dockDir,
+    transfers,
+    transfersStarted,
+  });
   const clockService = new ClockService({
     clock,
     store,

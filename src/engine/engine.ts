@@ -28,6 +28,8 @@ export interface EngineDeps {
   sweepPause?: number;
   /** An import engine copies attached drives, so the autopilot starts transfers. */
   transfers?: boolean;
+  /** Called when a tick left a job Transferring, so the import engine starts at once. */
+  transfersStarted?: () => void;
   /** The autopilot's dock: a drive "arrives" when `<dockDir>/<driveId>/` exists. */
   dockDir?: string;
 }
@@ -108,7 +110,10 @@ export class Engine {
           );
         }
       } else if (decision.kind === "changed") {
-        if (await this.deps.store.update(decision.job, decision.history)) result.changed++;
+        if (await this.deps.store.update(decision.job, decision.history)) {
+          result.changed++;
+          if (decision.job.state === "Transferring") this.deps.transfersStarted?.();
+        }
       }
     } catch (err) {
       this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");

@@ -37,9 +37,19 @@ export interface ReceiveRequest {
 export class DatacenterService {
   /**
    * `autoTransfer`: an import engine runs, so attaching a received drive of a job that was
-   * not cancelled starts its copy (the job goes Transferring).
+   * not cancelled starts its copy (the job goes Transferring). `transfersStarted` tells
+   * the import engine at once, instead of on its next poll.
    */
-  constructor(private readonly deps: ApplyDeps & { autoTransfer?: boolean }) {}
+  constructor(
+    private readonly deps: ApplyDeps & { autoTransfer?: boolean; transfersStarted?: () => void },
+  ) {}
+
+  /** Applies `eventFor` and, if that leaves the job Transferring, tells the import engine. */
+  private async applyTransfer(key: JobKey, eventFor: (job: Job) => JobEvent): Promise<Job> {
+    const job = await this.apply(key, eventFor);
+    if (job.state === "Transferring") this.deps.transfersStarted?.();
+    return job;
+  }
 
   private apply(key: JobKey, eventFor: (job: Job) => JobEvent): Promise<Job> {
     checkKey(key);
@@ -134,7 +144,7 @@ export class DatacenterService {
       path: resolved,
     }));
     if (!this.deps.autoTransfer || attached.cancelRequested) return attached;
-    return this.apply(key, (job) =>
+    return this.applyTransfer(key, (job) =>
       job.driveList.some((d) => d.state === "Received" && d.contentPath) && !job.cancelRequested
         ? { type: "startTransfer" }
         : { type: "update", changes: {} },
@@ -142,7 +152,7 @@ export class DatacenterService {
   }
 
   startTransfer(key: JobKey): Promise<Job> {
-    return this.apply(key, () => ({ type: "startTransfer" }));
+    return this.applyTransfer(key, () => ({ type: "startTransfer" }));
   }
 
   completeDrive(

@@ -7,8 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import { open, readFile, type FileHandle } from "node:fs/promises";
-import type { ContainerClient } from "@azure/storage-blob";
-import type { Clock } from "../domain/clock.ts";
+import type { BlockBlobUploadOptions, ContainerClient } from "@azure/storage-blob";
+import { SystemClock, type Clock } from "../domain/clock.ts";
 import type { Timers } from "../domain/job/lifecycle.ts";
 import type { Drive, Job } from "../domain/job/model.ts";
 import { storageAccountName } from "../domain/storage-accounts.ts";
@@ -31,7 +31,14 @@ import {
   parseManifest,
   resolveDriveFile,
 } from "./manifest.ts";
-import type { DriveManifest, HashedPath, ManifestBlob } from "./manifest-types.ts";
+import {
+  RANGE_SIZE,
+  type DriveManifest,
+  type HashedPath,
+  type ManifestBlob,
+  type ManifestRange,
+} from "./manifest-types.ts";
+import { BufferPool } from "./buffer-pool.ts";
 import { parseMetadataFile, parsePropertiesFile } from "./xml-files.ts";
 
 /** Where blobs go: a container of a storage account the service can reach. */
@@ -52,6 +59,14 @@ export interface ImportEngineDeps {
   /** How often progress is written to the job (default 1 s). */
   progressIntervalMs?: number;
 }
+
+/**
+ * Range buffers shared by every copy (16 × 4 MiB): enough to keep 8 blobs and a large
+ * blob's 4 staged blocks in flight, and the engine's whole data footprint.
+ */
+const BUFFERS = 16;
+/** Blocks of one blob staged at once. */
+const STAGED_IN_FLIGHT = 4;
 
 /** A blob that failed: the status for the log, and the part that failed. */
 class BlobFailure extends Error {
@@ -94,9 +109,13 @@ function splitBlobPath(blobPath: string): { container: string; name: string } {
   return { container: blobPath.slice(0, slash), name: blobPath.slice(slash + 1) };
 }
 
-/** Reads exactly `length` bytes at `offset`, or fails with FileUnexpectedEnd. */
-async function readRange(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads exactly `length` bytes at `offset` into `buf`, or fails with FileUnexpectedEnd. */
+async function readRange(
+  fh: FileHandle,
+  offset: number,
+  length: number,
+  buf: Buffer,
+): Promise<Buffer> {
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
@@ -112,8 +131,46 @@ async function readRange(fh: FileHandle, offset: number, length: number): Promis
       },
     );
   }
-  return buf;
+  return buf.subarray(0, length);
 }
+
+const corrupted = (offset: number, length: number) =>
+  new BlobFailure(
+    "CompletedWithErrors",
+    `the bytes at ${offset}..${offset + length} do not match their MD5 in the manifest`,
+    { failedRange: { offset, length, status: "Corrupted" } },
+  );
+
+/**
+ * The endpoint refused a body whose MD5 is not the Content-MD5 sent with it: Azure Storage
+ * answers 400 Md5Mismatch, Azurite 400 InvalidOperation "Provided contentMD5 doesn't match."
+ */
+function isContentMismatch(e: unknown): boolean {
+  const err = e as { statusCode?: number; code?: string; message?: string };
+  return (
+    err.statusCode === 400 &&
+    (err.code === "Md5Mismatch" ||
+      (err.code === "InvalidOperation" && /content-?md5/i.test(err.message ?? "")))
+  );
+}
+
+/** A conditional write (`If-None-Match: *`) found the name taken. */
+function isAlreadyExists(e: unknown): boolean {
+  const err = e as { statusCode?: number; code?: string };
+  return err.statusCode === 409 && err.code === "BlobAlreadyExists";
+}
+
+/** MD5 of no bytes (an empty file's blob). */
+const EMPTY_MD5 = createHash("md5").digest();
+
+/**
+ * Azure Storage refuses requests dated more than 15 minutes off its clock, so a blob the
+ * endpoint dates earlier than that before this engine claimed its name was not written by it.
+ */
+const ENDPOINT_CLOCK_SKEW_MS = 15 * 60_000;
+
+/** How a blob is written: create only (`If-None-Match: *`), or whatever is there. */
+type WriteMode = "ifNew" | "replace";
 
 /** Same length and same content MD5: the blob endpoint holds what this engine wrote. */
 function sameContent(
@@ -128,6 +185,17 @@ function sameContent(
   );
 }
 
+/** A block blob of at most one range: written by one Put Blob. */
+function singleRequest(blob: ManifestBlob): boolean {
+  return blob.blobType === "BlockBlob" && blob.ranges.length <= 1;
+}
+
+/** The content MD5 a single-request blob must have: its one range's, or that of no bytes. */
+function expectedMd5(blob: ManifestBlob): Buffer {
+  const r = blob.ranges[0];
+  return r ? Buffer.from(r.hash, "hex") : EMPTY_MD5;
+}
+
 export class ImportEngine {
   private readonly active = new Map<string, Promise<void>>();
   /** Bytes to move per drive (`uid:driveId`), known once its manifest is read. */
@@ -135,6 +203,9 @@ export class ImportEngine {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private polling: Promise<void> | undefined;
+  private readonly buffers = new BufferPool(BUFFERS, RANGE_SIZE);
+  /** The real time, as the blob endpoint dates blobs (the service clock may be advanced). */
+  private readonly wallClock = new SystemClock();
 
   /**
    * Called before each blob is started (tests use it to act at a known point of a copy,
@@ -167,6 +238,11 @@ export class ImportEngine {
       if (this.active.size === 0) return;
       await Promise.allSettled([...this.active.values()]);
     }
+  }
+
+  /** A drive became Transferring: look for work now rather than on the next poll (once started). */
+  wake(): void {
+    if (this.timer && !this.stopping) void this.poll();
   }
 
   /** Looks for drives to copy and starts them (bounded by driveConcurrency). */
@@ -582,6 +658,10 @@ export class ImportEngine {
       });
       return entry;
     };
+    const skipped: BlobLogEntry = {
+      ...base,
+      disposition: { requested: blob.disposition, status: "Skipped" },
+    };
     let fh: FileHandle | undefined;
     try {
       const nameProblem = blobPathProblem(blob.blobPath);
@@ -619,39 +699,73 @@ export class ImportEngine {
       }
       const { container, name } = splitBlobPath(blob.blobPath);
       const cc = await this.container(run, container);
+      const claim = (target: string, disposition: DispositionStatus, mode: WriteMode) =>
+        this.deps.store.recordImport(job.uid, drive.driveId, {
+          blobKey: key,
+          status: "writing",
+          finalPath: `${container}/${target}`,
+          // `since` is for comparing with the endpoint's dates (see ENDPOINT_CLOCK_SKEW_MS).
+          detail: { disposition, mode, since: this.wallClock.now().getTime() },
+        });
       let target = name;
       let disposition: DispositionStatus;
+      let mode: WriteMode;
+      // Set when resuming a create-only write: a blob found under its name may be the
+      // engine's own from before the restart.
+      let resumedSince: number | undefined;
       if (earlier?.status === "writing" && earlier.finalPath) {
         // Ours from an earlier attempt: write it again under the same name, never "name (2)".
         target = splitBlobPath(earlier.finalPath).name;
         disposition = earlier.detail.disposition as DispositionStatus;
+        mode = earlier.detail.mode === "ifNew" ? "ifNew" : "replace";
+        if (mode === "ifNew") resumedSince = earlier.detail.since as number;
+      } else if (singleRequest(blob)) {
+        // One request writes it: a create-only write finds out whether the name is taken
+        // (409), instead of asking first with a HEAD per blob.
+        disposition = "Created";
+        mode = "ifNew";
+        await claim(target, disposition, mode);
       } else {
         const exists = await cc.getBlobClient(name).exists();
-        if (exists && blob.disposition === "no-overwrite") {
-          return record("skipped", {
-            ...base,
-            disposition: { requested: blob.disposition, status: "Skipped" },
-          });
-        }
-        disposition = exists
-          ? blob.disposition === "overwrite"
+        if (exists && blob.disposition === "no-overwrite") return record("skipped", skipped);
+        disposition = !exists
+          ? "Created"
+          : blob.disposition === "overwrite"
             ? "Overwritten"
-            : "Renamed"
-          : "Created";
-        if (disposition === "Renamed") {
-          for (let n = 2; ; n++) {
-            target = renamed(name, n);
-            if (!(await cc.getBlobClient(target).exists())) break;
+            : "Renamed";
+        if (disposition === "Renamed") target = await this.freeName(cc, name);
+        mode = "replace";
+        await claim(target, disposition, mode);
+      }
+      let md5: string;
+      for (;;) {
+        try {
+          md5 = await this.write(cc, target, blob, fh, metadata, props, mode);
+          break;
+        } catch (e) {
+          if (mode !== "ifNew" || !isAlreadyExists(e)) throw e;
+        }
+        // The name is taken. After a restart it may hold this engine's own write.
+        if (resumedSince !== undefined) {
+          const mine = await this.writtenSince(cc, target, blob, resumedSince);
+          resumedSince = undefined;
+          if (mine) {
+            md5 = mine;
+            break;
           }
         }
-        await this.deps.store.recordImport(job.uid, drive.driveId, {
-          blobKey: key,
-          status: "writing",
-          finalPath: `${container}/${target}`,
-          detail: { disposition },
-        });
+        // Someone else's blob: the disposition rules decide.
+        if (blob.disposition === "no-overwrite") return record("skipped", skipped);
+        if (blob.disposition === "overwrite") {
+          target = name;
+          disposition = "Overwritten";
+          mode = "replace";
+        } else {
+          target = await this.freeName(cc, name);
+          disposition = "Renamed";
+        }
+        await claim(target, disposition, mode);
       }
-      const md5 = await this.write(cc, target, blob, fh, metadata, props);
       run.bytesDone += blob.length;
       const entry: BlobLogEntry = {
         ...base,
@@ -678,7 +792,45 @@ export class ImportEngine {
     }
   }
 
-  /** Writes the blob from file ranges, verifying each range's MD5; returns the content MD5 (Base64). */
+  /** The first `name (n).ext` (n ≥ 2) not taken in the container. */
+  private async freeName(cc: ContainerClient, name: string): Promise<string> {
+    for (let n = 2; ; n++) {
+      const candidate = renamed(name, n);
+      if (!(await cc.getBlobClient(candidate).exists())) return candidate;
+    }
+  }
+
+  /**
+   * Whether the blob under `target` is this engine's write from before a restart: the
+   * manifest's length and MD5, created after the engine claimed the name. Returns its MD5.
+   */
+  private async writtenSince(
+    cc: ContainerClient,
+    target: string,
+    blob: ManifestBlob,
+    since: number,
+  ): Promise<string | undefined> {
+    const props = await cc
+      .getBlobClient(target)
+      .getProperties()
+      .catch(() => undefined);
+    const md5 = expectedMd5(blob).toString("base64");
+    const created = props?.createdOn?.getTime();
+    return props !== undefined &&
+      sameContent(props, blob.length, md5) &&
+      created !== undefined &&
+      created >= since - ENDPOINT_CLOCK_SKEW_MS
+      ? md5
+      : undefined;
+  }
+
+  /**
+   * Writes the blob from file ranges; returns its content MD5 (Base64). Block ranges go
+   * with their manifest MD5 as the request's Content-MD5, which the endpoint checks (400 on
+   * a mismatch, logged as the range's `Corrupted`), so the bytes are verified where they
+   * land and hashed here only for a multi-block blob's own Content-MD5. Page ranges are
+   * checked here: Azurite does not check Put Page's Content-MD5.
+   */
   private async write(
     cc: ContainerClient,
     name: string,
@@ -686,75 +838,99 @@ export class ImportEngine {
     fh: FileHandle,
     metadata: Record<string, string> | undefined,
     props: ReturnType<typeof parsePropertiesFile> | undefined,
+    mode: WriteMode,
   ): Promise<string> {
-    const whole = createHash("md5");
-    const verified = async (offset: number, length: number, hash: string): Promise<Buffer> => {
-      const data = await readRange(fh, offset, length);
-      const digest = createHash("md5").update(data).digest();
-      if (hex(digest) !== hash.toUpperCase()) {
-        throw new BlobFailure(
-          "CompletedWithErrors",
-          `the bytes at ${offset}..${offset + length} do not match their MD5 in the manifest`,
-          {
-            failedRange: { offset, length, status: "Corrupted" },
-          },
-        );
-      }
-      return data;
-    };
     const headers = {
       blobContentType: props?.contentType,
       blobContentEncoding: props?.contentEncoding,
       blobContentLanguage: props?.contentLanguage,
       blobCacheControl: props?.cacheControl,
     };
+    const conditions = mode === "ifNew" ? { ifNoneMatch: "*" } : undefined;
+    const endpointChecked = async <T>(r: ManifestRange, request: Promise<T>): Promise<T> => {
+      try {
+        return await request;
+      } catch (e) {
+        throw isContentMismatch(e) ? corrupted(r.offset, r.length) : e;
+      }
+    };
     if (blob.blobType === "PageBlob") {
       const pages = cc.getPageBlobClient(name);
-      await pages.create(blob.length, { blobHTTPHeaders: headers, metadata });
+      await pages.create(blob.length, { blobHTTPHeaders: headers, metadata, conditions });
       for (const r of blob.ranges) {
-        const data = await verified(r.offset, r.length, r.hash);
-        await pages.uploadPages(data, r.offset, r.length, {
-          transactionalContentMD5: createHash("md5").update(data).digest(),
+        await this.buffers.with(async (buf) => {
+          const data = await readRange(fh, r.offset, r.length, buf);
+          const digest = createHash("md5").update(data).digest();
+          if (hex(digest) !== r.hash.toUpperCase()) throw corrupted(r.offset, r.length);
+          await pages.uploadPages(data, r.offset, r.length, { transactionalContentMD5: digest });
         });
       }
       // Page blobs carry no computed content MD5; report the MD5 of what was written in range order.
+      const whole = createHash("md5");
       for (const r of blob.ranges) whole.update(r.hash);
-      const md5 = whole.digest().toString("base64");
-      return md5;
+      return whole.digest().toString("base64");
     }
     const block = cc.getBlockBlobClient(name);
-    if (blob.ranges.length <= 1) {
+    if (singleRequest(blob)) {
       const r = blob.ranges[0];
-      const data = r ? await verified(r.offset, r.length, r.hash) : Buffer.alloc(0);
-      const md5 = createHash("md5").update(data).digest();
-      await block.upload(data, data.length, {
-        blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
-        metadata,
-        transactionalContentMD5: md5,
-      } as never);
+      const md5 = expectedMd5(blob);
+      await this.buffers.with(async (buf) => {
+        const data = r ? await readRange(fh, r.offset, r.length, buf) : buf.subarray(0, 0);
+        // The SDK sends `transactionalContentMD5` as Content-MD5; its types leave it out.
+        const options: BlockBlobUploadOptions & { transactionalContentMD5: Uint8Array } = {
+          blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
+          metadata,
+          conditions,
+          transactionalContentMD5: md5,
+        };
+        const request = block.upload(data, data.length, options);
+        const res = r ? await endpointChecked(r, request) : await request;
+        // An endpoint that answers with the MD5 it computed is checked once more.
+        if (r && res.contentMD5 && !Buffer.from(res.contentMD5).equals(md5)) {
+          await block.deleteIfExists().catch(() => undefined);
+          throw corrupted(r.offset, r.length);
+        }
+      });
       return md5.toString("base64");
     }
+    const whole = createHash("md5");
     const ids = blob.ranges.map(
       (r, i) => r.id ?? Buffer.from(`drivebay-${String(i).padStart(6, "0")}`).toString("base64"),
     );
     const inFlight: Promise<unknown>[] = [];
-    for (let i = 0; i < blob.ranges.length; i++) {
-      const r = blob.ranges[i]!;
-      const data = await verified(r.offset, r.length, r.hash);
-      whole.update(data);
-      const staged = block.stageBlock(ids[i]!, data, data.length, {
-        transactionalContentMD5: createHash("md5").update(data).digest(),
-      });
-      // Handled now, awaited below: a failed stage must not become an unhandled rejection.
-      staged.catch(() => undefined);
-      inFlight.push(staged);
-      if (inFlight.length >= 4) await inFlight.shift();
+    try {
+      for (let i = 0; i < blob.ranges.length; i++) {
+        const r = blob.ranges[i]!;
+        const buf = await this.buffers.acquire();
+        let staged: Promise<unknown>;
+        try {
+          const data = await readRange(fh, r.offset, r.length, buf);
+          whole.update(data);
+          staged = endpointChecked(
+            r,
+            block.stageBlock(ids[i]!, data, data.length, {
+              transactionalContentMD5: Buffer.from(r.hash, "hex"),
+            }),
+          ).finally(() => this.buffers.release(buf));
+        } catch (e) {
+          this.buffers.release(buf);
+          throw e;
+        }
+        // Handled now, awaited below: a failed stage must not become an unhandled rejection.
+        staged.catch(() => undefined);
+        inFlight.push(staged);
+        if (inFlight.length >= STAGED_IN_FLIGHT) await inFlight.shift();
+      }
+      await Promise.all(inFlight);
+    } finally {
+      // Stages still in flight hold buffers and the file: let them end before returning.
+      await Promise.allSettled(inFlight);
     }
-    await Promise.all(inFlight);
     const md5 = whole.digest();
     await block.commitBlockList(ids, {
       blobHTTPHeaders: { ...headers, blobContentMD5: md5 },
       metadata,
+      conditions,
     });
     return md5.toString("base64");
   }

@@ -76,7 +76,12 @@ describe("imports into a real Azurite", () => {
     name: string,
     storageAccount: string,
     drives: { prepared: Prepared; driveId?: string; manifestHash?: string }[],
-    options: { logLevel?: "Error" | "Verbose"; drain?: boolean } = {},
+    options: {
+      logLevel?: "Error" | "Verbose";
+      drain?: boolean;
+      /** Runs once the package is received, before the drives are attached. */
+      beforeAttach?: (jobUid: string) => Promise<void>;
+    } = {},
   ) {
     const c = server.client();
     await c.jobs.create(name, RG, {
@@ -106,6 +111,14 @@ describe("imports into a real Azurite", () => {
       driveIds: ids,
     });
     assert.equal(received.status, 200, JSON.stringify(received.body));
+    if (options.beforeAttach) {
+      const stored = await server.store.get({
+        subscriptionId: SUBSCRIPTION,
+        resourceGroup: RG,
+        name,
+      });
+      await options.beforeAttach(stored!.uid);
+    }
     for (let i = 0; i < drives.length; i++) {
       const r = await server.operator(
         "POST",
@@ -298,6 +311,114 @@ describe("imports into a real Azurite", () => {
     assert.ok(
       names.includes("photos/2026/2026/deep/er/note.md"),
       "the undamaged blobs are imported",
+    );
+  });
+
+  test("a corrupted block of a multi-block blob is refused where it lands; a corrupted page range is caught before it is sent", async () => {
+    const MiB = 1024 * 1024;
+    const prepared = await prepare("WD-E2E-0008", (driveDir, m) => {
+      const all = m.blobLists.flatMap((l) => l.blobs);
+      const nine = all.find((b) => b.blobPath.endsWith("nine-mib.bin"))!;
+      const vhd = all.find((b) => b.blobType === "PageBlob")!;
+      for (const [b, at] of [
+        [nine, 4 * MiB + 100],
+        [vhd, 2 * MiB + 3],
+      ] as const) {
+        const path = resolveDriveFile(driveDir, b.filePath)!;
+        const bytes = readFileSync(path);
+        bytes[at] = bytes[at]! ^ 0xff;
+        writeFileSync(path, bytes);
+      }
+    });
+    const job = await importJob("corrupted-blocks", "corruptedblocks", [{ prepared }]);
+    const drive = job.properties!.driveList![0]!;
+    assert.equal(drive.state, "CompletedMoreInfo");
+    const acct = await account("corruptedblocks");
+    const log = await driveLog(drive.errorLogUri, acct);
+    // The 9 MiB file's second block (4 MiB at 4 MiB) and the page range at 2 MiB.
+    assert.match(
+      log,
+      /<BlobPath>photos\/2026\/2026\/nine-mib.bin<\/BlobPath>[\s\S]*?<Block Offset="4194304" Length="4194304" Status="Corrupted"\/>/,
+    );
+    assert.match(
+      log,
+      /<BlobPath>vhds\/disk.vhd<\/BlobPath>[\s\S]*?Offset="2097152"[^>]*Status="Corrupted"/,
+    );
+    assert.equal((log.match(/Status="Corrupted"/g) ?? []).length, 2, log);
+    // Nothing was committed under the damaged blob's name; the others arrived whole.
+    const photos = acct.getContainerClient("photos");
+    assert.equal(await photos.getBlobClient("2026/2026/nine-mib.bin").exists(), false);
+    const exact = prepared.manifest.blobLists[0]!.blobs.find((b) =>
+      b.blobPath.endsWith("exact-4mib.bin"),
+    )!;
+    assert.equal(
+      md5(await download(photos, exact.blobPath.slice("photos/".length))),
+      md5(readFileSync(resolveDriveFile(prepared.driveDir, exact.filePath)!)),
+    );
+  });
+
+  test("resuming create-only writes: the engine's own blob from before a restart is kept; anyone else's gets the disposition", async () => {
+    const prepared = await prepare("WD-E2E-0009");
+    const list = prepared.manifest.blobLists[0]!;
+    const keyOf = (suffix: string) => {
+      const i = list.blobs.findIndex((b) => b.blobPath.endsWith(suffix));
+      const blob = list.blobs[i]!;
+      return { key: `0:${i}`, blob, name: blob.blobPath.slice("photos/".length) };
+    };
+    const ours = keyOf("one.txt");
+    const other = keyOf("note.md");
+    const older = keyOf("日本語.txt");
+    const acct = await account("resumewrites");
+    const photos = acct.getContainerClient("photos");
+    await photos.createIfNotExists();
+    const content = (b: typeof ours) =>
+      readFileSync(resolveDriveFile(prepared.driveDir, b.blob.filePath)!);
+    const put = (name: string, body: Buffer) =>
+      photos.getBlockBlobClient(name).uploadData(body, {
+        blobHTTPHeaders: { blobContentMD5: createHash("md5").update(body).digest() },
+      });
+    const job = await importJob("resume-writes", "resumewrites", [{ prepared }], {
+      // As a crash leaves them: three names claimed for create-only writes, not yet done.
+      beforeAttach: async (uid) => {
+        const claim = (b: typeof ours, since: number) =>
+          server.store.recordImport(uid, "WD-E2E-0009", {
+            blobKey: b.key,
+            status: "writing",
+            finalPath: b.blob.blobPath,
+            detail: { disposition: "Created", mode: "ifNew", since },
+          });
+        // Claimed, then written (by this engine) just before the crash.
+        await claim(ours, Date.now() - 1000);
+        await put(ours.name, content(ours));
+        // Claimed, but the name holds other bytes: someone else's blob.
+        await claim(other, Date.now() - 1000);
+        await put(other.name, Buffer.from("someone else's note"));
+        // The same bytes, but dated long before the claim: someone else's too.
+        await put(older.name, content(older));
+        await claim(older, Date.now() + 20 * 60_000);
+      },
+    });
+    const drive = job.properties!.driveList![0]!;
+    const names: string[] = [];
+    for await (const b of photos.listBlobsFlat()) names.push(b.name);
+    assert.ok(!names.includes(ours.name.replace("one.txt", "one (2).txt")), names.join(", "));
+    assert.ok(names.includes(other.name.replace("note.md", "note (2).md")), names.join(", "));
+    assert.ok(names.includes(older.name.replace("日本語.txt", "日本語 (2).txt")), names.join(", "));
+    assert.equal(md5(await download(photos, ours.name)), md5(content(ours)));
+    assert.equal(
+      (await download(photos, other.name)).toString(),
+      "someone else's note",
+      "the other blob is left alone",
+    );
+    const log = await driveLog(drive.verboseLogUri, acct);
+    const dispositionOf = (blobPath: string) =>
+      new RegExp(
+        `<BlobPath>${blobPath.replace(/[()]/g, "\\$&")}</BlobPath>[\\s\\S]*?<ImportDisposition Status="(\\w+)">`,
+      ).exec(log)?.[1];
+    assert.equal(dispositionOf(ours.blob.blobPath), "Created");
+    assert.equal(
+      dispositionOf(`photos/${other.name.replace("note.md", "note (2).md")}`),
+      "Renamed",
     );
   });
 
