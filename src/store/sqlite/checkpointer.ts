@@ -23,6 +23,8 @@ const WORKER = fileURLToPath(new URL("./checkpointer-worker.mjs", import.meta.ur
 const DELAY_MS = 50;
 /** Log size (pages) past which the next checkpoint holds commits, so the log can start over. */
 export const FENCE_FRAMES = 1000;
+/** The longest a fenced checkpoint holds commits. */
+const FENCE_MAX_MS = 1000;
 
 interface CheckpointReply {
   ok: boolean;
@@ -36,11 +38,10 @@ export class Checkpointer {
   private pending = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private fenced = false;
+  /** Set while a fenced checkpoint holds commits; resolves when they may go on. */
+  private fence: Promise<void> | undefined;
   private lastLog = 0;
   private stopped = false;
-  /** Checkpoints completed (tests and diagnostics). */
-  completed = 0;
 
   /** `onFailed`: the thread cannot run; the store checkpoints inside commits again. */
   constructor(
@@ -60,17 +61,15 @@ export class Checkpointer {
 
   /** While a fenced checkpoint runs: commits wait for this promise. */
   get holding(): Promise<void> | undefined {
-    return this.fenced ? this.running : undefined;
+    return this.fence;
   }
 
   private run(): void {
     this.timer = undefined;
     if (!this.pending || this.stopped) return;
     this.pending = false;
-    this.fenced = this.lastLog >= FENCE_FRAMES;
     const worker = (this.worker ??= this.spawn());
-
-    this.running = new Promise<CheckpointReply>((resolve) => {
+    const running = new Promise<CheckpointReply>((resolve) => {
       const onExit = () => resolve({ ok: false, message: "the checkpointer thread stopped" });
       worker.once("exit", onExit);
       worker.once("message", (reply: CheckpointReply) => {
@@ -80,15 +79,30 @@ export class Checkpointer {
       worker.postMessage("checkpoint");
     }).then((reply) => {
       this.running = undefined;
-      this.fenced = false;
       if (!reply.ok) return this.fail(reply.message ?? "checkpoint failed");
-      this.completed++;
       this.lastLog = reply.log ?? 0;
       if (!this.pending) return;
       // A long log gets its fenced checkpoint at once; otherwise commits gather again first.
       if (this.lastLog >= FENCE_FRAMES) this.run();
       else this.written();
     });
+    this.running = running;
+    if (this.lastLog >= FENCE_FRAMES) {
+      // Commits wait for the checkpoint, but never for long: past FENCE_MAX_MS they go on
+      // (the log grows instead, and the next fence tries again).
+      const fence: Promise<void> = new Promise<void>((resolve) => {
+        const lift = () => {
+          clearTimeout(timer);
+          // A later checkpoint may have put up a fence of its own by now.
+          if (this.fence === fence) this.fence = undefined;
+          resolve();
+        };
+        const timer = setTimeout(lift, FENCE_MAX_MS);
+        timer.unref();
+        void running.finally(lift);
+      });
+      this.fence = fence;
+    }
   }
 
   private spawn(): Worker {
@@ -101,7 +115,6 @@ export class Checkpointer {
   private fail(reason: string): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.fenced = false;
     void this.worker?.terminate();
     this.worker = undefined;
     this.onFailed(reason);
