@@ -727,14 +727,11 @@ export class ImportEngine {
         await claim(target, disposition, mode);
       } else {
         const exists = await cc.getBlobClient(name).exists();
-        if (exists && blob.disposition === "no-overwrite") return record("skipped", skipped);
-        disposition = !exists
-          ? "Created"
-          : blob.disposition === "overwrite"
-            ? "Overwritten"
-            : "Renamed";
-        if (disposition === "Renamed") target = await this.freeName(cc, name);
-        mode = "replace";
+        const choice = exists
+          ? await this.whenTaken(cc, name, blob, "replace")
+          : { target: name, disposition: "Created" as const, mode: "replace" as const };
+        if (!choice) return record("skipped", skipped);
+        ({ target, disposition, mode } = choice);
         await claim(target, disposition, mode);
       }
       let md5: string;
@@ -755,15 +752,9 @@ export class ImportEngine {
           }
         }
         // Someone else's blob: the disposition rules decide.
-        if (blob.disposition === "no-overwrite") return record("skipped", skipped);
-        if (blob.disposition === "overwrite") {
-          target = name;
-          disposition = "Overwritten";
-          mode = "replace";
-        } else {
-          target = await this.freeName(cc, name);
-          disposition = "Renamed";
-        }
+        const choice = await this.whenTaken(cc, name, blob, mode);
+        if (!choice) return record("skipped", skipped);
+        ({ target, disposition, mode } = choice);
         await claim(target, disposition, mode);
       }
       run.bytesDone += blob.length;
@@ -789,6 +780,27 @@ export class ImportEngine {
       });
     } finally {
       await fh?.close();
+    }
+  }
+
+  /**
+   * The disposition rules for a blob whose name is taken: no-overwrite skips it (undefined),
+   * overwrite replaces what is there, rename writes it under the first free `name (n).ext`
+   * (create-only when `mode` is, in case that name is taken meanwhile).
+   */
+  private async whenTaken(
+    cc: ContainerClient,
+    name: string,
+    blob: ManifestBlob,
+    mode: WriteMode,
+  ): Promise<{ target: string; disposition: DispositionStatus; mode: WriteMode } | undefined> {
+    switch (blob.disposition) {
+      case "no-overwrite":
+        return undefined;
+      case "overwrite":
+        return { target: name, disposition: "Overwritten", mode: "replace" };
+      case "rename":
+        return { target: await this.freeName(cc, name), disposition: "Renamed", mode };
     }
   }
 

@@ -1,5 +1,5 @@
-// The SQLite store's checkpointer thread (checkpointer.ts, ADR 0004): a worker with its own connection
-// that copies the write-ahead log back into the database file when the store asks. A
+// The SQLite store's checkpointer thread (checkpointer.ts, ADR 0004): a worker with its
+// own connection that copies the write-ahead log back into the database file when asked. A
 // checkpoint fsyncs the log and the database file; done here, those waits never hold up
 // the event loop that serves the API. Plain JavaScript, so it runs without a loader.
 import Database from "better-sqlite3";
@@ -20,7 +20,7 @@ parentPort.on("message", (message) => {
   try {
     // PASSIVE: copy what no reader still needs, without waiting for the writer or readers.
     const [row] = db.pragma("wal_checkpoint(PASSIVE)");
-    parentPort.postMessage({ ok: true, log: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 });
+    parentPort.postMessage({ ok: true, log: row?.log ?? 0 });
   } catch (error) {
     parentPort.postMessage({ ok: false, message: String(error?.message ?? error) });
   }
