@@ -38,6 +38,9 @@ export async function launch(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      // Shared memory in /tmp, not /dev/shm: Debian's launcher means to add this when
+      // /dev/shm is small, but its check breaks when findmnt prints two lines (seen here).
+      "--disable-dev-shm-usage",
     ],
   });
 }
@@ -68,11 +71,29 @@ export function slug(name: string, max = 60): string {
     .replace(/^-+|-+$/g, "");
 }
 
-/** `.test-output/screenshots/<test>[--<step>].png`, the whole page. */
+/**
+ * `.test-output/screenshots/<test>[--<step>].png`, the whole page.
+ *
+ * A full-page capture makes Chromium draw beyond the window, and now and then it answers
+ * "Unable to capture screenshot" (seen once in CI, on a page that captured fine before).
+ * The page is not at fault and nothing is asserted on the picture, so such a capture is
+ * tried again after the next frames; any other error, or a third refusal, fails the test.
+ */
 export async function screenshot(page: Page, test: string, step?: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const name = step ? `${slug(test)}--${slug(step, 40)}` : slug(test);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.screenshot({ path, fullPage: true });
+      return;
+    } catch (e) {
+      if (attempt >= 3 || !/Unable to capture screenshot/.test(String(e))) throw e;
+      await page.evaluate(
+        () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))),
+      );
+    }
+  }
 }
 
 /**
