@@ -841,7 +841,8 @@ export class ImportEngine {
    * with their manifest MD5 as the request's Content-MD5, which the endpoint checks (400 on
    * a mismatch, logged as the range's `Corrupted`), so the bytes are verified where they
    * land and hashed here only for a multi-block blob's own Content-MD5. Page ranges are
-   * checked here: Azurite does not check Put Page's Content-MD5.
+   * checked here: Azurite does not check Put Page's Content-MD5. A blob that fails part-way
+   * leaves nothing under its name.
    */
   private async write(
     cc: ContainerClient,
@@ -869,13 +870,23 @@ export class ImportEngine {
     if (blob.blobType === "PageBlob") {
       const pages = cc.getPageBlobClient(name);
       await pages.create(blob.length, { blobHTTPHeaders: headers, metadata, conditions });
-      for (const r of blob.ranges) {
-        await this.buffers.with(async (buf) => {
-          const data = await readRange(fh, r.offset, r.length, buf);
-          const digest = createHash("md5").update(data).digest();
-          if (hex(digest) !== r.hash.toUpperCase()) throw corrupted(r.offset, r.length);
-          await pages.uploadPages(data, r.offset, r.length, { transactionalContentMD5: digest });
-        });
+      try {
+        for (const r of blob.ranges) {
+          await this.buffers.with(async (buf) => {
+            const data = await readRange(fh, r.offset, r.length, buf);
+            const digest = createHash("md5").update(data).digest();
+            if (hex(digest) !== r.hash.toUpperCase()) throw corrupted(r.offset, r.length);
+            await pages.uploadPages(data, r.offset, r.length, {
+              transactionalContentMD5: digest,
+            });
+          });
+        }
+      } catch (e) {
+        // A page blob exists from its create on: one that failed part-way is removed, so
+        // no half-written blob stands under the name (a block blob's uncommitted blocks
+        // never become visible).
+        await pages.deleteIfExists().catch(() => undefined);
+        throw e;
       }
       // Page blobs carry no computed content MD5; report the MD5 of what was written in range order.
       const whole = createHash("md5");

@@ -345,9 +345,11 @@ describe("imports into a real Azurite", () => {
       /<BlobPath>vhds\/disk.vhd<\/BlobPath>[\s\S]*?Offset="2097152"[^>]*Status="Corrupted"/,
     );
     assert.equal((log.match(/Status="Corrupted"/g) ?? []).length, 2, log);
-    // Nothing was committed under the damaged blob's name; the others arrived whole.
+    // Nothing stands under the damaged blobs' names (the page blob, created first, is
+    // removed again); the others arrived whole.
     const photos = acct.getContainerClient("photos");
     assert.equal(await photos.getBlobClient("2026/2026/nine-mib.bin").exists(), false);
+    assert.equal(await acct.getContainerClient("vhds").getBlobClient("disk.vhd").exists(), false);
     const exact = prepared.manifest.blobLists[0]!.blobs.find((b) =>
       b.blobPath.endsWith("exact-4mib.bin"),
     )!;
