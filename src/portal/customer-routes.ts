@@ -361,16 +361,19 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       const put = putBodyOf(values, jobType, scope);
       driveRowOf = put.driveRowOf;
       const input = parsePutJob(put.body);
-      // The wizard creates; it never silently replaces a job (a PUT would).
-      const existing = await jobs.get(key).catch(() => undefined);
-      if (existing) {
-        throw new PageError(
+      // The wizard creates; it never silently replaces a job (a PUT would). A taken name
+      // is told before anything else about the form, and also when a create won a race.
+      const taken = (existing: Job | undefined) =>
+        new PageError(
           409,
           "JobAlreadyExists",
-          `A job named '${existing.name}' already exists in resource group '${existing.resourceGroup}'. Choose another name.`,
+          `A job named '${existing?.name ?? key.name}' already exists in resource group '${existing?.resourceGroup ?? key.resourceGroup}'. Choose another name.`,
         );
-      }
-      const { job } = await jobs.createOrReplace(key, input, portalPrincipal(req));
+      const lookup = () => jobs.get(key).catch(() => undefined);
+      const existing = await lookup();
+      if (existing) throw taken(existing);
+      const job = await jobs.createNew(key, input, portalPrincipal(req));
+      if (!job) throw taken(await lookup());
       return seeOther(reply, `${jobUrl(job)}?notice=created`);
     } catch (e) {
       if (!isRefusal(e)) throw e;

@@ -189,6 +189,17 @@ export class JobService {
     throw conflict(key);
   }
 
+  /**
+   * A create that never replaces (the portal's wizard): the new job, or undefined when the
+   * name is taken, also by a create that won a race with this one.
+   */
+  async createNew(key: JobKey, input: JobInput, principal: Principal): Promise<Job | undefined> {
+    checkKey(key);
+    const ctx = this.ctx("customer", principal);
+    const job = this.buildJob(key, input, ctx, principal);
+    return (await this.deps.store.insert(job, [historyOfCreation(ctx)])) ? job : undefined;
+  }
+
   async get(key: JobKey): Promise<Job> {
     checkKey(key);
     const job = await this.deps.store.get(key);

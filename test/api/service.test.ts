@@ -6,6 +6,8 @@ import { freshDataDir, startTestServer } from "../support/server.ts";
 import { assertConformant } from "../support/conformance.ts";
 import { importJob, rejectsWith, shippable, STORAGE } from "./fixtures.ts";
 
+const SUBSCRIPTION = "8a1b2c3d-0000-4000-8000-000000000001";
+
 describe("operations", () => {
   test("/healthz, /readyz and /metrics", async () => {
     const server = await startTestServer();
@@ -125,6 +127,42 @@ describe("operations", () => {
       }
       await rejectsWith(c.jobs.get("racy", "rg"), 404, "ResourceNotFound");
       await assertConformant(t, server.exchanges);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("the portal's wizard creates and never replaces: concurrent creates of one name make one job", async () => {
+    const server = await startTestServer();
+    const key = { subscriptionId: SUBSCRIPTION, resourceGroup: "rg", name: "wizardly" };
+    try {
+      const wizard = `${server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/create-job?type=Import`;
+      const post = (i: number) =>
+        fetch(wizard, {
+          method: "POST",
+          redirect: "manual",
+          headers: { "content-type": "application/x-www-form-urlencoded", origin: server.url },
+          body: new URLSearchParams({
+            name: "wizardly",
+            location: "westus",
+            storageAccount: "drivebaydata",
+            "drive-0-driveId": `WD-WIZ-${i}`,
+            "drive-0-bitLockerKey": "111111-222222-333333-444444-555555-666666-777777-888888",
+            "drive-0-manifestFile": "\\DriveManifest.xml",
+          }).toString(),
+        });
+      const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => post(i)));
+      const statuses = responses.map((r) => r.status);
+      assert.equal(statuses.filter((s) => s === 303).length, 1, `statuses: ${statuses}`);
+      assert.equal(statuses.filter((s) => s === 409).length, 11, `statuses: ${statuses}`);
+      const refusal = await responses.find((r) => r.status === 409)!.text();
+      assert.match(refusal, /JobAlreadyExists/);
+      // The one job is the first create, untouched by the others: one creation in its history.
+      const job = await server.jobs.get(key);
+      assert.equal(job.version, 1);
+      assert.equal(job.driveList.length, 1);
+      const history = await server.jobs.history(key);
+      assert.equal(history.length, 1, JSON.stringify(history));
     } finally {
       await server.close();
     }
