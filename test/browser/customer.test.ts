@@ -12,6 +12,7 @@ import {
   assertUsable,
   browserSkip,
   newPage,
+  parsed,
   PHONE,
   DESKTOP,
   screenshot,
@@ -570,7 +571,9 @@ describe("customer portal", () => {
       await c.jobs.create("elsewhere", "other-group", importJob({}, "westus"));
       const { page, errors } = await newPage(env.browser);
       const rows = async () =>
-        page.locator("[data-job]").evaluateAll((els) => els.map((e) => e.getAttribute("data-job")));
+        (await parsed(page))
+          .locator("[data-job]")
+          .evaluateAll((els) => els.map((e) => e.getAttribute("data-job")));
 
       await page.goto(`${rgUrl(RG)}/jobs`);
       assert.deepEqual(await rows(), names);
@@ -614,7 +617,11 @@ describe("customer portal", () => {
       await page.getByLabel("Sort this page by").selectOption("state");
       await page.getByLabel("Order").selectOption("asc");
       await page.getByRole("button", { name: "Apply filters" }).click();
-      const states = await page.locator("[data-job] .badge:first-child").allTextContents();
+      const states = await (
+        await parsed(page)
+      )
+        .locator("[data-job] .badge:first-child")
+        .allTextContents();
       assert.equal(states[0], "Creating");
       assert.equal(states[states.length - 1], "Shipping");
       await screenshot(page, t.name, `resource group`);

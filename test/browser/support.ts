@@ -63,6 +63,16 @@ export async function newPage(
   return { context, page, errors };
 }
 
+/**
+ * The page once the document a click navigated to is parsed. A click returns when the
+ * navigation has begun; reads that do not wait for an element (`count`, `evaluateAll`,
+ * `allTextContents`) would otherwise see a document still arriving (seen: an empty list).
+ */
+export async function parsed(page: Page): Promise<Page> {
+  await page.waitForLoadState("domcontentloaded");
+  return page;
+}
+
 export function slug(name: string, max = 60): string {
   return name
     .toLowerCase()
