@@ -55,6 +55,15 @@ export function armClient(conn: Connection): StorageImportExport {
   return client;
 }
 
+/** A storage account ARM id as given, or a bare account name in the connection's scope. */
+export function storageAccountId(value: string, conn: Connection): string {
+  if (value.startsWith("/")) return value;
+  return (
+    `/subscriptions/${conn.subscription}/resourceGroups/${conn.resourceGroup}` +
+    `/providers/Microsoft.Storage/storageAccounts/${value}`
+  );
+}
+
 export function jobPath(conn: Connection, jobName: string): string {
   const e = encodeURIComponent;
   return (

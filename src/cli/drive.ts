@@ -18,7 +18,7 @@ import {
   type PrepareResult,
 } from "../transfer/prepare.ts";
 import { verifyDrive, type VerifyProgress, type VerifyResult } from "../transfer/verify.ts";
-import { armClient, CliFailure, failureOf, type Connection } from "./client.ts";
+import { armClient, CliFailure, failureOf, storageAccountId, type Connection } from "./client.ts";
 import {
   addOptionGroup,
   checkedEndpoint,
@@ -29,7 +29,7 @@ import {
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
 
 const DEFAULT_DATA_DIR = ".drivebay";
-const JOB_GROUP = "Add the drive to a job (optional):";
+const JOB_GROUP = "Add the drive to a job, or create the job with it (optional):";
 
 // ---------------------------------------------------------------------------------------
 // Progress on stderr: a bar redrawn in place on a terminal, a plain line now and then otherwise.
@@ -105,6 +105,8 @@ interface PrepareFlags {
   journal?: string;
   job?: string;
   bitlockerKey?: string;
+  location?: string;
+  storageAccount?: string;
   endpoint: string;
   subscription: string;
   resourceGroup: string;
@@ -160,6 +162,16 @@ async function driveListWith(
   return { driveList, bitLockerKey: key };
 }
 
+/** The job, or undefined when there is none (404); any other failure is the CLI's failure. */
+async function findJob(conn: Connection, name: string): Promise<JobResponse | undefined> {
+  try {
+    return await armClient(conn).jobs.get(name, conn.resourceGroup);
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+    throw failureOf(e, conn.endpoint);
+  }
+}
+
 function checkCreating(job: JobResponse, name: string): void {
   const state = job.properties?.state;
   if (job.properties?.jobType !== undefined && job.properties.jobType !== "Import") {
@@ -212,6 +224,14 @@ function registerPrepare(drive: Command, io: Io): void {
   addOptionGroup(cmd, JOB_GROUP, [
     new Option("--job <name>", "add the drive to this import job (it must be Creating)"),
     new Option("--bitlocker-key <key>", "the drive's BitLocker key (default: generated)"),
+    new Option(
+      "-l, --location <location>",
+      "with --storage-account: create the --job with this drive if it does not exist yet",
+    ),
+    new Option(
+      "--storage-account <id-or-name>",
+      "the new job's storage account: an ARM id, or a bare name (in --subscription/--resource-group)",
+    ),
   ]);
   addOptionGroup(cmd, CONNECTION, [
     commonOptions.endpoint(),
@@ -229,15 +249,25 @@ with its line number (exit 2). An interrupted preparation (Ctrl-C, a crash) resu
 the same command is run again with the same journal. The driveList entry is printed on
 stdout (--output json for scripts); progress and a summary go to stderr.
 
-Example:
+With --job the drive is added to that job, which must be Creating; with --location and
+--storage-account as well, a job that does not exist yet is created with this drive
+(they are not used when the job exists).
+
+Examples:
   drivebay drive prepare --dataset dataset.csv --drive /mnt/usb1 --drive-id WD-WCC4N1234567 \\
-    --job myjob -g mygroup`,
+    --job myjob -g mygroup
+  drivebay drive prepare --dataset dataset.csv --dock --drive-id WD-WCC4N1234567 \\
+    --job newjob -g mygroup -l westus --storage-account mydata`,
   );
   setAction<PrepareFlags>(cmd, io, async ({ opts, cmd, print }) => {
     if ((opts.drive === undefined) === (opts.dock !== true)) {
       cmd.error("error: give exactly one of --drive <dir> and --dock.");
     }
     const driveDir = opts.drive ?? join(resolve(opts.dataDir), "dock", opts.driveId);
+    const creation = opts.location ?? opts.storageAccount;
+    if (creation !== undefined && (opts.location === undefined || !opts.storageAccount)) {
+      cmd.error("error: --location and --storage-account go together (to create the --job).");
+    }
     let conn: Connection | undefined;
     if (opts.job !== undefined) {
       conn = {
@@ -247,14 +277,19 @@ Example:
         apiVersion: opts.apiVersion,
         token: opts.token,
       };
-      try {
-        // Before copying for hours: the job must exist and take drives.
-        checkCreating(await armClient(conn).jobs.get(opts.job, conn.resourceGroup), opts.job);
-      } catch (e) {
-        throw failureOf(e, conn.endpoint);
+      // Before copying for hours: the job must take drives, or be one that can be created.
+      const found = await findJob(conn, opts.job);
+      if (found) checkCreating(found, opts.job);
+      else if (creation === undefined) {
+        throw new CliFailure(
+          `error: there is no job ${opts.job} in resource group ${conn.resourceGroup}. Create it ` +
+            `first (drivebay job create), or give --location and --storage-account to create it ` +
+            `with this drive. Nothing was copied.`,
+          1,
+        );
       }
-    } else if (opts.bitlockerKey !== undefined) {
-      cmd.error("error: --bitlocker-key goes with --job.");
+    } else if (opts.bitlockerKey !== undefined || creation !== undefined) {
+      cmd.error("error: --bitlocker-key, --location and --storage-account go with --job.");
     }
 
     const progress = meter(io, "prepare");
@@ -286,15 +321,34 @@ Example:
     let entry: DriveListEntry & { bitLockerKey?: string } = result.driveListEntry;
     if (conn && opts.job !== undefined) {
       try {
-        const { driveList, bitLockerKey } = await driveListWith(
-          conn,
-          opts.job,
-          result.driveListEntry,
-          opts.bitlockerKey,
-        );
-        await armClient(conn).jobs.update(opts.job, conn.resourceGroup, { driveList });
-        entry = { ...entry, bitLockerKey };
-        io.err(`added drive ${entry.driveId} to job ${opts.job} (${driveList.length} drive(s))\n`);
+        // Created only if it still does not exist: a job made meanwhile is added to.
+        if (opts.location && opts.storageAccount && !(await findJob(conn, opts.job))) {
+          const bitLockerKey = opts.bitlockerKey ?? generateBitLockerKey();
+          await armClient(conn).jobs.create(opts.job, conn.resourceGroup, {
+            location: opts.location,
+            properties: {
+              jobType: "Import",
+              storageAccountId: storageAccountId(opts.storageAccount, conn),
+              driveList: [{ ...result.driveListEntry, bitLockerKey }],
+            },
+          });
+          entry = { ...entry, bitLockerKey };
+          io.err(
+            `created job ${opts.job} in resource group ${conn.resourceGroup} with drive ${entry.driveId}\n`,
+          );
+        } else {
+          const { driveList, bitLockerKey } = await driveListWith(
+            conn,
+            opts.job,
+            result.driveListEntry,
+            opts.bitlockerKey,
+          );
+          await armClient(conn).jobs.update(opts.job, conn.resourceGroup, { driveList });
+          entry = { ...entry, bitLockerKey };
+          io.err(
+            `added drive ${entry.driveId} to job ${opts.job} (${driveList.length} drive(s))\n`,
+          );
+        }
       } catch (e) {
         throw failureOf(e, conn.endpoint);
       }

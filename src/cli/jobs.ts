@@ -29,7 +29,14 @@ import {
   RETURN_SHIPPING,
   tags,
 } from "./args.ts";
-import { armClient, failureOf, getJson, jobPath, type Connection } from "./client.ts";
+import {
+  armClient,
+  failureOf,
+  getJson,
+  jobPath,
+  storageAccountId,
+  type Connection,
+} from "./client.ts";
 import {
   addOptionGroup,
   checkedEndpoint,
@@ -134,14 +141,6 @@ const shippingOptions = {
       "resource tags (repeatable or space-separated; --tags '' for none)",
     ).argParser(tags),
 };
-
-function storageAccountId(value: string, conn: Connection): string {
-  if (value.startsWith("/")) return value;
-  return (
-    `/subscriptions/${conn.subscription}/resourceGroups/${conn.resourceGroup}` +
-    `/providers/Microsoft.Storage/storageAccounts/${value}`
-  );
-}
 
 interface CreateOptions {
   location?: string;

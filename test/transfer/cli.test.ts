@@ -263,6 +263,64 @@ describe("drivebay drive prepare --job", () => {
       ...jobOptions("no-such-job"),
     ]);
     assert.equal(missing.code, 1);
-    assert.match(missing.err, /error 404/);
+    assert.match(
+      missing.err,
+      /there is no job no-such-job in resource group rg\. Create it first \(drivebay job create\), or give --location and --storage-account/,
+    );
+    assert.equal(existsSync(join(root, "drive")), false);
+    const half = await bin([
+      ...prepareArgs(csv, join(root, "drive"), "SECOND"),
+      ...jobOptions("no-such-job"),
+      "-l",
+      "westus",
+    ]);
+    assert.equal(half.code, 2);
+    assert.match(half.err, /--location and --storage-account go together/);
+    assert.equal(existsSync(join(root, "drive")), false);
+  });
+
+  test("with --location and --storage-account a job that does not exist yet is created with the drive", async () => {
+    const root = tempDir();
+    const csv = sampleDataset(root);
+    const args = [
+      ...prepareArgs(csv, join(root, "drive"), "NEWDRIVE"),
+      ...jobOptions("new-job"),
+      "-l",
+      "westus",
+      "--storage-account",
+      "acct",
+      "-o",
+      "json",
+    ];
+    const r = await bin(args);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /created job new-job in resource group rg with drive NEWDRIVE/);
+    const entry = JSON.parse(r.out) as Record<string, string>;
+    const job = await server.client().jobs.get("new-job", "rg");
+    assert.equal(job.location, "westus");
+    assert.equal(job.properties?.state, "Creating");
+    assert.equal(job.properties?.jobType, "Import");
+    assert.equal(
+      job.properties?.storageAccountId,
+      `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct`,
+    );
+    assert.deepEqual(
+      job.properties?.driveList?.map((d) => [d.driveId, d.manifestFile, d.manifestHash]),
+      [["NEWDRIVE", "\\NEWDRIVE.manifest", entry.manifestHash]],
+    );
+    const keys = [];
+    for await (const k of server.client().bitLockerKeys.list("new-job", "rg")) keys.push(k);
+    assert.deepEqual(
+      keys.map((k) => [k.driveId, k.bitLockerKey]),
+      [["NEWDRIVE", entry.bitLockerKey]],
+    );
+    // Once the job exists the same command adds to it (here: replaces the drive's entry).
+    const again = await bin(args);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.err, /added drive NEWDRIVE to job new-job \(1 drive\(s\)\)/);
+    assert.equal(
+      (JSON.parse(again.out) as { bitLockerKey: string }).bitLockerKey,
+      entry.bitLockerKey,
+    );
   });
 });
