@@ -2,7 +2,12 @@
  * buildApp(deps) → a Fastify server with the ARM API and the operational endpoints, not
  * listening (tests and main.ts decide where it listens).
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from "fastify";
 import { randomUUID } from "node:crypto";
 import { DomainError, isDomainError } from "./domain/errors.ts";
 import type { LocationCatalogue } from "./domain/locations.ts";
@@ -77,6 +82,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     childLoggerFactory: (logger, bindings, options) =>
       logger.level === "silent" ? logger : logger.child(bindings, options),
     return503OnClosing: true,
+    // Errors before routing (a path with broken percent-encoding) get the envelope too.
+    frameworkErrors: (err, req, reply) => {
+      const e =
+        err.code === "FST_ERR_BAD_URL"
+          ? new DomainError(
+              "InvalidRequestUri",
+              "The request path is not valid: a '%' must be followed by two hexadecimal digits. Encode '%' as '%25'.",
+            )
+          : new DomainError("InvalidRequestContent", err.message);
+      void (reply as FastifyReply)
+        .code(e.status)
+        .header("x-ms-request-id", req.id)
+        .send(envelope(e));
+    },
   });
   const metrics = new Metrics();
   const logRequests = deps.logger ? ["trace", "debug", "info"].includes(deps.logger.level) : false;

@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   MethodNotAllowed: 405,
   AuthenticationFailed: 401,
   // request content
+  InvalidRequestUri: 400,
   InvalidRequestContent: 400,
   MissingRequiredProperty: 400,
   UnsupportedMediaType: 415,

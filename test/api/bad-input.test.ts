@@ -223,6 +223,21 @@ describe("bad input", () => {
     const e = await expectError("POST", `${jobUrl}/existing?${v}`, "{}", 405, "MethodNotAllowed");
     assert.match(e.message, /GET, PUT, PATCH, DELETE/);
     await expectError("GET", `${jobUrl}/has%2Fslash?${v}`, undefined, 400, "InvalidResourceName");
+    // Broken percent-encoding fails before routing; it gets the envelope and a request id.
+    const bad = await expectError(
+      "GET",
+      `${jobUrl}/bad%zz?${v}`,
+      undefined,
+      400,
+      "InvalidRequestUri",
+    );
+    assert.match(bad.message, /Encode '%' as '%25'/);
+    const raw = await rawRequest(
+      server.exchanges,
+      "GET",
+      `${server.url}/subscriptions/%zz/providers`,
+    );
+    assert.match(raw.headers.get("x-ms-request-id") ?? "", /^[0-9a-f-]{36}$/);
     await expectError(
       "GET",
       `${jobUrl}/${"%C3%A9t%C3%A9"}?${v}`,
