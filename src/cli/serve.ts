@@ -51,10 +51,18 @@ function configFrom(flags: ServeFlags): Readonly<Config> {
   }
 }
 
-/** A listen error the user can fix with a flag, as a usage failure (exit 2). */
+/** A listen or data-directory error the user can fix with a flag, as a usage failure (exit 2). */
 function listenFailure(e: unknown, config: Readonly<Config>): CliFailure | undefined {
-  const code = (e as { code?: string }).code;
+  const { code, syscall, path } = e as { code?: string; syscall?: string; path?: string };
   const where = `${config.host}:${config.port}`;
+  // A file the service cannot create or open (EACCES, EROFS, ENOTDIR, ENOSPC …).
+  if (path !== undefined && syscall !== "listen" && syscall !== "bind") {
+    return new CliFailure(
+      `drivebay serve: cannot use the data directory ${config.dataDir}: ${syscall ?? "access"} ` +
+        `${path} failed (${code}); fix its permissions or pick another with --data-dir or DRIVEBAY_DATA_DIR`,
+      2,
+    );
+  }
   switch (code) {
     case "EADDRINUSE":
       return new CliFailure(

@@ -259,7 +259,7 @@ describe("drivebay CLI", () => {
     assert.match(help.out, /history/);
   });
 
-  test("serve refuses a bad profile and a port in use with exit code 2", async () => {
+  test("serve refuses a bad profile, a port in use and an unusable data directory with exit code 2", async () => {
     const profile = await bin(argv`serve --profile production --port 0`);
     assert.equal(profile.code, 2);
     assert.match(
@@ -276,6 +276,21 @@ describe("drivebay CLI", () => {
       busy.err.includes(`port ${port} is in use; pick another with --port or DRIVEBAY_PORT`),
       busy.err,
     );
+
+    // A data directory that cannot be made (here: under a file) is named, not blamed on the port.
+    const parent = mkdtempSync(join(tmpdir(), "drivebay-cli-file-"));
+    writeFileSync(join(parent, "file"), "");
+    const under = join(parent, "file", "data");
+    const unusable = await bin(argv`serve --port 0 --data-dir ${under}`);
+    rmSync(parent, { recursive: true, force: true });
+    assert.equal(unusable.code, 2);
+    assert.ok(
+      unusable.err.includes(
+        `cannot use the data directory ${under}: mkdir ${under} failed (ENOTDIR)`,
+      ),
+      unusable.err,
+    );
+    assert.doesNotMatch(unusable.err, /listen|port/);
   });
 
   test("SIGTERM stops serve gracefully with exit code 0", async () => {
