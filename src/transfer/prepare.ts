@@ -317,17 +317,17 @@ function hex(hash: Hash): string {
 }
 
 /** Cuts a stream into 4 MiB blocks and hashes each (block blobs: contiguous, covering the file). */
-class BlockHasher {
-  private hash = createHash("md5");
-  private start = 0;
-  private fill = 0;
-  constructor(private readonly ranges: ManifestRange[]) {}
+/** Cuts a file's bytes into ranges of at most 4 MiB as they pass; subclasses say what a range is. */
+abstract class RangeCutter {
+  protected start = 0;
+  protected fill = 0;
+  constructor(protected readonly ranges: ManifestRange[]) {}
 
   update(chunk: Buffer): void {
     let off = 0;
     while (off < chunk.length) {
       const take = Math.min(RANGE_SIZE - this.fill, chunk.length - off);
-      this.hash.update(chunk.subarray(off, off + take));
+      this.absorb(chunk.subarray(off, off + take));
       this.fill += take;
       off += take;
       if (this.fill === RANGE_SIZE) this.cut();
@@ -338,7 +338,21 @@ class BlockHasher {
     if (this.fill > 0) this.cut();
   }
 
-  private cut(): void {
+  /** Takes the next bytes of the current range. */
+  protected abstract absorb(bytes: Buffer): void;
+  /** Ends the current range (`fill` bytes from `start`) and starts the next one. */
+  protected abstract cut(): void;
+}
+
+/** Block blobs: one range per 4 MiB block, with its MD5 and block id. */
+class BlockHasher extends RangeCutter {
+  private hash = createHash("md5");
+
+  protected absorb(bytes: Buffer): void {
+    this.hash.update(bytes);
+  }
+
+  protected cut(): void {
     const n = this.ranges.length;
     this.ranges.push({
       offset: this.start,
@@ -363,28 +377,14 @@ const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
  * Page blobs: collects 4 MiB at a time and lists its non-zero 512-byte pages as ranges
  * (an imported page blob starts as zeros, so zero pages need not be written).
  */
-class PageHasher {
+class PageHasher extends RangeCutter {
   private readonly buffer = Buffer.alloc(RANGE_SIZE);
-  private start = 0;
-  private fill = 0;
-  constructor(private readonly ranges: ManifestRange[]) {}
 
-  update(chunk: Buffer): void {
-    let off = 0;
-    while (off < chunk.length) {
-      const take = Math.min(RANGE_SIZE - this.fill, chunk.length - off);
-      chunk.copy(this.buffer, this.fill, off, off + take);
-      this.fill += take;
-      off += take;
-      if (this.fill === RANGE_SIZE) this.flush();
-    }
+  protected absorb(bytes: Buffer): void {
+    bytes.copy(this.buffer, this.fill);
   }
 
-  end(): void {
-    if (this.fill > 0) this.flush();
-  }
-
-  private flush(): void {
+  protected cut(): void {
     let runStart = -1;
     for (let p = 0; p <= this.fill; p += PAGE_SIZE) {
       const zero = p === this.fill || this.buffer.subarray(p, p + PAGE_SIZE).equals(ZERO_PAGE);
