@@ -10,6 +10,7 @@ import Fastify, {
 } from "fastify";
 import { randomUUID } from "node:crypto";
 import { DomainError, isDomainError } from "./domain/errors.ts";
+import { Access, allows, authorizationFailed, type Caller } from "./auth/access.ts";
 import type { LocationCatalogue } from "./domain/locations.ts";
 import type { JobService } from "./service/job-service.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -37,6 +38,8 @@ export interface AppDeps {
   operator?: OperatorDeps;
   /** Called by /readyz; false while the service cannot take requests. */
   ready?: () => boolean;
+  /** ARM API auth (SPEC §6); development auth when absent. */
+  access?: Access;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -63,7 +66,14 @@ const KNOWN_PATHS: [RegExp, string[]][] = [
   [/^\/providers\/microsoft\.importexport\/(locations(\/[^/]+)?|operations)\/?$/i, ["GET"]],
 ];
 
+/** ARM's name of what a request does, as RBAC and AuthorizationFailed messages say it. */
+function armAction(resourceType: string, method: string): string {
+  if (method === "POST") return `${resourceType}/listBitLockerKeys/action`;
+  return `${resourceType}/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`;
+}
+
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const access = deps.access ?? new Access({ mode: "development", grants: [] }, undefined);
   const app = Fastify({
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
@@ -123,6 +133,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   );
 
   app.decorateRequest("operationId", undefined);
+  app.decorateRequest("caller", undefined);
 
   app.addHook("onRequest", (req, reply, done) => {
     const clientId = req.headers["x-ms-client-request-id"];
@@ -163,6 +174,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (domainError) {
       reply.code(domainError.status);
       if (domainError.code === "MethodNotAllowed") reply.header("allow", domainError.target ?? "");
+      if (domainError.code === "AuthenticationFailed") {
+        reply.header("www-authenticate", 'Bearer error="invalid_token"');
+      }
       return envelope(domainError);
     }
     req.log.error({ err }, "unhandled error");
@@ -223,7 +237,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.register(
     async (scope) =>
-      portalRoutes(scope, { jobs: deps.jobs, locations: deps.locations, operator: deps.operator }),
+      portalRoutes(scope, {
+        jobs: deps.jobs,
+        locations: deps.locations,
+        operator: deps.operator,
+        access,
+      }),
     { prefix: "/portal" },
   );
 
@@ -232,9 +251,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     app.route({
       method: route.method,
       url: route.url,
-      // Name the operation, then ARM's api-version check (before any body is read).
+      // Name the operation, authenticate and authorize the caller, then ARM's api-version
+      // check (all before any body is read). Development auth needs no caller here (every
+      // subscription is allowed; systemData reads the header when it needs to), so its
+      // requests stay synchronous.
       onRequest: (req, _reply, done) => {
         req.operationId = route.operationId;
+        const admit = (caller: Caller | undefined) => {
+          if (caller) {
+            req.caller = caller;
+            const subscriptionId = (req.params as Record<string, string>).subscriptionId;
+            if (subscriptionId !== undefined && !allows(caller, subscriptionId)) {
+              throw authorizationFailed(
+                caller,
+                armAction(resourceType, route.method),
+                req.url.split("?")[0]!,
+              );
+            }
+          }
+          checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
+        };
         try {
           // Operator credentials are never accepted on the ARM surface.
           if (operatorKey && isOperatorKey(operatorKey, bearerToken(req))) {
@@ -243,8 +279,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
               "The operator key is not accepted by the Microsoft.ImportExport API; use a customer token here and the operator key only on /operator/v1/.",
             );
           }
-          checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
-          done();
+          if (!access.tokenMode) {
+            admit(undefined);
+            return done();
+          }
+          access.authenticate(req.headers.authorization).then(
+            (caller) => {
+              try {
+                admit(caller);
+                done();
+              } catch (e) {
+                done(e as Error);
+              }
+            },
+            (e: Error) => done(e),
+          );
         } catch (e) {
           done(e as Error);
         }

@@ -9,6 +9,8 @@ import { parseDuration } from "./domain/duration.ts";
 import type { LocationInfo } from "./domain/locations.ts";
 import type { StorageAccountConfig } from "./domain/storage-accounts.ts";
 import { storageAccountConfigProblem } from "./storage/account-config.ts";
+import type { AuthSettings, Grant } from "./auth/access.ts";
+import type { TokenSettings } from "./auth/tokens.ts";
 
 export type Profile = "emulator" | "service";
 
@@ -45,6 +47,8 @@ export interface Config {
   operatorKey?: string;
   /** The simulated datacenter (on in the emulator profile, off in the service profile). */
   autopilot: { enabled: boolean; arrivalDelayMs: number; stepDelayMs: number };
+  /** ARM API auth: development (any token; the emulator's default) or token (verified JWTs). */
+  auth: AuthSettings & { token?: TokenSettings };
 }
 
 export class ConfigError extends Error {}
@@ -263,9 +267,11 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       "operatorKey: the service profile needs an operator key (DRIVEBAY_OPERATOR_KEY or 'operatorKey' in the config file).",
     );
   }
+  const auth = authSettings(profile, env, (file.auth ?? {}) as Record<string, unknown>, cwd);
   return Object.freeze({
     profile,
     operatorKey,
+    auth,
     autopilot: Object.freeze(autopilot),
     host,
     port,
@@ -279,4 +285,89 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     logLevel,
     sqliteSynchronous,
   });
+}
+
+function stringList(name: string, value: unknown): string[] {
+  if (value === undefined || value === "") return [];
+  const list = Array.isArray(value)
+    ? value
+    : String(value)
+        .split(",")
+        .map((v) => v.trim());
+  if (list.some((v) => typeof v !== "string" || v === "")) {
+    throw new ConfigError(`${name}: use a non-empty string or a list of them.`);
+  }
+  return list as string[];
+}
+
+/** `auth`: token auth is the service profile's default and needs issuer, audience and keys. */
+function authSettings(
+  profile: Profile,
+  env: Record<string, string | undefined>,
+  file: Record<string, unknown>,
+  cwd: string,
+): Readonly<Config["auth"]> {
+  const mode =
+    pick(env.DRIVEBAY_AUTH_MODE, file.mode as string | undefined) ??
+    (profile === "service" ? "token" : "development");
+  if (mode !== "development" && mode !== "token") {
+    throw new ConfigError(`auth.mode: '${mode}' is not a mode; use 'development' or 'token'.`);
+  }
+  const grantsRaw = file.grants ?? [];
+  if (
+    !Array.isArray(grantsRaw) ||
+    grantsRaw.some(
+      (g: Partial<Grant>) =>
+        typeof g?.principal !== "string" ||
+        g.principal === "" ||
+        !Array.isArray(g.subscriptions) ||
+        g.subscriptions.some((s) => typeof s !== "string" || s === ""),
+    )
+  ) {
+    throw new ConfigError(
+      'auth.grants: use a list of { "principal": "<oid, appid or upn>", "subscriptions": ["<id>" or "*"] }.',
+    );
+  }
+  const grants = grantsRaw as Grant[];
+  const subscriptionsClaim = pick(
+    env.DRIVEBAY_AUTH_SUBSCRIPTIONS_CLAIM,
+    file.subscriptionsClaim as string | undefined,
+  );
+  if (mode === "development") return Object.freeze({ mode, grants, subscriptionsClaim });
+  const path = (v: string | undefined) => (v === undefined ? undefined : resolve(cwd, v));
+  const token: TokenSettings = {
+    issuers: stringList("auth.issuer", pick(env.DRIVEBAY_AUTH_ISSUER, file.issuer as string)),
+    audiences: stringList(
+      "auth.audience",
+      pick(env.DRIVEBAY_AUTH_AUDIENCE, file.audience as string),
+    ),
+    jwksFile: path(pick(env.DRIVEBAY_AUTH_JWKS_FILE, file.jwksFile as string | undefined)),
+    jwksUri: pick(env.DRIVEBAY_AUTH_JWKS_URI, file.jwksUri as string | undefined),
+    publicKeyFile: path(
+      pick(env.DRIVEBAY_AUTH_PUBLIC_KEY_FILE, file.publicKeyFile as string | undefined),
+    ),
+    clockSkewMs: durationSetting("auth.clockSkew", file.clockSkew, 5 * 60 * 1000),
+  };
+  const missing = [
+    token.issuers.length === 0 ? "auth.issuer (DRIVEBAY_AUTH_ISSUER)" : undefined,
+    token.audiences.length === 0 ? "auth.audience (DRIVEBAY_AUTH_AUDIENCE)" : undefined,
+    !token.jwksFile && !token.jwksUri && !token.publicKeyFile
+      ? "auth.jwksUri, auth.jwksFile or auth.publicKeyFile (DRIVEBAY_AUTH_JWKS_URI, …)"
+      : undefined,
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `auth: token auth${profile === "service" ? " (the service profile's default)" : ""} needs ${missing.join(", ")}. ` +
+        "To accept any bearer token instead (trusted networks only), set auth.mode to 'development' (DRIVEBAY_AUTH_MODE=development).",
+    );
+  }
+  if (token.jwksUri !== undefined && !/^https?:\/\//.test(token.jwksUri)) {
+    throw new ConfigError(`auth.jwksUri: '${token.jwksUri}' is not an http(s) URL.`);
+  }
+  if (grants.length === 0 && subscriptionsClaim === undefined) {
+    throw new ConfigError(
+      "auth: with token auth nobody could use any subscription: list auth.grants in the config file, or name the token claim that lists them (auth.subscriptionsClaim).",
+    );
+  }
+  return Object.freeze({ mode, grants, subscriptionsClaim, token: Object.freeze(token) });
 }

@@ -5,8 +5,11 @@ import { join } from "node:path";
 import pino from "pino";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.ts";
-import type { Config } from "./config.ts";
-import { OffsetClock } from "./domain/clock.ts";
+import { performance } from "node:perf_hooks";
+import { Access } from "./auth/access.ts";
+import { loadStaticKeys, TokenVerifier } from "./auth/tokens.ts";
+import { ConfigError, type Config } from "./config.ts";
+import { OffsetClock, SystemClock } from "./domain/clock.ts";
 import type { Timers } from "./domain/job/lifecycle.ts";
 import { LocationCatalogue } from "./domain/locations.ts";
 import { StorageAccountRegistry } from "./domain/storage-accounts.ts";
@@ -43,6 +46,31 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/**
+ * ARM auth: development, or token auth with the configured keys. Keys at a URL are fetched
+ * from now on (an unreachable URL is logged, and fetched again when a token needs it).
+ */
+function accessOf(config: Readonly<Config>, logger: pino.Logger): Access {
+  const token = config.auth.token;
+  if (config.auth.mode !== "token" || !token) return new Access(config.auth, undefined);
+  let keys;
+  try {
+    keys = loadStaticKeys(token);
+  } catch (e) {
+    throw new ConfigError(`auth: the signing keys cannot be read: ${(e as Error).message}`);
+  }
+  const clock = new SystemClock();
+  const verifier = new TokenVerifier(
+    token,
+    keys,
+    () => clock.now().getTime(),
+    () => performance.now(),
+    (message) => logger.warn(message),
+  );
+  void verifier.refresh();
+  return new Access(config.auth, verifier);
+}
+
 /** The configured key, or the one kept in `<dataDir>/operator.key` (created on first start). */
 function operatorKeyOf(config: Readonly<Config>): { key: string; file?: string } {
   if (config.operatorKey) return { key: config.operatorKey };
@@ -64,6 +92,8 @@ export async function startService(
       censor: "[redacted]",
     },
   });
+  // Bad key settings stop the start before anything is opened.
+  const access = accessOf(config, logger);
   mkdirSync(config.dataDir, { recursive: true });
   // Azurite starts in its own process while the store opens.
   const azuriteStart = config.blob.embedded
@@ -173,6 +203,7 @@ export async function startService(
     logger,
     ready: () => ready && (azurite?.running ?? true),
     operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
+    access,
   });
   let address: string;
   try {

@@ -98,6 +98,16 @@ function operatorKeyLine(
   return "configured (DRIVEBAY_OPERATOR_KEY or the config file's operatorKey; not shown)";
 }
 
+/** How the ARM API authenticates callers. */
+function authLine(config: Readonly<Config>): string {
+  const token = config.auth.token;
+  if (config.auth.mode !== "token" || !token) {
+    return "development (any bearer token, every subscription; trusted networks only)";
+  }
+  const keys = token.jwksUri ?? token.jwksFile ?? token.publicKeyFile;
+  return `token (issuer ${token.issuers.join(", ")}; audience ${token.audiences.join(", ")}; keys ${keys})`;
+}
+
 /** The emulator's simulated datacenter: the dock folder and whether the autopilot runs. */
 function datacenterLines(dockDir: string, config: Readonly<Config>): string {
   if (config.profile !== "emulator") return "";
@@ -142,8 +152,25 @@ export function banner(
   profile:      ${config.profile}
   data dir:     ${config.dataDir}
   operator key: ${operatorKeyLine(running, config)}
+  auth:         ${authLine(config)}
 ${blobLines(running, config)}${datacenterLines(running.dockDir, config)}
-Connect with the JS SDK (@azure/arm-storageimportexport):
+${connectLines(url, config)}Or from a shell: drivebay job list --endpoint ${url}
+The datacenter side: drivebay operator inbound --endpoint ${url}${dataDirFlag}
+Read imported blobs: drivebay storage show <account> --output json --endpoint ${url}${dataDirFlag}
+Stop with Ctrl+C (SIGINT) or SIGTERM.
+`;
+}
+
+/** How to connect: the SDK snippet with a development token, or what token auth expects. */
+function connectLines(url: string, config: Readonly<Config>): string {
+  const token = config.auth.token;
+  if (config.auth.mode === "token" && token) {
+    return `Connect with the Azure SDKs and a credential for audience ${token.audiences[0]}
+(issued by ${token.issuers[0]}); the CLI takes the token with --token or DRIVEBAY_TOKEN.
+
+`;
+  }
+  return `Connect with the JS SDK (@azure/arm-storageimportexport):
 
   import { StorageImportExport } from "@azure/arm-storageimportexport";
   const client = new StorageImportExport(
@@ -161,10 +188,6 @@ Connect with the JS SDK (@azure/arm-storageimportexport):
     { phase: "Sign" },
   );
 
-Or from a shell: drivebay job list --endpoint ${url}
-The datacenter side: drivebay operator inbound --endpoint ${url}${dataDirFlag}
-Read imported blobs: drivebay storage show <account> --output json --endpoint ${url}${dataDirFlag}
-Stop with Ctrl+C (SIGINT) or SIGTERM.
 `;
 }
 
@@ -175,7 +198,9 @@ export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promis
       if (e instanceof EmbeddedAzuriteError) {
         throw new CliFailure(`drivebay serve: ${e.message}`, e.code === "EADDRINUSE" ? 2 : 1);
       }
-      if (e instanceof StoreInUseError) throw new CliFailure(`drivebay serve: ${e.message}`, 2);
+      if (e instanceof StoreInUseError || e instanceof ConfigError) {
+        throw new CliFailure(`drivebay serve: ${e.message}`, 2);
+      }
       throw listenFailure(e, config) ?? e;
     });
     io.err(banner(running, config));

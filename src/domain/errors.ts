@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   InvalidResourceType: 404,
   MethodNotAllowed: 405,
   AuthenticationFailed: 401,
+  AuthorizationFailed: 403,
   // request content
   InvalidRequestUri: 400,
   InvalidRequestContent: 400,

@@ -4,16 +4,19 @@ import { DomainError, isDomainError } from "../domain/errors.ts";
 import type { LocationCatalogue } from "../domain/locations.ts";
 import type { JobService, Principal } from "../service/job-service.ts";
 import type { OperatorDeps } from "../api/operator/routes.ts";
-import { principalFrom } from "../api/plugins/principal.ts";
+import { principalOf } from "../api/plugins/principal.ts";
+import type { Access } from "../auth/access.ts";
 import type { Html } from "./html.ts";
 import { PageError } from "./http.ts";
 import type { Assets } from "./layout.ts";
-import type { OperatorSessions } from "./sessions.ts";
+import type { CustomerSessions, OperatorSessions } from "./sessions.ts";
 import type { FieldError } from "./widgets.ts";
 
 export interface PortalDeps {
   jobs: JobService;
   locations: LocationCatalogue;
+  /** ARM auth; under token auth the customer pages need a signed-in caller. */
+  access?: Access;
   /** The datacenter side; absent means no operator pages. */
   operator?: OperatorDeps;
 }
@@ -21,15 +24,20 @@ export interface PortalDeps {
 export interface PortalContext extends PortalDeps {
   assets: Assets;
   sessions: OperatorSessions;
+  /** Customers signed in with an access token (token auth only). */
+  customers: CustomerSessions;
 }
 
 export function sendHtml(reply: FastifyReply, status: number, body: Html): FastifyReply {
   return reply.code(status).type("text/html; charset=utf-8").send(body.value);
 }
 
-/** Development auth (SPEC §6): the portal acts as the developer, like any bearer token would. */
+/**
+ * Who acts on the customer pages: the signed-in caller under token auth, else (development
+ * auth) the developer, like any bearer token would.
+ */
 export function portalPrincipal(req: FastifyRequest): Principal {
-  return principalFrom(req.headers.authorization);
+  return principalOf(req);
 }
 
 /** A refusal the page shows next to the form (the API's code and message); others are rethrown. */

@@ -16,6 +16,9 @@ import { JOB_STATES, JOB_TYPES } from "../domain/job/model.ts";
 import type { Job, JobKey, JobState, JobType } from "../domain/job/model.ts";
 import { checkResourceGroupName, checkSubscriptionId } from "../domain/job/rules.ts";
 import { checkKey } from "../service/job-service.ts";
+import { allows, authorizationFailed, type Caller } from "../auth/access.ts";
+import { SystemClock } from "../domain/clock.ts";
+import { CUSTOMER_COOKIE } from "./sessions.ts";
 import {
   asFieldError,
   isRefusal,
@@ -36,6 +39,7 @@ import {
   scopePage,
   shipPage,
   shipValues,
+  signinPage,
   SORT_KEYS,
   wizardPage,
   wizardTypePage,
@@ -92,6 +96,8 @@ function remember(reply: FastifyReply, scope: Scope): void {
 function noticeOf(req: FastifyRequest): string | undefined {
   const q = queryOf(req);
   switch (q.notice) {
+    case "signed-out":
+      return "You are signed out.";
     case "created":
       return "The job was created. Next: prepare and ship your drives, then mark the job as shipped.";
     case "shipped":
@@ -166,21 +172,106 @@ function refusalOf(job: Job, type: Extract<CustomerEvent, "cancel" | "delete" | 
   return undefined;
 }
 
+type Render = (
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  body: Parameters<typeof page>[0]["body"],
+  crumbs?: { href: string; label: string }[],
+) => FastifyReply;
+
+/**
+ * Token auth: every customer page needs a caller signed in with an access token (the API's
+ * own check), and shows only the subscriptions granted to them (403 AuthorizationFailed).
+ */
+function signInRoutes(app: FastifyInstance, ctx: PortalContext, render: Render): void {
+  const access = ctx.access!;
+  const sessionOf = (req: FastifyRequest) => cookies(req)[CUSTOMER_COOKIE];
+  const clock = new SystemClock();
+
+  app.addHook("onRequest", async (req, reply) => {
+    const path = req.url.split("?")[0]!.replace(/\/+$/, "");
+    if (/^\/portal\/(operator|static)(\/|$)/.test(path) || path === "/portal/signin") return;
+    const caller = ctx.customers.get(sessionOf(req));
+    if (!caller) {
+      if (req.method === "GET" || req.method === "HEAD") {
+        return seeOther(reply, `/portal/signin?next=${encodeURIComponent(req.url)}`);
+      }
+      throw new PageError(401, "AuthenticationFailed", "Sign in with an access token first.");
+    }
+    req.caller = caller;
+    const subscriptionId = (req.params as Record<string, string>).subscriptionId;
+    if (subscriptionId !== undefined && !allows(caller, subscriptionId)) {
+      const e = authorizationFailed(
+        caller,
+        "Microsoft.ImportExport/jobs/read",
+        `/subscriptions/${subscriptionId}`,
+      );
+      throw new PageError(e.status, e.code, e.message);
+    }
+  });
+
+  const safeNext = (next: string | undefined) =>
+    next && /^\/portal\/[^/]?/.test(next) && !next.startsWith("/portal/operator")
+      ? next
+      : "/portal/jobs";
+
+  app.get("/signin", named("Portal_SignInForm"), async (req, reply) => {
+    const next = safeNext(queryOf(req).next);
+    if (ctx.customers.valid(sessionOf(req))) return seeOther(reply, next);
+    return render(req, reply, 200, "Sign in", signinPage(next));
+  });
+
+  app.post("/signin", named("Portal_SignIn"), async (req, reply) => {
+    const f = form(req);
+    const next = safeNext(f.next);
+    const token = (f.token ?? "").trim();
+    let caller: Caller;
+    try {
+      if (!token) throw new PageError(401, "AuthenticationFailed", "Paste an access token.");
+      caller = await access.authenticate(`Bearer ${token}`);
+    } catch (e) {
+      if (!isRefusal(e)) throw e;
+      const error = { ...asFieldError(e), field: "token" };
+      return render(req, reply, 401, "Sign in", signinPage(next, error));
+    }
+    ctx.customers.end(sessionOf(req));
+    const ttl = (caller.expiresAt ?? Infinity) - clock.now().getTime();
+    setCookie(reply, CUSTOMER_COOKIE, ctx.customers.create(caller, ttl), {
+      path: "/portal",
+      sameSite: "Strict",
+    });
+    return seeOther(reply, next);
+  });
+
+  app.post("/signout", named("Portal_SignOut"), async (req, reply) => {
+    ctx.customers.end(sessionOf(req));
+    setCookie(reply, CUSTOMER_COOKIE, "", {
+      path: "/portal",
+      sameSite: "Strict",
+      maxAgeSeconds: 0,
+    });
+    return seeOther(reply, "/portal/signin?notice=signed-out");
+  });
+}
+
 export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
   const { jobs, assets } = ctx;
 
-  const render = (
-    req: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    title: string,
-    body: Parameters<typeof page>[0]["body"],
-    crumbs?: { href: string; label: string }[],
-  ) =>
+  const render: Render = (req, reply, status, title, body, crumbs) =>
     sendHtml(
       reply,
       status,
-      page({ title, area: "customer", assets, body, crumbs, notice: noticeOf(req) }),
+      page({
+        title,
+        area: "customer",
+        assets,
+        body,
+        crumbs,
+        notice: noticeOf(req),
+        signedIn: ctx.access?.tokenMode === true && req.caller !== undefined,
+      }),
     );
 
   const crumbsFor = (scope: Scope) => [
@@ -229,6 +320,8 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       throw e;
     }
   };
+
+  if (ctx.access?.tokenMode) signInRoutes(app, ctx, render);
 
   app.get("/", named("Portal_Home"), async (_req, reply) => seeOther(reply, "/portal/jobs"));
 

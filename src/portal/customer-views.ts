@@ -878,3 +878,25 @@ export function progressJson(job: Job): Record<string, unknown> {
 }
 
 export { tagLines };
+
+/** Token auth: the customer signs in with an access token issued for this service. */
+export function signinPage(next: string, error?: FieldError): Html {
+  return html`<h1>Sign in</h1>
+    <p class="lead">
+      This service verifies access tokens. Paste one issued for it, for example with
+      <code>az account get-access-token --resource &lt;this service's audience&gt;</code>, then
+      choose a subscription it is granted.
+    </p>
+    ${errorSummary(error)}
+    <form method="post" action="/portal/signin" class="narrow">
+      <input type="hidden" name="next" value="${next}" />
+      ${textArea("token", {
+        label: "Access token",
+        hint: "The token stays on the server for this session only; signing out forgets it.",
+        error,
+        required: true,
+        rows: 6,
+      })}
+      <div class="buttons"><button type="submit">Sign in</button></div>
+    </form>`;
+}

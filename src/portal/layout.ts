@@ -12,7 +12,7 @@ export interface PageOptions {
   area: "customer" | "operator";
   body: Html;
   assets: Assets;
-  /** The operator is signed in (shows the sign-out button). */
+  /** The operator (operator pages) or the customer (token auth) is signed in: a sign-out button. */
   signedIn?: boolean;
   /** Links above the heading, from the top down to the page's parent. */
   crumbs?: { href: string; label: string }[];
@@ -44,7 +44,11 @@ export function page(o: PageOptions): Html {
           <nav aria-label="Portal">${nav}</nav>
           ${
             o.signedIn
-              ? html`<form method="post" action="/portal/operator/logout" class="signout">
+              ? html`<form
+                  method="post"
+                  action="${o.area === "customer" ? "/portal/signout" : "/portal/operator/logout"}"
+                  class="signout"
+                >
                   <button type="submit" class="link-button">Sign out</button>
                 </form>`
               : undefined

@@ -146,7 +146,7 @@ export function operatorRoutes(
       return render(req, reply, 401, "Datacenter sign-in", loginPage(next, error));
     }
     sessions.end(sessionOf(req));
-    setCookie(reply, OPERATOR_COOKIE, sessions.create(), {
+    setCookie(reply, OPERATOR_COOKIE, sessions.create(true), {
       path: "/portal/operator",
       sameSite: "Strict",
     });

@@ -13,7 +13,7 @@ import { cookies, PageError, parseForm, isCrossSite } from "./http.ts";
 import { errorPage, type Assets } from "./layout.ts";
 import { customerRoutes } from "./customer-routes.ts";
 import { operatorRoutes } from "./operator-routes.ts";
-import { OPERATOR_COOKIE, OperatorSessions } from "./sessions.ts";
+import { OPERATOR_COOKIE, Sessions } from "./sessions.ts";
 import { sendHtml, type PortalContext, type PortalDeps } from "./context.ts";
 
 export type { PortalDeps };
@@ -52,7 +52,12 @@ const CSP =
 
 export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Promise<void> {
   const { files, assets } = loadStatic();
-  const ctx: PortalContext = { ...deps, assets, sessions: new OperatorSessions() };
+  const ctx: PortalContext = {
+    ...deps,
+    assets,
+    sessions: new Sessions<true>(),
+    customers: new Sessions(),
+  };
 
   app.addContentTypeParser(
     "application/x-www-form-urlencoded",

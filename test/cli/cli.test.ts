@@ -23,6 +23,7 @@ import {
   type Result,
   type Served,
 } from "./helpers.ts";
+import { AUDIENCE, ISSUER, TestIssuer } from "../support/tokens.ts";
 
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-00000000c11a";
 const OPERATOR_ENV = { DRIVEBAY_OPERATOR_KEY: "cli-test-operator-key-0123456789" };
@@ -293,11 +294,44 @@ describe("drivebay CLI", () => {
     assert.doesNotMatch(unusable.err, /listen|port/);
   });
 
-  test("SIGTERM stops serve gracefully with exit code 0", async () => {
-    const other = await startServe({ args: argv`--profile service`, env: OPERATOR_ENV });
+  test("the service profile verifies tokens; SIGTERM stops serve gracefully with exit code 0", async () => {
+    const issuer = new TestIssuer();
+    const noAuthDir = mkdtempSync(join(tmpdir(), "drivebay-cli-noauth-"));
+    const none = await bin(argv`serve --profile service --port 0 --data-dir ${noAuthDir}`, {
+      env: OPERATOR_ENV,
+    });
+    rmSync(noAuthDir, { recursive: true, force: true });
+    assert.equal(none.code, 2);
+    assert.match(none.err, /token auth \(the service profile's default\) needs auth.issuer/);
+    const other = await startServe({
+      args: argv`--profile service`,
+      env: {
+        ...OPERATOR_ENV,
+        DRIVEBAY_AUTH_ISSUER: ISSUER,
+        DRIVEBAY_AUTH_AUDIENCE: AUDIENCE,
+        DRIVEBAY_AUTH_JWKS_FILE: issuer.jwksFile,
+        DRIVEBAY_AUTH_SUBSCRIPTIONS_CLAIM: "subscriptions",
+      },
+    });
     assert.match(other.stderr(), /profile: +service/);
-    const r = await bin(argv`job list --endpoint ${other.url}`);
+    assert.match(other.stderr(), /auth: +token \(issuer /);
+    const dev = await bin(argv`job list --endpoint ${other.url} --subscription ${SUBSCRIPTION}`);
+    assert.equal(dev.code, 1);
+    assert.match(
+      dev.err,
+      /error 401 AuthenticationFailed: The access token is not accepted: the bearer token is not a JWT/,
+    );
+    const token = issuer.token({ upn: "ci@example.test", subscriptions: [SUBSCRIPTION] });
+    const r = await bin(
+      argv`job list --endpoint ${other.url} --subscription ${SUBSCRIPTION} --token ${token}`,
+    );
     assert.equal(r.code, 0, r.err);
+    const elsewhere = await bin(argv`job list --endpoint ${other.url} --token ${token}`);
+    assert.equal(elsewhere.code, 1);
+    assert.match(
+      elsewhere.err,
+      /error 403 AuthorizationFailed: The client 'ci@example.test' does not have authorization/,
+    );
     assert.equal(await stop(other), 0);
     assert.match(other.stderr(), /received SIGTERM; shutting down/);
     assert.match(other.stderr(), /drivebay stopped/);

@@ -392,7 +392,7 @@ describe("drivebay clock", () => {
     const key = "service-profile-operator-key-0123";
     const service = await startServe({
       args: argv`--profile service`,
-      env: { DRIVEBAY_OPERATOR_KEY: key },
+      env: { DRIVEBAY_OPERATOR_KEY: key, DRIVEBAY_AUTH_MODE: "development" },
     });
     try {
       const banner = service.stderr();

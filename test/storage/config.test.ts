@@ -26,7 +26,12 @@ function load(
   writeFileSync(path, JSON.stringify(file));
   return loadConfig({
     flags: { dataDir: join(dir, "data"), config: path, ...flags },
-    env: { DRIVEBAY_OPERATOR_KEY: "0123456789abcdef0123", ...env },
+    // The service profile's token auth is not what these tests are about.
+    env: {
+      DRIVEBAY_OPERATOR_KEY: "0123456789abcdef0123",
+      DRIVEBAY_AUTH_MODE: "development",
+      ...env,
+    },
     cwd: dir,
   });
 }

@@ -13,7 +13,11 @@ export interface TestServer extends RunningService {
   clock: OffsetClock;
   /** Every response the SDK clients of this server saw, for spec validation. */
   exchanges: Exchange[];
-  client(options?: { subscriptionId?: string; apiVersion?: string }): StorageImportExport;
+  client(options?: {
+    subscriptionId?: string;
+    apiVersion?: string;
+    token?: string;
+  }): StorageImportExport;
   /** A call to the operator API with the operator key (or `key` to test credentials). */
   operator(
     method: string,
@@ -104,10 +108,17 @@ export async function startTestServer(
 /** The official SDK pointed at a local http endpoint (recipe: shared/reference/clients-and-deps.md). */
 export function armClient(
   url: string,
-  options: { subscriptionId?: string; apiVersion?: string; exchanges?: Exchange[] } = {},
+  options: {
+    subscriptionId?: string;
+    apiVersion?: string;
+    exchanges?: Exchange[];
+    /** The bearer token sent (default: a development token). */
+    token?: string;
+  } = {},
 ): StorageImportExport {
+  const token = options.token ?? "dummy";
   const credential = {
-    getToken: async () => ({ token: "dummy", expiresOnTimestamp: Date.now() + 3_600_000 }),
+    getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }),
   };
   const client = new StorageImportExport(credential, options.subscriptionId ?? SUBSCRIPTION, {
     endpoint: url,
@@ -120,7 +131,7 @@ export function armClient(
     {
       name: "fakeBearer",
       async sendRequest(req, next) {
-        req.headers.set("Authorization", "Bearer dummy");
+        req.headers.set("Authorization", `Bearer ${token}`);
         return next(req);
       },
     },

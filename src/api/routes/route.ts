@@ -4,7 +4,7 @@ import type { LocationCatalogue } from "../../domain/locations.ts";
 import type { JobService, Principal } from "../../service/job-service.ts";
 import type { PageTokens } from "../arm/paging.ts";
 import type { ResponseCache } from "../arm/response-cache.ts";
-import { principalFrom } from "../plugins/principal.ts";
+import { principalOf } from "../plugins/principal.ts";
 
 export interface ApiDeps {
   jobs: JobService;
@@ -47,5 +47,5 @@ export function query(req: FastifyRequest): Record<string, unknown> {
 }
 
 export function principal(req: FastifyRequest): Principal {
-  return principalFrom(req.headers.authorization);
+  return principalOf(req);
 }

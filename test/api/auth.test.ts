@@ -1,0 +1,145 @@
+/**
+ * Token auth of the ARM API (SPEC §6) through the official SDK: verified JWTs from a real
+ * JWKS URL, subscriptions granted per caller, 401 and 403 in ARM's envelope, no existence
+ * leak, and the operator surface untouched.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { assertConformant } from "../support/conformance.ts";
+import { TestIssuer, tokenAuthConfig } from "../support/tokens.ts";
+import { importJob, rejectsWith } from "./fixtures.ts";
+
+const OTHER = "bbbb0000-0000-4000-8000-000000000002";
+
+describe("token auth", () => {
+  const issuer = new TestIssuer();
+  let server: TestServer;
+  before(async () => {
+    const jwksUri = await issuer.serve();
+    server = await startTestServer({
+      config: tokenAuthConfig(
+        issuer,
+        [
+          { principal: "ada@example.test", subscriptions: [SUBSCRIPTION] },
+          { principal: "ops-pipeline", subscriptions: ["*"] },
+        ],
+        { jwksUri },
+      ),
+    });
+  });
+  after(async () => {
+    await server.close();
+    await issuer.close();
+  });
+
+  const ada = () => issuer.token({ oid: "oid-ada", upn: "ada@example.test" });
+  const url = (path: string) => `${server.url}${path}?api-version=2021-01-01`;
+  const jobPath = (sub: string, name: string) =>
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/${name}`;
+
+  test("a granted caller works through the SDK, and systemData names them", async (t) => {
+    const c = server.client({ token: ada() });
+    const job = await c.jobs.create("tok-1", "rg", importJob());
+    assert.equal(job.systemData?.createdBy, "ada@example.test");
+    assert.equal(job.systemData?.createdByType, "User");
+    assert.equal((await c.jobs.get("tok-1", "rg")).name, "tok-1");
+    const listed = [];
+    for await (const j of c.jobs.listBySubscription()) listed.push(j.name);
+    assert.deepEqual(listed, ["tok-1"]);
+    // The ES256 key of the same issuer works too; tenant-level operations need only a token.
+    const ec = server.client({ token: issuer.token({ upn: "ada@example.test" }, { kid: "ec-1" }) });
+    assert.ok((await ec.locations.get("westus")).name);
+    await assertConformant(t, server.exchanges);
+  });
+
+  test("no token, a bad one, an expired one: 401 AuthenticationFailed with WWW-Authenticate", async () => {
+    for (const [authorization, reason] of [
+      [undefined, /no bearer token/],
+      ["Bearer dev", /not a JWT/],
+      [
+        `Bearer ${issuer.token({ upn: "ada@example.test", exp: Math.floor(Date.now() / 1000) - 3600 })}`,
+        /has expired/,
+      ],
+      [
+        `Bearer ${issuer.token({ upn: "ada@example.test", aud: "https://management.azure.com/" })}`,
+        /audience/,
+      ],
+    ] as const) {
+      const res = await fetch(url(jobPath(SUBSCRIPTION, "tok-1")), {
+        headers: authorization ? { authorization } : {},
+      });
+      assert.equal(res.status, 401, String(authorization));
+      assert.equal(res.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, "AuthenticationFailed");
+      assert.match(body.error.message, reason);
+    }
+    // Nothing was read or written for them: the job is as it was.
+    assert.equal(
+      (await server.client({ token: ada() }).jobs.get("tok-1", "rg")).properties?.state,
+      "Creating",
+    );
+  });
+
+  test("another subscription is 403 AuthorizationFailed, the same whether it holds the job or not", async () => {
+    // ops-pipeline may use every subscription; it creates a job in OTHER.
+    const ops = server.client({
+      subscriptionId: OTHER,
+      token: issuer.token({ appid: "ops-pipeline" }),
+    });
+    const theirs = await ops.jobs.create("theirs", "rg", importJob());
+    assert.equal(theirs.systemData?.createdByType, "Application");
+    const adaThere = server.client({ subscriptionId: OTHER, token: ada() });
+    const existing = await rejectsWith(
+      adaThere.jobs.get("theirs", "rg"),
+      403,
+      "AuthorizationFailed",
+    );
+    const missing = await rejectsWith(
+      adaThere.jobs.get("nothing", "rg"),
+      403,
+      "AuthorizationFailed",
+    );
+    assert.equal(existing.message.replace("theirs", "X"), missing.message.replace("nothing", "X"));
+    assert.match(
+      existing.message,
+      /'ada@example.test' does not have authorization to perform action 'Microsoft.ImportExport\/jobs\/read'/,
+    );
+    await rejectsWith(
+      adaThere.jobs.update("theirs", "rg", { tags: { a: "b" } }),
+      403,
+      "AuthorizationFailed",
+    );
+    await rejectsWith(adaThere.jobs.delete("theirs", "rg"), 403, "AuthorizationFailed");
+    await rejectsWith(
+      adaThere.bitLockerKeys.list("theirs", "rg").next(),
+      403,
+      "AuthorizationFailed",
+    );
+    await rejectsWith(adaThere.jobs.listBySubscription().next(), 403, "AuthorizationFailed");
+    // The job is untouched.
+    const still = await ops.jobs.get("theirs", "rg");
+    assert.deepEqual(still.tags ?? {}, {});
+    // A token claim can grant a subscription too (never "*").
+    const claimed = server.client({
+      subscriptionId: OTHER,
+      token: issuer.token({ oid: "oid-eve", subscriptions: [OTHER] }),
+    });
+    assert.equal((await claimed.jobs.get("theirs", "rg")).name, "theirs");
+  });
+
+  test("the operator key is still refused here, and customer tokens on /operator/v1/", async () => {
+    const res = await fetch(url(jobPath(SUBSCRIPTION, "tok-1")), {
+      headers: { authorization: `Bearer ${server.operatorKey}` },
+    });
+    assert.equal(res.status, 403);
+    assert.equal(
+      ((await res.json()) as { error: { code: string } }).error.code,
+      "OperatorCredentialsNotAccepted",
+    );
+    const op = await server.operator("GET", "/jobs?view=all", undefined, ada());
+    assert.equal(op.status, 401);
+    assert.equal((await server.operator("GET", "/jobs?view=all")).status, 200);
+  });
+});

@@ -1,0 +1,224 @@
+/** Token auth: what a verified token is, and which subscriptions its caller gets. */
+import assert from "node:assert/strict";
+import { createHmac, generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { Access, allows } from "../../src/auth/access.ts";
+import {
+  loadStaticKeys,
+  TokenError,
+  TokenVerifier,
+  type TokenSettings,
+} from "../../src/auth/tokens.ts";
+import { AUDIENCE, ISSUER, TestIssuer } from "../support/tokens.ts";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+
+const issuer = new TestIssuer();
+after(() => issuer.close());
+
+let monotonicMs = 0;
+
+function verifier(over: Partial<TokenSettings> = {}, now = () => Date.now()) {
+  const settings: TokenSettings = {
+    issuers: [ISSUER],
+    audiences: [AUDIENCE],
+    jwksFile: issuer.jwksFile,
+    clockSkewMs: 60_000,
+    ...over,
+  };
+  return new TokenVerifier(settings, loadStaticKeys(settings), now, () => monotonicMs);
+}
+
+async function refused(v: TokenVerifier, token: string, reason: RegExp) {
+  await assert.rejects(v.verify(token), (e: unknown) => {
+    assert.ok(e instanceof TokenError, String(e));
+    assert.match(e.message, reason);
+    return true;
+  });
+}
+
+describe("token verification", () => {
+  test("RS256 and ES256 tokens of the configured issuer and audience verify", async () => {
+    const v = verifier();
+    const claims = await v.verify(issuer.token({ oid: "u1" }));
+    assert.equal(claims.oid, "u1");
+    assert.equal((await v.verify(issuer.token({ oid: "u2" }, { kid: "ec-1" }))).oid, "u2");
+    // An audience list counts when it holds this service.
+    await v.verify(issuer.token({ aud: ["other", AUDIENCE] }));
+  });
+
+  test("signature, algorithm and key are checked", async () => {
+    const v = verifier();
+    const good = issuer.token({ oid: "u1" });
+    const [h, p, s] = good.split(".");
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, "base64url").toString()), oid: "admin" })).toString("base64url")}.${s}`;
+    await refused(v, tampered, /signature does not verify/);
+    const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    await refused(v, issuer.token({}, { key: stranger }), /signature does not verify/);
+    await refused(
+      v,
+      `${issuer
+        .token({}, { header: { alg: "none" } })
+        .split(".")
+        .slice(0, 2)
+        .join(".")}.`,
+      /algorithm 'none' is not accepted/,
+    );
+    // An HMAC "signed" with the public key (algorithm confusion) is refused outright.
+    const pub = issuer.jwksFile;
+    const enc = (x: unknown) => Buffer.from(JSON.stringify(x)).toString("base64url");
+    const data = `${enc({ alg: "HS256", kid: "rsa-1" })}.${enc({ iss: ISSUER, aud: AUDIENCE, exp: 9e9 })}`;
+    const mac = createHmac("sha256", pub).update(data).digest("base64url");
+    await refused(v, `${data}.${mac}`, /algorithm 'HS256' is not accepted/);
+    // The header's algorithm must fit the key: an RSA key never checks an ES256 token.
+    await refused(
+      v,
+      issuer.token({}, { header: { alg: "ES256" } }),
+      /no signing key with kid 'rsa-1' for algorithm ES256/,
+    );
+    await refused(
+      v,
+      issuer.token({}, { header: { kid: "gone" } }),
+      /no signing key with kid 'gone'/,
+    );
+    await refused(v, "not-a-jwt", /not a JWT/);
+    await refused(v, "a.b.c", /header is not base64url-encoded JSON/);
+  });
+
+  test("issuer, audience, expiry and not-before are checked", async () => {
+    const now = Date.now();
+    const v = verifier({}, () => now);
+    await refused(
+      v,
+      issuer.token({ iss: "https://evil.test/" }),
+      /issuer 'https:\/\/evil.test\/' is not accepted/,
+    );
+    await refused(
+      v,
+      issuer.token({ aud: "https://management.azure.com/" }),
+      /audience .* is not this service's/,
+    );
+    const s = Math.floor(now / 1000);
+    await refused(v, issuer.token({ exp: s - 120 }), /has expired/);
+    await v.verify(issuer.token({ exp: s - 30 })); // within the minute of skew
+    await refused(v, issuer.token({ exp: undefined }), /no expiry/);
+    await refused(v, issuer.token({ nbf: s + 600 }), /not valid yet/);
+  });
+
+  test("keys at a URL are fetched, and fetched again for a kid not seen yet (rotation)", async () => {
+    const url = await issuer.serve();
+    const v = verifier({ jwksFile: undefined, jwksUri: url });
+    await v.verify(issuer.token({ oid: "u1" }));
+    const before = issuer.fetches;
+    await v.verify(issuer.token({ oid: "u1" }));
+    assert.equal(issuer.fetches, before, "cached");
+    const kid = issuer.rotate("ES256");
+    // A new kid within a minute of the last fetch is not fetched for (no fetch storms).
+    monotonicMs += 30_000;
+    await refused(v, issuer.token({ oid: "u1" }, { kid }), /no signing key with kid 'es256-3'/);
+    assert.equal(issuer.fetches, before);
+    monotonicMs += 31_000;
+    await v.verify(issuer.token({ oid: "u1" }, { kid }));
+    assert.equal(issuer.fetches, before + 1);
+  });
+});
+
+describe("grants", () => {
+  const access = new Access(
+    {
+      mode: "token",
+      grants: [
+        { principal: "U1", subscriptions: ["AAAA0000-0000-4000-8000-000000000001"] },
+        { principal: "ops-app", subscriptions: ["*"] },
+      ],
+      subscriptionsClaim: "subscriptions",
+    },
+    undefined,
+  );
+
+  test("by principal (any id claim, any case), by claim, or all", () => {
+    const u1 = access.callerOf({ oid: "u1", upn: "ada@example.test" });
+    assert.deepEqual(u1.principal, { id: "ada@example.test", type: "User" });
+    assert.ok(allows(u1, "aaaa0000-0000-4000-8000-000000000001"));
+    assert.ok(!allows(u1, "bbbb0000-0000-4000-8000-000000000002"));
+    const app = access.callerOf({ appid: "ops-app" });
+    assert.deepEqual(app.principal, { id: "ops-app", type: "Application" });
+    assert.ok(allows(app, "bbbb0000-0000-4000-8000-000000000002"));
+    const claimed = access.callerOf({
+      oid: "u9",
+      subscriptions: ["bbbb0000-0000-4000-8000-000000000002", "*"],
+    });
+    assert.ok(allows(claimed, "BBBB0000-0000-4000-8000-000000000002"));
+    assert.ok(
+      !allows(claimed, "cccc0000-0000-4000-8000-000000000003"),
+      "a token claim never grants all",
+    );
+    const nobody = access.callerOf({ oid: "u9" });
+    assert.ok(!allows(nobody, "aaaa0000-0000-4000-8000-000000000001"));
+  });
+
+  test("no token or a bad one is AuthenticationFailed; development auth takes anything", async () => {
+    const strict = new Access({ mode: "token", grants: [] }, verifier());
+    await assert.rejects(strict.authenticate(undefined), /AuthenticationFailed|no bearer token/);
+    await assert.rejects(
+      strict.authenticate("Bearer nope"),
+      (e: Error & { code?: string }) =>
+        e.code === "AuthenticationFailed" && /not a JWT/.test(e.message),
+    );
+    const dev = new Access({ mode: "development", grants: [] }, undefined);
+    const c = await dev.authenticate(undefined);
+    assert.equal(c.subscriptions, "*");
+    assert.equal(c.principal.id, "developer@drivebay.local");
+  });
+});
+
+describe("auth settings", () => {
+  const base = { DRIVEBAY_OPERATOR_KEY: "0123456789abcdef0123", DRIVEBAY_DATA_DIR: "/tmp/x" };
+  const load = (env: Record<string, string>, file?: Record<string, unknown>) => {
+    const path = file ? join(mkdtempSync(join(tmpdir(), "drivebay-auth-")), "c.json") : undefined;
+    if (path) writeFileSync(path, JSON.stringify(file));
+    return loadConfig({ env: { ...base, ...env }, flags: path ? { config: path } : {} });
+  };
+  const refused = (env: Record<string, string>, pattern: RegExp, file?: Record<string, unknown>) =>
+    assert.throws(
+      () => load(env, file),
+      (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+    );
+
+  test("the emulator accepts any token; the service profile verifies them and says what it needs", () => {
+    assert.equal(load({}).auth.mode, "development");
+    refused(
+      { DRIVEBAY_PROFILE: "service" },
+      /token auth \(the service profile's default\) needs auth.issuer .*auth.audience .*auth.jwksUri, auth.jwksFile or auth.publicKeyFile.*set auth.mode to 'development'/,
+    );
+    assert.equal(
+      load({ DRIVEBAY_PROFILE: "service", DRIVEBAY_AUTH_MODE: "development" }).auth.mode,
+      "development",
+    );
+    refused({ DRIVEBAY_AUTH_MODE: "jwt" }, /auth.mode: 'jwt' is not a mode/);
+  });
+
+  test("token settings from the environment and the config file", () => {
+    const env = {
+      DRIVEBAY_PROFILE: "service",
+      DRIVEBAY_AUTH_ISSUER: `${ISSUER}, https://sts.example.test/`,
+      DRIVEBAY_AUTH_AUDIENCE: AUDIENCE,
+      DRIVEBAY_AUTH_JWKS_URI: "https://login.example.test/keys",
+    };
+    refused(env, /nobody could use any subscription/);
+    const c = load(env, { auth: { grants: [{ principal: "ada", subscriptions: ["*"] }] } });
+    assert.deepEqual(c.auth.token?.issuers, [ISSUER, "https://sts.example.test/"]);
+    assert.equal(c.auth.token?.jwksUri, "https://login.example.test/keys");
+    assert.equal(c.auth.token?.clockSkewMs, 300_000);
+    assert.equal(
+      load({ ...env, DRIVEBAY_AUTH_SUBSCRIPTIONS_CLAIM: "subs" }).auth.subscriptionsClaim,
+      "subs",
+    );
+    refused({ ...env, DRIVEBAY_AUTH_JWKS_URI: "file:///etc/keys" }, /not an http\(s\) URL/, {
+      auth: { grants: [{ principal: "a", subscriptions: ["*"] }] },
+    });
+    refused(env, /auth.grants: use a list/, { auth: { grants: [{ principal: "a" }] } });
+  });
+});
