@@ -43,6 +43,7 @@ import {
   SORT_KEYS,
   wizardPage,
   wizardTypePage,
+  type Grants,
   type Scope,
   type SortKey,
 } from "./customer-views.ts";
@@ -325,10 +326,19 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
 
   app.get("/", named("Portal_Home"), async (_req, reply) => seeOther(reply, "/portal/jobs"));
 
+  /** The caller's subscriptions under token auth (undefined: development auth). */
+  const grantsOf = (req: FastifyRequest): Grants => {
+    const caller = ctx.access?.tokenMode ? req.caller : undefined;
+    if (!caller) return undefined;
+    return caller.subscriptions === "*" ? "*" : [...caller.subscriptions].sort();
+  };
+  const allowed = (req: FastifyRequest, scope: Scope) =>
+    !req.caller || !ctx.access?.tokenMode || allows(req.caller, scope.subscriptionId);
+
   app.get("/jobs", named("Portal_Home"), async (req, reply) => {
     const scope = rememberedScope(req);
-    if (scope) return seeOther(reply, listUrl(scope));
-    return render(req, reply, 200, "Jobs", scopePage(undefined));
+    if (scope && allowed(req, scope)) return seeOther(reply, listUrl(scope));
+    return render(req, reply, 200, "Jobs", scopePage(undefined, undefined, grantsOf(req)));
   });
 
   app.post("/scope", named("Portal_Scope"), async (req, reply) => {
@@ -340,11 +350,18 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
     try {
       checkSubscriptionId(scope.subscriptionId);
       if (scope.resourceGroup) checkResourceGroupName(scope.resourceGroup);
+      if (!allowed(req, scope)) {
+        throw authorizationFailed(
+          req.caller!,
+          "Microsoft.ImportExport/jobs/read",
+          `/subscriptions/${scope.subscriptionId}`,
+        );
+      }
     } catch (e) {
       const error = asFieldError(e, (t) =>
-        t === "subscriptionId" ? "subscriptionId" : "resourceGroup",
+        t === "resourceGroupName" ? "resourceGroup" : "subscriptionId",
       );
-      return render(req, reply, error.status, "Jobs", scopePage(scope, error));
+      return render(req, reply, error.status, "Jobs", scopePage(scope, error, grantsOf(req)));
     }
     remember(reply, scope);
     return seeOther(reply, listUrl(scope));
@@ -388,6 +405,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       scope.resourceGroup ? `Jobs in ${scope.resourceGroup}` : "Jobs",
       jobListPage({
         scope,
+        grants: grantsOf(req),
         jobs: rows,
         state,
         jobType,

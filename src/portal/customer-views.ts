@@ -70,7 +70,37 @@ function scopeText(scope: Scope): Html {
 }
 
 /** The development-auth "who am I": a subscription and, optionally, a resource group. */
-export function scopeForm(scope: Scope | undefined, error?: FieldError): Html {
+/**
+ * The subscriptions the caller may use: undefined under development auth (all of them, no
+ * sign-in), "*" or a list under token auth.
+ */
+export type Grants = undefined | "*" | readonly string[];
+
+function grantsHint(grants: Grants): Html {
+  const rg = "Leave the resource group empty to see the jobs of the whole subscription.";
+  if (grants === undefined) {
+    return html`<p class="hint">Development sign-in: every subscription is allowed. ${rg}</p>`;
+  }
+  if (grants === "*") {
+    return html`<p class="hint">Your access token is granted every subscription. ${rg}</p>`;
+  }
+  if (grants.length === 0) {
+    return html`<p class="hint">
+      Your access token is granted no subscription: ask the service's administrator.
+    </p>`;
+  }
+  return html`<p class="hint">Your access token is granted these subscriptions. ${rg}</p>
+    <ul class="granted" data-testid="granted">
+      ${grants.map(
+        (g) =>
+          html`<li>
+            <a href="${listUrl({ subscriptionId: g })}"><code>${g}</code></a>
+          </li>`,
+      )}
+    </ul>`;
+}
+
+export function scopeForm(scope: Scope | undefined, error?: FieldError, grants?: Grants): Html {
   return html`<form
     method="post"
     action="/portal/scope"
@@ -78,11 +108,7 @@ export function scopeForm(scope: Scope | undefined, error?: FieldError): Html {
     aria-labelledby="scope-heading"
   >
     <h2 id="scope-heading">Subscription and resource group</h2>
-    <p class="hint">
-      Development sign-in: every subscription is allowed. Leave the resource group empty to see the
-      jobs of the whole subscription.
-    </p>
-    ${errorSummary(error)}
+    ${grantsHint(grants)} ${errorSummary(error)}
     <div class="fields">
       ${textField("subscriptionId", {
         label: "Subscription ID",
@@ -100,9 +126,9 @@ export function scopeForm(scope: Scope | undefined, error?: FieldError): Html {
   </form>`;
 }
 
-export function scopePage(scope: Scope | undefined, error?: FieldError): Html {
+export function scopePage(scope: Scope | undefined, error?: FieldError, grants?: Grants): Html {
   return html`<h1>Import/Export jobs</h1>
-    ${scopeForm(scope, error)}`;
+    ${scopeForm(scope, error, grants)}`;
 }
 
 export type SortKey = "created" | "name" | "state" | "type" | "location";
@@ -117,6 +143,7 @@ const SORT_LABELS: Record<SortKey, string> = {
 
 export interface ListView {
   scope: Scope;
+  grants?: Grants;
   jobs: Job[];
   state?: JobState;
   jobType?: JobType;
@@ -174,7 +201,7 @@ export function jobListPage(v: ListView): Html {
     <p class="lead">Jobs in ${scopeText(v.scope)}.</p>
     <details class="scope-details">
       <summary>Change subscription or resource group</summary>
-      ${scopeForm(v.scope)}
+      ${scopeForm(v.scope, undefined, v.grants)}
     </details>
     <div class="actions">
       ${

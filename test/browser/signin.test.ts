@@ -74,6 +74,22 @@ describe("customer portal, token auth", () => {
       await page.waitForURL(target);
       assert.ok(await page.getByRole("button", { name: "Sign out" }).isVisible());
 
+      // The scope form names the granted subscriptions and refuses another at the field.
+      await page.getByText("Change subscription or resource group").click();
+      assert.deepEqual(await page.getByTestId("granted").locator("a").allTextContents(), [
+        SUBSCRIPTION,
+      ]);
+      await page.getByLabel("Subscription ID").fill(OTHER);
+      await page.getByLabel("Resource group (optional)").fill("");
+      const [refusal] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === "POST"),
+        page.getByRole("button", { name: "Show jobs" }).click(),
+      ]);
+      assert.equal(refusal.status(), 403);
+      assert.equal((await shownError(page)).code, "AuthorizationFailed");
+      assert.equal(await page.locator("#f-subscriptionId").getAttribute("aria-invalid"), "true");
+      await assertUsable(page);
+
       // Another subscription: ARM's AuthorizationFailed, whether it holds a job or not.
       for (const path of [
         `/subscriptions/${OTHER}/resourceGroups/rg/jobs/not-yours`,
