@@ -52,7 +52,8 @@ export interface RunningService {
  */
 function accessOf(config: Readonly<Config>, logger: pino.Logger): Access {
   const token = config.auth.token;
-  if (config.auth.mode !== "token" || !token) return new Access(config.auth, undefined);
+  if (config.auth.mode !== "token") return new Access(config.auth, undefined);
+  if (!token) throw new ConfigError("auth: token auth needs its token settings.");
   let keys;
   try {
     keys = loadStaticKeys(token);

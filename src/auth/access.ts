@@ -78,7 +78,12 @@ export class Access {
   constructor(
     readonly settings: AuthSettings,
     private readonly verifier: TokenVerifier | undefined,
-  ) {}
+  ) {
+    // Fail closed: token auth without a verifier must never fall back to accepting anything.
+    if (settings.mode === "token" && !verifier) {
+      throw new Error("token auth needs a token verifier");
+    }
+  }
 
   get tokenMode(): boolean {
     return this.settings.mode === "token";
@@ -86,7 +91,7 @@ export class Access {
 
   /** The caller of a request; 401 `AuthenticationFailed` when token auth refuses it. */
   async authenticate(authorization: string | undefined): Promise<Caller> {
-    if (!this.tokenMode || !this.verifier) return developmentCaller(authorization);
+    if (!this.verifier) return developmentCaller(authorization);
     const token = bearerOf(authorization);
     if (!token) {
       throw authenticationFailed(

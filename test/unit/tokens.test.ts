@@ -135,7 +135,7 @@ describe("grants", () => {
       ],
       subscriptionsClaim: "subscriptions",
     },
-    undefined,
+    verifier(),
   );
 
   test("by principal (any id claim, any case), by claim, or all", () => {
@@ -168,6 +168,10 @@ describe("grants", () => {
         e.code === "AuthenticationFailed" && /not a JWT/.test(e.message),
     );
     const dev = new Access({ mode: "development", grants: [] }, undefined);
+    assert.throws(
+      () => new Access({ mode: "token", grants: [] }, undefined),
+      /needs a token verifier/,
+    );
     const c = await dev.authenticate(undefined);
     assert.equal(c.subscriptions, "*");
     assert.equal(c.principal.id, "developer@drivebay.local");
