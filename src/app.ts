@@ -40,6 +40,8 @@ export interface AppDeps {
   ready?: () => boolean;
   /** ARM API auth (SPEC §6); development auth when absent. */
   access?: Access;
+  /** Serve https with this PEM certificate and key. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -75,6 +77,7 @@ function armAction(resourceType: string, method: string): string {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const access = deps.access ?? new Access({ mode: "development", grants: [] }, undefined);
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
     logController: new LogController({

@@ -47,6 +47,8 @@ export interface Config {
   operatorKey?: string;
   /** The simulated datacenter (on in the emulator profile, off in the service profile). */
   autopilot: { enabled: boolean; arrivalDelayMs: number; stepDelayMs: number };
+  /** Serve https with this certificate and key (PEM files); plain http when absent. */
+  tls?: { certFile: string; keyFile: string };
   /** ARM API auth: development (any token; the emulator's default) or token (verified JWTs). */
   auth: AuthSettings & { token?: TokenSettings };
 }
@@ -268,10 +270,23 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     );
   }
   const auth = authSettings(profile, env, (file.auth ?? {}) as Record<string, unknown>, cwd);
+  const tlsFile = (file.tls ?? {}) as Record<string, unknown>;
+  const certFile = pick(env.DRIVEBAY_TLS_CERT_FILE, tlsFile.certFile as string | undefined);
+  const keyFile = pick(env.DRIVEBAY_TLS_KEY_FILE, tlsFile.keyFile as string | undefined);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(
+      "tls: give both the certificate and its key (DRIVEBAY_TLS_CERT_FILE and DRIVEBAY_TLS_KEY_FILE, or tls.certFile and tls.keyFile).",
+    );
+  }
+  const tls =
+    certFile && keyFile
+      ? Object.freeze({ certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) })
+      : undefined;
   return Object.freeze({
     profile,
     operatorKey,
     auth,
+    ...(tls ? { tls } : {}),
     autopilot: Object.freeze(autopilot),
     host,
     port,

@@ -6,6 +6,7 @@ import pino from "pino";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.ts";
 import { performance } from "node:perf_hooks";
+import { createSecureContext } from "node:tls";
 import { Access } from "./auth/access.ts";
 import { loadStaticKeys, TokenVerifier } from "./auth/tokens.ts";
 import { ConfigError, type Config } from "./config.ts";
@@ -72,6 +73,30 @@ function accessOf(config: Readonly<Config>, logger: pino.Logger): Access {
   return new Access(config.auth, verifier);
 }
 
+/** The certificate and key to serve https with, read now (errors name the file). */
+function httpsOf(config: Readonly<Config>): { cert: Buffer; key: Buffer } | undefined {
+  if (!config.tls) return undefined;
+  const read = (what: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new ConfigError(`tls: the ${what} ${path} cannot be read: ${(e as Error).message}`);
+    }
+  };
+  const https = {
+    cert: read("certificate", config.tls.certFile),
+    key: read("key", config.tls.keyFile),
+  };
+  try {
+    createSecureContext(https);
+  } catch (e) {
+    throw new ConfigError(
+      `tls: ${config.tls.certFile} and ${config.tls.keyFile} are not a PEM certificate and its key: ${(e as Error).message}`,
+    );
+  }
+  return https;
+}
+
 /** The configured key, or the one kept in `<dataDir>/operator.key` (created on first start). */
 function operatorKeyOf(config: Readonly<Config>): { key: string; file?: string } {
   if (config.operatorKey) return { key: config.operatorKey };
@@ -93,8 +118,9 @@ export async function startService(
       censor: "[redacted]",
     },
   });
-  // Bad key settings stop the start before anything is opened.
+  // Bad key or certificate settings stop the start before anything is opened.
   const access = accessOf(config, logger);
+  const https = httpsOf(config);
   mkdirSync(config.dataDir, { recursive: true });
   // Azurite starts in its own process while the store opens.
   const azuriteStart = config.blob.embedded
@@ -205,6 +231,7 @@ export async function startService(
     ready: () => ready && (azurite?.running ?? true),
     operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
     access,
+    ...(https ? { https } : {}),
   });
   let address: string;
   try {

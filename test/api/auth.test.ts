@@ -4,6 +4,8 @@
  * leak, and the operator surface untouched.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
 import { assertConformant } from "../support/conformance.ts";
@@ -141,5 +143,69 @@ describe("token auth", () => {
     const op = await server.operator("GET", "/jobs?view=all", undefined, ada());
     assert.equal(op.status, 401);
     assert.equal((await server.operator("GET", "/jobs?view=all")).status, 200);
+  });
+});
+
+describe("token auth over https", () => {
+  const issuer = new TestIssuer();
+  const tls = join(import.meta.dirname, "..", "fixtures", "tls");
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      config: {
+        ...tokenAuthConfig(issuer, [
+          { principal: "ada@example.test", subscriptions: [SUBSCRIPTION] },
+        ]),
+        tls: { certFile: join(tls, "localhost.crt"), keyFile: join(tls, "localhost.key") },
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test("the official SDK, unchanged (its own bearer-token policy), creates and reads a job", async () => {
+    assert.match(server.url, /^https:\/\//);
+    // A process of its own: Node reads NODE_EXTRA_CA_CERTS (the test certificate) at start.
+    const script = `
+      import { StorageImportExport } from "@azure/arm-storageimportexport";
+      const [url, token, sub] = process.argv.slice(-3);
+      const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600000 }) };
+      const client = new StorageImportExport(credential, sub, { endpoint: url });
+      const created = await client.jobs.create("over-tls", "rg", JSON.parse(process.env.JOB));
+      const got = await client.jobs.get("over-tls", "rg");
+      console.log(JSON.stringify({ createdBy: created.systemData.createdBy, state: got.properties.state }));
+    `;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          script,
+          "--",
+          server.url,
+          issuer.token({ upn: "ada@example.test" }),
+          SUBSCRIPTION,
+        ],
+        {
+          cwd: join(import.meta.dirname, "..", ".."),
+          env: {
+            ...process.env,
+            NODE_EXTRA_CA_CERTS: join(tls, "localhost.crt"),
+            JOB: JSON.stringify(importJob()),
+          },
+        },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    assert.deepEqual(JSON.parse(out), { createdBy: "ada@example.test", state: "Creating" });
+    const stored = await server.jobs.get({
+      subscriptionId: SUBSCRIPTION,
+      resourceGroup: "rg",
+      name: "over-tls",
+    });
+    assert.equal(stored.systemData.createdBy, "ada@example.test");
   });
 });

@@ -14,6 +14,7 @@ import {
 } from "../../src/auth/tokens.ts";
 import { AUDIENCE, ISSUER, TestIssuer } from "../support/tokens.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
+import { startService } from "../../src/main.ts";
 
 const issuer = new TestIssuer();
 after(() => issuer.close());
@@ -178,7 +179,7 @@ describe("grants", () => {
   });
 });
 
-describe("auth settings", () => {
+describe("auth and tls settings", () => {
   const base = { DRIVEBAY_OPERATOR_KEY: "0123456789abcdef0123", DRIVEBAY_DATA_DIR: "/tmp/x" };
   const load = (env: Record<string, string>, file?: Record<string, unknown>) => {
     const path = file ? join(mkdtempSync(join(tmpdir(), "drivebay-auth-")), "c.json") : undefined;
@@ -224,5 +225,24 @@ describe("auth settings", () => {
       auth: { grants: [{ principal: "a", subscriptions: ["*"] }] },
     });
     refused(env, /auth.grants: use a list/, { auth: { grants: [{ principal: "a" }] } });
+  });
+
+  test("tls: both files or neither, and files that are a certificate and its key", async () => {
+    refused({ DRIVEBAY_TLS_CERT_FILE: "cert.pem" }, /tls: give both the certificate and its key/);
+    const fixtures = join(import.meta.dirname, "..", "fixtures", "tls");
+    const c = load({
+      DRIVEBAY_TLS_CERT_FILE: join(fixtures, "localhost.crt"),
+      DRIVEBAY_TLS_KEY_FILE: join(fixtures, "localhost.key"),
+    });
+    assert.equal(c.tls?.certFile, join(fixtures, "localhost.crt"));
+    // Checked at start, before anything is opened.
+    await assert.rejects(
+      startService({ ...c, tls: { certFile: "/nonexistent.crt", keyFile: c.tls!.keyFile } }),
+      /tls: the certificate \/nonexistent.crt cannot be read/,
+    );
+    await assert.rejects(
+      startService({ ...c, tls: { certFile: c.tls!.keyFile, keyFile: c.tls!.keyFile } }),
+      /are not a PEM certificate and its key/,
+    );
   });
 });
