@@ -10,7 +10,7 @@ import Fastify, {
 } from "fastify";
 import { randomUUID } from "node:crypto";
 import { DomainError, isDomainError } from "./domain/errors.ts";
-import { Access, allows, authorizationFailed, type Caller } from "./auth/access.ts";
+import { Access, armAction, authorize } from "./auth/access.ts";
 import type { LocationCatalogue } from "./domain/locations.ts";
 import type { JobService } from "./service/job-service.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -67,12 +67,6 @@ const KNOWN_PATHS: [RegExp, string[]][] = [
   ],
   [/^\/providers\/microsoft\.importexport\/(locations(\/[^/]+)?|operations)\/?$/i, ["GET"]],
 ];
-
-/** ARM's name of what a request does, as RBAC and AuthorizationFailed messages say it. */
-function armAction(resourceType: string, method: string): string {
-  if (method === "POST") return `${resourceType}/listBitLockerKeys/action`;
-  return `${resourceType}/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`;
-}
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const access = deps.access ?? new Access({ mode: "development", grants: [] }, undefined);
@@ -251,6 +245,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   for (const route of ARM_ROUTES) {
     const resourceType = `Microsoft.ImportExport/${route.resourceType}`;
+    const action = armAction(resourceType, route.method);
     app.route({
       method: route.method,
       url: route.url,
@@ -260,20 +255,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       // requests stay synchronous.
       onRequest: (req, _reply, done) => {
         req.operationId = route.operationId;
-        const admit = (caller: Caller | undefined) => {
-          if (caller) {
-            req.caller = caller;
-            const subscriptionId = (req.params as Record<string, string>).subscriptionId;
-            if (subscriptionId !== undefined && !allows(caller, subscriptionId)) {
-              throw authorizationFailed(
-                caller,
-                armAction(resourceType, route.method),
-                req.url.split("?")[0]!,
-              );
-            }
-          }
-          checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
-        };
         try {
           // Operator credentials are never accepted on the ARM surface.
           if (operatorKey && isOperatorKey(operatorKey, bearerToken(req))) {
@@ -283,13 +264,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
             );
           }
           if (!access.tokenMode) {
-            admit(undefined);
+            checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
             return done();
           }
           access.authenticate(req.headers.authorization).then(
             (caller) => {
               try {
-                admit(caller);
+                req.caller = caller;
+                const subscriptionId = (req.params as Record<string, string>).subscriptionId;
+                if (subscriptionId !== undefined) {
+                  authorize(caller, subscriptionId, action, req.url.split("?")[0]!);
+                }
+                checkApiVersion(
+                  (req.query as Record<string, unknown>)["api-version"],
+                  resourceType,
+                );
                 done();
               } catch (e) {
                 done(e as Error);

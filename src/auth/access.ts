@@ -146,9 +146,24 @@ export function allows(caller: Caller, subscriptionId: string): boolean {
   return caller.subscriptions === "*" || caller.subscriptions.has(subscriptionId.toLowerCase());
 }
 
-/** ARM's refusal for a scope the caller has no access to (the same whether it holds anything). */
-export function authorizationFailed(caller: Caller, action: string, scope: string): DomainError {
-  return new DomainError(
+/** ARM's name of what a request does to a resource type, as RBAC and its refusals say it. */
+export function armAction(resourceType: string, method: string): string {
+  if (method === "POST") return `${resourceType}/listBitLockerKeys/action`;
+  return `${resourceType}/${method === "GET" ? "read" : method === "DELETE" ? "delete" : "write"}`;
+}
+
+/**
+ * Throws ARM's 403 `AuthorizationFailed` unless the caller may use the subscription; the
+ * same whether the scope holds anything, so nothing leaks.
+ */
+export function authorize(
+  caller: Caller,
+  subscriptionId: string,
+  action: string,
+  scope = `/subscriptions/${subscriptionId}`,
+): void {
+  if (allows(caller, subscriptionId)) return;
+  throw new DomainError(
     "AuthorizationFailed",
     `The client '${caller.principal.id}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. Ask the service's administrator to grant the subscription (auth.grants), then get a new token.`,
   );

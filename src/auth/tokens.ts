@@ -33,7 +33,7 @@ interface Key {
 /** alg → how to verify, and which key type it needs. */
 const ALGORITHMS: Record<
   string,
-  { hash: string | null; type: "rsa" | "rsa-pss" | "ec" | "ed25519" | "ed448"; pss?: boolean }
+  { hash: string | null; type: "rsa" | "ec" | "ed25519"; pss?: boolean }
 > = {
   RS256: { hash: "sha256", type: "rsa" },
   RS384: { hash: "sha384", type: "rsa" },
@@ -95,10 +95,6 @@ function decodePart(part: string, what: string): Claims {
   throw new TokenError(`the token's ${what} is not base64url-encoded JSON`);
 }
 
-function keyType(key: KeyObject): string | undefined {
-  return key.asymmetricKeyType;
-}
-
 export class TokenVerifier {
   private remote: Key[] = [];
   private fetchedAt = -Infinity;
@@ -129,7 +125,7 @@ export class TokenVerifier {
     }
     const kid = typeof header.kid === "string" ? header.kid : undefined;
     const candidates = (await this.keysFor(kid)).filter((k) => {
-      const t = keyType(k.key);
+      const t = k.key.asymmetricKeyType;
       return spec.type === "ed25519" ? t === "ed25519" || t === "ed448" : t === spec.type;
     });
     if (candidates.length === 0) {

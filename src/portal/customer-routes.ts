@@ -16,7 +16,7 @@ import { JOB_STATES, JOB_TYPES } from "../domain/job/model.ts";
 import type { Job, JobKey, JobState, JobType } from "../domain/job/model.ts";
 import { checkResourceGroupName, checkSubscriptionId } from "../domain/job/rules.ts";
 import { checkKey } from "../service/job-service.ts";
-import { allows, authorizationFailed, type Caller } from "../auth/access.ts";
+import { allows, armAction, authorize, type Caller } from "../auth/access.ts";
 import { SystemClock } from "../domain/clock.ts";
 import { CUSTOMER_COOKIE } from "./sessions.ts";
 import {
@@ -173,6 +173,8 @@ function refusalOf(job: Job, type: Extract<CustomerEvent, "cancel" | "delete" | 
   return undefined;
 }
 
+const JOBS = "Microsoft.ImportExport/jobs";
+
 type Render = (
   req: FastifyRequest,
   reply: FastifyReply,
@@ -203,13 +205,9 @@ function signInRoutes(app: FastifyInstance, ctx: PortalContext, render: Render):
     }
     req.caller = caller;
     const subscriptionId = (req.params as Record<string, string>).subscriptionId;
-    if (subscriptionId !== undefined && !allows(caller, subscriptionId)) {
-      const e = authorizationFailed(
-        caller,
-        "Microsoft.ImportExport/jobs/read",
-        `/subscriptions/${subscriptionId}`,
-      );
-      throw new PageError(e.status, e.code, e.message);
+    if (subscriptionId !== undefined) {
+      // Page views read; form posts write (create, ship, cancel, delete).
+      authorize(caller, subscriptionId, armAction(JOBS, req.method === "POST" ? "PUT" : "GET"));
     }
   });
 
@@ -271,7 +269,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
         body,
         crumbs,
         notice: noticeOf(req),
-        signedIn: ctx.access?.tokenMode === true && req.caller !== undefined,
+        signedIn: req.caller !== undefined,
       }),
     );
 
@@ -326,14 +324,14 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
 
   app.get("/", named("Portal_Home"), async (_req, reply) => seeOther(reply, "/portal/jobs"));
 
-  /** The caller's subscriptions under token auth (undefined: development auth). */
+  // A caller is set on the request only under token auth (development auth has none).
   const grantsOf = (req: FastifyRequest): Grants => {
-    const caller = ctx.access?.tokenMode ? req.caller : undefined;
+    const caller = req.caller;
     if (!caller) return undefined;
     return caller.subscriptions === "*" ? "*" : [...caller.subscriptions].sort();
   };
   const allowed = (req: FastifyRequest, scope: Scope) =>
-    !req.caller || !ctx.access?.tokenMode || allows(req.caller, scope.subscriptionId);
+    !req.caller || allows(req.caller, scope.subscriptionId);
 
   app.get("/jobs", named("Portal_Home"), async (req, reply) => {
     const scope = rememberedScope(req);
@@ -350,13 +348,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
     try {
       checkSubscriptionId(scope.subscriptionId);
       if (scope.resourceGroup) checkResourceGroupName(scope.resourceGroup);
-      if (!allowed(req, scope)) {
-        throw authorizationFailed(
-          req.caller!,
-          "Microsoft.ImportExport/jobs/read",
-          `/subscriptions/${scope.subscriptionId}`,
-        );
-      }
+      if (req.caller) authorize(req.caller, scope.subscriptionId, armAction(JOBS, "GET"));
     } catch (e) {
       const error = asFieldError(e, (t) =>
         t === "resourceGroupName" ? "resourceGroup" : "subscriptionId",

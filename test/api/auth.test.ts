@@ -68,8 +68,14 @@ describe("token auth", () => {
         /audience/,
       ],
     ] as const) {
+      // A write: refused before it is looked at, so nothing of it lands.
       const res = await fetch(url(jobPath(SUBSCRIPTION, "tok-1")), {
-        headers: authorization ? { authorization } : {},
+        method: "PATCH",
+        headers: {
+          "content-type": "application/json",
+          ...(authorization ? { authorization } : {}),
+        },
+        body: JSON.stringify({ tags: { intruder: "yes" } }),
       });
       assert.equal(res.status, 401, String(authorization));
       assert.equal(res.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
@@ -77,11 +83,8 @@ describe("token auth", () => {
       assert.equal(body.error.code, "AuthenticationFailed");
       assert.match(body.error.message, reason);
     }
-    // Nothing was read or written for them: the job is as it was.
-    assert.equal(
-      (await server.client({ token: ada() }).jobs.get("tok-1", "rg")).properties?.state,
-      "Creating",
-    );
+    const job = await server.client({ token: ada() }).jobs.get("tok-1", "rg");
+    assert.deepEqual(job.tags ?? {}, {}, "no refused PATCH changed the job");
   });
 
   test("another subscription is 403 AuthorizationFailed, the same whether it holds the job or not", async () => {

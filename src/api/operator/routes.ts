@@ -6,6 +6,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { parseDuration } from "../../domain/duration.ts";
 import { DomainError } from "../../domain/errors.ts";
+import { bearerOf } from "../../auth/access.ts";
 import type { JobKey } from "../../domain/job/model.ts";
 import type { ClockService } from "../../service/clock-service.ts";
 import type { StorageAccounts } from "../../storage/registry.ts";
@@ -34,7 +35,7 @@ export function isOperatorKey(operatorKey: string, token: string | undefined): b
 }
 
 export function bearerToken(req: FastifyRequest): string | undefined {
-  return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
+  return bearerOf(req.headers.authorization);
 }
 
 /** The operator API's request shapes (the operator pages check their forms with the same). */
