@@ -182,7 +182,6 @@ export async function startService(
     embedded: azurite,
     createOnFirstUse: config.profile === "emulator",
   });
-  const jobs = new JobService({ store, clock, timers, locations, storageAccounts });
   // With blob storage to write to, attached drives are copied by the import engine.
   const transfers = azurite !== undefined || config.storageAccounts.length > 0;
   const imports = transfers
@@ -195,13 +194,15 @@ export async function startService(
         blobConcurrency: config.importConcurrency,
       })
     : undefined;
-  const transfersStarted = imports ? () => imports.wake() : undefined;
+  // Every use case hands the effects of what it stored (drives to copy or stop) to the engine.
+  const effects = imports ? imports.carryOut.bind(imports) : undefined;
+  const jobs = new JobService({ store, clock, timers, locations, storageAccounts, effects });
   const datacenter = new DatacenterService({
     store,
     clock,
     timers,
     autoTransfer: transfers,
-    transfersStarted,
+    effects,
   });
   const dockDir = join(config.dataDir, "dock");
   mkdirSync(dockDir, { recursive: true });
@@ -212,7 +213,7 @@ export async function startService(
     logger,
     dockDir,
     transfers,
-    transfersStarted,
+    effects,
   });
   const clockService = new ClockService({
     clock,

@@ -3,7 +3,9 @@
  * shared/reference/clients-and-deps.md), plus plain fetch for drivebay's own extensions.
  * Failures become a CliFailure with the message and exit code the user sees.
  */
-import { StorageImportExport } from "@azure/arm-storageimportexport";
+import { StorageImportExport, type JobResponse } from "@azure/arm-storageimportexport";
+import type { JobFacts } from "../domain/job/lifecycle.ts";
+import type { Drive, Job, JobState, JobType } from "../domain/job/model.ts";
 
 export const DEFAULT_API_VERSION = "2021-01-01";
 export const DEFAULT_ENDPOINT = "http://127.0.0.1:8080";
@@ -28,6 +30,23 @@ export class CliFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * What the lifecycle needs to know of a job, read from the API's answer: the CLI asks the
+ * same rules as the server (allowedEvents, the field windows) instead of comparing states.
+ */
+export function jobFacts(job: JobResponse): JobFacts & Pick<Job, "returnPackage"> {
+  const p = job.properties;
+  return {
+    state: p?.state as JobState,
+    cancelRequested: p?.cancelRequested === true,
+    jobType: (p?.jobType ?? "Import") as JobType,
+    driveList: (p?.driveList ?? []).map(
+      (d) => ({ driveId: d.driveId ?? "", state: d.state ?? "Specified" }) as Drive,
+    ),
+    returnPackage: p?.returnPackage as Job["returnPackage"],
+  };
 }
 
 export function armClient(conn: Connection): StorageImportExport {

@@ -18,7 +18,15 @@ import {
   type PrepareResult,
 } from "../transfer/prepare.ts";
 import { verifyDrive, type VerifyProgress, type VerifyResult } from "../transfer/verify.ts";
-import { armClient, CliFailure, failureOf, storageAccountId, type Connection } from "./client.ts";
+import { FIELD_WINDOWS, updatableFields } from "../domain/job/lifecycle.ts";
+import {
+  armClient,
+  CliFailure,
+  failureOf,
+  jobFacts,
+  storageAccountId,
+  type Connection,
+} from "./client.ts";
 import {
   addOptionGroup,
   checkedEndpoint,
@@ -173,16 +181,16 @@ async function findJob(conn: Connection, name: string): Promise<JobResponse | un
 }
 
 function checkCreating(job: JobResponse, name: string): void {
-  const state = job.properties?.state;
   if (job.properties?.jobType !== undefined && job.properties.jobType !== "Import") {
     throw new CliFailure(
       `error: job ${name} is an ${job.properties.jobType} job; drives are prepared for Import jobs`,
       1,
     );
   }
-  if (state !== "Creating") {
+  // The lifecycle's own field window for driveList (SPEC §2.2).
+  if (!updatableFields(jobFacts(job)).includes("driveList")) {
     throw new CliFailure(
-      `error: job ${name} is '${state}'; drives can be added only while it is Creating`,
+      `error: job ${name} is '${job.properties?.state}'; drives can be added only while it is ${FIELD_WINDOWS.driveList.join(" or ")}`,
       1,
     );
   }

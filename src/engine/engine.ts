@@ -6,13 +6,14 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../domain/clock.ts";
 import type { Timers } from "../domain/job/lifecycle.ts";
-import { decide } from "../domain/job/lifecycle.ts";
+import { decide, EVENTS, purgeOf } from "../domain/job/lifecycle.ts";
 import { randomInt } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { JobEvent } from "../domain/job/lifecycle.ts";
 import type { Job, TimerEvent } from "../domain/job/model.ts";
 import type { JobStore } from "../store/ports.ts";
+import { commit, type EffectSink } from "../service/apply.ts";
 
 export interface EngineDeps {
   store: JobStore;
@@ -28,8 +29,8 @@ export interface EngineDeps {
   sweepPause?: number;
   /** An import engine copies attached drives, so the autopilot starts transfers. */
   transfers?: boolean;
-  /** Called when a tick left a job Transferring, so the import engine starts at once. */
-  transfersStarted?: () => void;
+  /** Where the effects of a fired deadline go (drives to copy), like every use case's. */
+  effects?: EffectSink;
   /** The autopilot's dock: a drive "arrives" when `<dockDir>/<driveId>/` exists. */
   dockDir?: string;
 }
@@ -98,26 +99,23 @@ export class Engine {
     this.seen.add(`${job.uid}:${job.version}`);
     if (!job.dueEvent) return;
     try {
-      const autopilot = job.dueEvent.startsWith("autopilot");
       const decision = decide(job, await this.eventFor(job, job.dueEvent, now), {
         now,
-        actor: autopilot ? "autopilot" : "timer",
+        actor: EVENTS[job.dueEvent].actors[0]!,
         timers: this.deps.timers,
       });
-      if (decision.kind === "purged") {
-        // The deadline stays stored until the purge commits, so a lost purge is redone.
-        if (await this.deps.store.purge(job.uid, job.version, { relaxed: true })) {
-          result.purged++;
-          this.deps.logger?.info(
-            { job: job.name, state: job.state, event: job.dueEvent },
-            decision.reason,
-          );
-        }
-      } else if (decision.kind === "changed") {
-        if (await this.deps.store.update(decision.job, decision.history)) {
-          result.changed++;
-          if (decision.job.state === "Transferring") this.deps.transfersStarted?.();
-        }
+      if (!decision.changed) return;
+      const purge = purgeOf(decision);
+      // The deadline stays stored until the purge commits, so a lost purge is redone.
+      if (!(await commit(this.deps, job, decision, { relaxed: true }))) return;
+      if (purge) {
+        result.purged++;
+        this.deps.logger?.info(
+          { job: job.name, state: job.state, event: job.dueEvent },
+          purge.reason,
+        );
+      } else {
+        result.changed++;
       }
     } catch (err) {
       this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
@@ -139,13 +137,18 @@ export class Engine {
           },
         };
       case "autopilotAdvance":
-        return { type: due, transfer: this.deps.transfers === true };
+        // Drives received by hand are still in the dock: the autopilot mounts them to copy them.
+        return {
+          type: due,
+          transfer: this.deps.transfers === true,
+          docked: await this.docked(job),
+        };
       default:
         return { type: due };
     }
   }
 
-  /** Drives whose folder exists in the dock (`<data-dir>/dock/<driveId>/`) when the package arrives. */
+  /** Drives whose folder exists in the dock (`<data-dir>/dock/<driveId>/`). */
   private async docked(job: Job): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     if (!this.deps.dockDir) return out;

@@ -1,17 +1,12 @@
 /**
  * The customer pages. Each handler calls the same use case as the ARM route it mirrors
  * (JobService), with the same body parsers, and asks the lifecycle (`allowedEvents`,
- * `decide`) what may be shown; nothing here decides a rule.
+ * `check`) what may be shown; nothing here decides a rule.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { parsePutJob, parseUpdateJob } from "../api/arm/job-bodies.ts";
 import { DomainError, isDomainError } from "../domain/errors.ts";
-import {
-  allowedEvents,
-  decide,
-  DEFAULT_TIMERS,
-  type CustomerEvent,
-} from "../domain/job/lifecycle.ts";
+import { allowedEvents, check } from "../domain/job/lifecycle.ts";
 import { JOB_STATES, JOB_TYPES } from "../domain/job/model.ts";
 import type { Job, JobKey, JobState, JobType } from "../domain/job/model.ts";
 import { checkResourceGroupName, checkSubscriptionId } from "../domain/job/rules.ts";
@@ -150,28 +145,6 @@ const COMPARE: Record<Exclude<SortKey, "created">, (a: Job, b: Job) => number> =
   type: (a, b) => a.jobType.localeCompare(b.jobType),
   location: (a, b) => a.location.localeCompare(b.location),
 };
-
-/**
- * The lifecycle's own refusal for a customer event the job does not allow now (a dry run
- * of `decide`, nothing is stored): the confirm pages show the API's message.
- */
-function refusalOf(job: Job, type: Extract<CustomerEvent, "cancel" | "delete" | "markShipping">) {
-  try {
-    decide(
-      job,
-      { type },
-      {
-        now: new Date(job.stateEnteredAt),
-        actor: "customer",
-        timers: DEFAULT_TIMERS,
-      },
-    );
-  } catch (e) {
-    if (isDomainError(e)) return e;
-    throw e;
-  }
-  return undefined;
-}
 
 const JOBS = "Microsoft.ImportExport/jobs";
 
@@ -502,7 +475,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       reply,
       200,
       `Job ${job.name}`,
-      jobPage({ job, history, events: allowedEvents(job).events }),
+      jobPage({ job, history, events: allowedEvents(job, "customer") }),
       crumbsFor(job),
     );
   });
@@ -526,8 +499,8 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
     async (req: FastifyRequest, reply: FastifyReply) => {
       const job = await load(req, reply);
       if (!job) return reply;
-      if (!allowedEvents(job).events.includes(event)) {
-        const refusal = refusalOf(job, event);
+      if (!allowedEvents(job, "customer").includes(event)) {
+        const refusal = check(job, event);
         if (refusal) return refused(reply, job, refusal, title);
         // Allowed by the table but nothing to do (a repeated cancel): back to the job.
         return seeOther(reply, jobUrl(job));

@@ -1,6 +1,7 @@
 /** The customer pages' templates. They show what the service returns; every decision comes in. */
 import type { HistoryEntry, Job, JobState, JobType } from "../domain/job/model.ts";
 import { JOB_STATES, JOB_TYPES, LOG_LEVELS } from "../domain/job/model.ts";
+import { cancelEffect } from "../domain/job/cancel.ts";
 import type { EventType } from "../domain/job/lifecycle.ts";
 import type { LocationInfo } from "../domain/locations.ts";
 import {
@@ -855,23 +856,11 @@ export function shipPage(job: Job, values: Form, error?: FieldError): Html {
     </form>`;
 }
 
-/** What cancelling does in each state where it is possible (SPEC §2.3), in the customer's words. */
-const CANCEL_EFFECT: Partial<Record<JobState, string>> = {
-  Creating:
-    "No drives have been shipped yet, so the job ends 'Completed' at once. There is nothing to return.",
-  Shipping:
-    "Your package is on its way. When it arrives at the datacenter no data is copied: the drives are packaged and shipped back to you, and the job ends 'Completed'. If the package never arrives before the shipping deadline, the job ends 'Completed' with nothing to return.",
-  Received:
-    "The datacenter has your drives. No copy starts: the drives are packaged and shipped back to you, and the job ends 'Completed'.",
-  Transferring:
-    "Data is being copied. Drives that have not started yet are skipped; drives being copied stop at the next blob boundary. Blobs already written stay in your storage account and are listed in the drive logs. Then the drives are shipped back and the job ends 'Completed'.",
-};
-
 export function cancelPage(job: Job): Html {
   return html`<h1>Cancel job ${job.name}?</h1>
     <div class="confirm" data-testid="cancel-explanation">
       <p><strong>Cancelling is best effort:</strong> the datacenter stops what it still can.</p>
-      <p>The job is in the state ${badge(job.state)}. ${CANCEL_EFFECT[job.state] ?? ""}</p>
+      <p>The job is in the state ${badge(job.state)}. ${cancelEffect(job.state) ?? ""}</p>
       <p>A cancel cannot be taken back; the job stays cancelled for the rest of its life.</p>
     </div>
     <form method="post" action="${jobUrl(job, "cancel")}" class="buttons">

@@ -1,4 +1,5 @@
 /** Presentation helpers shared by the customer and operator pages. */
+import { inDatacenterHands } from "../domain/job/lifecycle.ts";
 import type { Drive, HistoryEntry, Job } from "../domain/job/model.ts";
 import { html, type Html } from "./html.ts";
 
@@ -47,9 +48,9 @@ export function progress(percent: number | undefined, label: string, field?: str
   >`;
 }
 
-/** The states in which a job can still change without the customer (the pages poll then). */
+/** The job can still change without the customer (the pages poll then). */
 export function isLive(job: Pick<Job, "state">): boolean {
-  return job.state !== "Creating" && job.state !== "Completed" && job.state !== "Closed";
+  return inDatacenterHands(job);
 }
 
 export function yesNo(b: boolean): string {

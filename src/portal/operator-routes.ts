@@ -14,7 +14,7 @@ import {
 } from "../api/operator/routes.ts";
 import { parseDuration } from "../domain/duration.ts";
 import { DomainError } from "../domain/errors.ts";
-import { allowedOperatorEvents } from "../domain/job/lifecycle.ts";
+import { allowedEvents, awaitsResolution } from "../domain/job/lifecycle.ts";
 import type { Job, JobKey } from "../domain/job/model.ts";
 import { OPERATOR_VIEWS, type OperatorView } from "../service/datacenter-service.ts";
 import { driveProgressJson } from "./format.ts";
@@ -181,8 +181,8 @@ export function operatorRoutes(
       dashboardPage({
         inbound: jobsOf(inbound.slice(0, 50)),
         inboundMore: inbound.length > 50,
-        working: working.filter((j) => j.state !== "Faulted"),
-        faulted: working.filter((j) => j.state === "Faulted"),
+        working: working.filter((j) => !awaitsResolution(j)),
+        faulted: working.filter(awaitsResolution),
         workingMore: work.length > 200,
         clock: clock.read(),
         receive: extra.receive ?? {},
@@ -279,7 +279,13 @@ export function operatorRoutes(
       reply,
       status,
       `Job ${job.name}`,
-      operatorJobPage({ job, history, actions: allowedOperatorEvents(job), values, error }),
+      operatorJobPage({
+        job,
+        history,
+        actions: allowedEvents(job, "operator"),
+        values,
+        error,
+      }),
     );
   };
 

@@ -1,5 +1,6 @@
 /** The operator pages' templates (datacenter side, SPEC §3). */
-import type { DatacenterEvent } from "../domain/job/lifecycle.ts";
+import { driveAllows } from "../domain/job/drive-lifecycle.ts";
+import type { EventType } from "../domain/job/lifecycle.ts";
 import type { HistoryEntry, Job } from "../domain/job/model.ts";
 import type { ClockReading } from "../service/clock-service.ts";
 import type { OperatorView } from "../service/datacenter-service.ts";
@@ -105,7 +106,7 @@ export function inboundTable(jobs: Job[]): Html {
             class="button button-small"
             href="${receiveUrl(
               j.deliveryPackage?.trackingNumber,
-              j.driveList.filter((d) => d.state === "Specified").map((d) => d.driveId),
+              j.driveList.filter((d) => driveAllows(d, "arrive")).map((d) => d.driveId),
             )}"
             >Receive<span class="visually-hidden"> the package of ${j.name}</span></a
           >
@@ -260,7 +261,7 @@ export function jobsPage(view: OperatorView, jobs: Job[], nextAfter?: number): H
 export interface OperatorJobView {
   job: Job;
   history: HistoryEntry[];
-  actions: DatacenterEvent[];
+  actions: EventType[];
   values: Form;
   error?: FieldError;
 }
@@ -276,7 +277,7 @@ function post(job: Job, action: string, label: string, body?: Html, danger = fal
 
 export function operatorJobPage(v: OperatorJobView): Html {
   const { job, values, error } = v;
-  const can = (a: DatacenterEvent) => v.actions.includes(a);
+  const can = (a: EventType) => v.actions.includes(a);
   const forms: Html[] = [];
   if (can("receivePackage")) {
     forms.push(
@@ -285,9 +286,7 @@ export function operatorJobPage(v: OperatorJobView): Html {
           class="button button-secondary"
           href="${receiveUrl(
             job.deliveryPackage?.trackingNumber,
-            job.driveList
-              .filter((d) => d.state === "Specified" || d.state === "NeverReceived")
-              .map((d) => d.driveId),
+            job.driveList.filter((d) => driveAllows(d, "arrive")).map((d) => d.driveId),
           )}"
           >Receive a package for this job</a
         >
@@ -380,7 +379,7 @@ export function operatorJobPage(v: OperatorJobView): Html {
           cell: (d) =>
             html`<td>
               ${
-                can("attachDrive") && d.state === "Received"
+                can("attachDrive") && driveAllows(d, "attach")
                   ? html`<form
                       method="post"
                       action="${operatorJobUrl(job, `drives/${enc(d.driveId)}/attach`)}"
@@ -397,7 +396,7 @@ export function operatorJobPage(v: OperatorJobView): Html {
                   : undefined
               }
               ${
-                can("completeDrive") && d.state === "Transferring"
+                can("completeDrive") && driveAllows(d, "complete")
                   ? html`<form
                       method="post"
                       action="${operatorJobUrl(job, `drives/${enc(d.driveId)}/complete`)}"

@@ -1,19 +1,33 @@
 /**
- * load → decide → persist with compare-and-set, shared by every use case that moves an
- * existing job. A lost race reloads the job and decides again; a refusal is thrown.
+ * load → decide → persist with compare-and-set → effects, shared by every use case that
+ * moves a job. A lost race reloads the job and decides again (one retry loop for all); a
+ * refusal is thrown. What a decision asks for besides the write (a purge instead, a drive
+ * to copy or to stop) is carried out here, once the write has committed.
  */
 import type { Clock } from "../domain/clock.ts";
 import { DomainError } from "../domain/errors.ts";
-import { decide, type JobEvent, type Timers } from "../domain/job/lifecycle.ts";
+import {
+  decide,
+  purgeOf,
+  type Decision,
+  type Effect,
+  type JobEvent,
+  type Timers,
+} from "../domain/job/lifecycle.ts";
 import type { Actor, Job, JobKey } from "../domain/job/model.ts";
 import type { JobStore } from "../store/ports.ts";
 
 const MAX_ATTEMPTS = 20;
 
+/** Carries out the effects of a stored decision about `job` (the transfer runner's part). */
+export type EffectSink = (job: Job, effects: readonly Effect[]) => void;
+
 export interface ApplyDeps {
   store: JobStore;
   clock: Clock;
   timers: Timers;
+  /** Where drive effects go (start or stop copying); absent when nothing copies drives. */
+  effects?: EffectSink;
 }
 
 export type Applied =
@@ -33,6 +47,40 @@ export function conflict(key: JobKey): DomainError {
   );
 }
 
+/** What an attempt returns when another writer changed the job first. */
+export const LOST_RACE: unique symbol = Symbol("lost race");
+
+/** Runs `attempt` again while it loses races, at most MAX_ATTEMPTS times (then 409). */
+export async function retrying<T>(
+  key: JobKey,
+  attempt: () => Promise<T | typeof LOST_RACE>,
+): Promise<T> {
+  for (let i = 0; i < MAX_ATTEMPTS; i++) {
+    const r = await attempt();
+    if (r !== LOST_RACE) return r;
+  }
+  throw conflict(key);
+}
+
+/**
+ * Stores a decision about `job` (as it was read): the write, or the purge it asks for,
+ * compare-and-set on the job's version; then hands its effects to the sink. False when
+ * another writer changed the job first.
+ */
+export async function commit(
+  deps: Pick<ApplyDeps, "store" | "effects">,
+  job: Job,
+  decision: Decision,
+  options: { relaxed?: boolean } = {},
+): Promise<boolean> {
+  if (!decision.changed) return true;
+  const stored = purgeOf(decision)
+    ? await deps.store.purge(job.uid, job.version, options)
+    : await deps.store.update(decision.job, decision.history);
+  if (stored && decision.effects.length > 0) deps.effects?.(decision.job, decision.effects);
+  return stored;
+}
+
 /**
  * Applies the event that `eventFor` builds from the current job (it may check the job
  * and throw). Returns "absent" when there is no such job.
@@ -44,7 +92,7 @@ export async function applyEvent(
   actor: Actor,
   principal?: { id: string; type: string },
 ): Promise<Applied> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  return retrying(key, async (): Promise<Applied | typeof LOST_RACE> => {
     const job = await deps.store.get(key);
     if (!job) return { kind: "absent" };
     const decision = decide(job, eventFor(job), {
@@ -53,16 +101,11 @@ export async function applyEvent(
       timers: deps.timers,
       principal,
     });
-    if (decision.kind === "unchanged") return { kind: "unchanged", job };
-    if (decision.kind === "purged") {
-      if (await deps.store.purge(job.uid, job.version)) return { kind: "purged", job };
-      continue;
-    }
-    if (await deps.store.update(decision.job, decision.history)) {
-      return { kind: "changed", job: { ...decision.job, version: job.version + 1 } };
-    }
-  }
-  throw conflict(key);
+    if (!decision.changed) return { kind: "unchanged", job };
+    if (!(await commit(deps, job, decision))) return LOST_RACE;
+    if (purgeOf(decision)) return { kind: "purged", job };
+    return { kind: "changed", job: { ...decision.job, version: job.version + 1 } };
+  });
 }
 
 /** applyEvent for an existing job: 404 when it is missing. */

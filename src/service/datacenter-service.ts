@@ -6,26 +6,15 @@
 import { realpath, stat } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { DomainError } from "../domain/errors.ts";
-import { statesAllowing, type JobEvent } from "../domain/job/lifecycle.ts";
-import { JOB_STATES } from "../domain/job/model.ts";
-import type {
-  HistoryEntry,
-  Job,
-  JobKey,
-  JobState,
-  PackageInformation,
-} from "../domain/job/model.ts";
+import { check, DATACENTER_VIEWS, hasEnded, type JobEvent } from "../domain/job/lifecycle.ts";
+import { outcomeOfEndState } from "../domain/job/drive-lifecycle.ts";
+import type { HistoryEntry, Job, JobKey, PackageInformation } from "../domain/job/model.ts";
 import type { ListedJob } from "../store/ports.ts";
 import { applyToExisting, notFound, type ApplyDeps } from "./apply.ts";
 import { checkKey } from "./job-service.ts";
 
-export const OPERATOR_VIEWS = {
-  /** Jobs whose package is on its way to the datacenter. */
-  inbound: ["Shipping"],
-  /** Jobs the datacenter is working on. */
-  "in-progress": ["Received", "Transferring", "Packaging", "Faulted"],
-  all: JOB_STATES,
-} as const satisfies Record<string, readonly JobState[]>;
+/** The operator's lists, as the lifecycle defines them. */
+export const OPERATOR_VIEWS = DATACENTER_VIEWS;
 export type OperatorView = keyof typeof OPERATOR_VIEWS;
 
 export interface ReceiveRequest {
@@ -37,19 +26,10 @@ export interface ReceiveRequest {
 export class DatacenterService {
   /**
    * `autoTransfer`: an import engine runs, so attaching a received drive of a job that was
-   * not cancelled starts its copy (the job goes Transferring). `transfersStarted` tells
-   * the import engine at once, instead of on its next poll.
+   * not cancelled starts its copy (the job goes Transferring); the engine hears of it
+   * through the decision's effects.
    */
-  constructor(
-    private readonly deps: ApplyDeps & { autoTransfer?: boolean; transfersStarted?: () => void },
-  ) {}
-
-  /** Applies `eventFor` and, if that leaves the job Transferring, tells the import engine. */
-  private async applyTransfer(key: JobKey, eventFor: (job: Job) => JobEvent): Promise<Job> {
-    const job = await this.apply(key, eventFor);
-    if (job.state === "Transferring") this.deps.transfersStarted?.();
-    return job;
-  }
+  constructor(private readonly deps: ApplyDeps & { autoTransfer?: boolean }) {}
 
   private apply(key: JobKey, eventFor: (job: Job) => JobEvent): Promise<Job> {
     checkKey(key);
@@ -72,9 +52,8 @@ export class DatacenterService {
    * belong to another job, then let the lifecycle receive it.
    */
   async receivePackage(req: ReceiveRequest): Promise<Job> {
-    const receivable = new Set(statesAllowing("receivePackage"));
     const candidates = (await this.deps.store.findByTrackingNumber(req.trackingNumber)).filter(
-      (j) => receivable.has(j.state),
+      (j) => check(j, "receivePackage") === undefined,
     );
     if (candidates.length === 0) {
       throw new DomainError(
@@ -109,7 +88,7 @@ export class DatacenterService {
       if (own.has(driveId.toLowerCase())) continue;
       // Drive serials are reused once a job has ended; only live jobs own a drive.
       const owners = (await this.deps.store.findByDriveId(driveId)).filter(
-        (j) => j.uid !== target.uid && j.state !== "Completed" && j.state !== "Closed",
+        (j) => j.uid !== target.uid && !hasEnded(j),
       );
       if (owners.length > 0) {
         const o = owners[0]!;
@@ -138,29 +117,29 @@ export class DatacenterService {
     if (!info) throw bad("it does not exist.");
     if (!info.isDirectory()) throw bad("it is not a directory.");
     const resolved = await realpath(path);
-    const attached = await this.apply(key, () => ({
+    return this.apply(key, () => ({
       type: "attachDrive",
       driveId,
       path: resolved,
+      startCopy: this.deps.autoTransfer === true,
     }));
-    if (!this.deps.autoTransfer || attached.cancelRequested) return attached;
-    return this.applyTransfer(key, (job) =>
-      job.driveList.some((d) => d.state === "Received" && d.contentPath) && !job.cancelRequested
-        ? { type: "startTransfer" }
-        : { type: "update", changes: {} },
-    );
   }
 
   startTransfer(key: JobKey): Promise<Job> {
-    return this.applyTransfer(key, () => ({ type: "startTransfer" }));
+    return this.apply(key, () => ({ type: "startTransfer" }));
   }
 
+  /**
+   * An operator ends a drive's copy by naming the drive's end state: `CompletedMoreInfo` is
+   * "completed with errors" (the operator API's and the pages' meaning), an error of the job.
+   */
   completeDrive(
     key: JobKey,
     driveId: string,
-    outcome: "Completed" | "CompletedMoreInfo",
+    state: "Completed" | "CompletedMoreInfo",
     bytesSucceeded?: number,
   ): Promise<Job> {
+    const outcome = outcomeOfEndState(state);
     return this.apply(key, () => ({ type: "completeDrive", driveId, outcome, bytesSucceeded }));
   }
 

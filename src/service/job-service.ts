@@ -3,10 +3,15 @@
  * A lost race reloads the job and decides again, so concurrent PATCH/PUT/DELETE on one job
  * never lose an update or resurrect a deleted job.
  */
-import type { Clock } from "../domain/clock.ts";
 import { DomainError } from "../domain/errors.ts";
-import type { DecideContext, JobChanges, Timers } from "../domain/job/lifecycle.ts";
-import { decide, historyOfCreation, initialDeadline } from "../domain/job/lifecycle.ts";
+import type { DecideContext, JobChanges } from "../domain/job/lifecycle.ts";
+import {
+  decide,
+  historyOfCreation,
+  initialDeadline,
+  updatableFields,
+} from "../domain/job/lifecycle.ts";
+import { specifiedDrive } from "../domain/job/drive-lifecycle.ts";
 import type {
   Actor,
   Drive,
@@ -31,8 +36,15 @@ import {
 } from "../domain/job/rules.ts";
 import type { LocationCatalogue } from "../domain/locations.ts";
 import type { StorageAccountRegistry } from "../domain/storage-accounts.ts";
-import type { JobStore } from "../store/ports.ts";
-import { applyEvent, applyToExisting, conflict, notFound } from "./apply.ts";
+import {
+  applyEvent,
+  applyToExisting,
+  commit,
+  LOST_RACE,
+  notFound,
+  retrying,
+  type ApplyDeps,
+} from "./apply.ts";
 import { newJobUid } from "./job-uid.ts";
 
 export { notFound };
@@ -59,10 +71,7 @@ export interface Principal {
   type: string;
 }
 
-export interface JobServiceDeps {
-  store: JobStore;
-  clock: Clock;
-  timers: Timers;
+export interface JobServiceDeps extends ApplyDeps {
   locations: LocationCatalogue;
   storageAccounts: StorageAccountRegistry;
 }
@@ -75,8 +84,6 @@ export interface ListRequest {
   afterSeq?: number;
   top: number;
 }
-
-const MAX_ATTEMPTS = 20;
 
 export function checkKey(key: JobKey): void {
   checkSubscriptionId(key.subscriptionId);
@@ -122,7 +129,7 @@ export class JobService {
       backupDriveManifest: input.backupDriveManifest ?? false,
       state: "Creating",
       cancelRequested: false,
-      driveList: (input.driveList ?? []).map((d) => ({ ...d, state: "Specified" as const })),
+      driveList: (input.driveList ?? []).map(specifiedDrive),
       encryptionKey: input.encryptionKey ?? { kekType: "MicrosoftManaged" },
       identity: { type: "None" },
       systemData: {
@@ -150,14 +157,14 @@ export class JobService {
     principal: Principal,
   ): Promise<{ job: Job; created: boolean }> {
     checkKey(key);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    return retrying(key, async () => {
       const ctx = this.ctx("customer", principal);
       const existing = await this.deps.store.get(key);
       if (!existing) {
         const job = this.buildJob(key, input, ctx, principal);
-        if (await this.deps.store.insert(job, [historyOfCreation(ctx)]))
-          return { job, created: true };
-        continue;
+        return (await this.deps.store.insert(job, [historyOfCreation(ctx)]))
+          ? { job, created: true }
+          : LOST_RACE;
       }
       const candidate = this.buildJob(
         {
@@ -181,12 +188,10 @@ export class JobService {
         { type: "replace", replacement: { ...candidate, systemData: existing.systemData } },
         ctx,
       );
-      if (decision.kind !== "changed") return { job: existing, created: false };
-      if (await this.deps.store.update(decision.job, decision.history)) {
-        return { job: { ...decision.job, version: existing.version + 1 }, created: false };
-      }
-    }
-    throw conflict(key);
+      if (!decision.changed) return { job: existing, created: false };
+      if (!(await commit(this.deps, existing, decision))) return LOST_RACE;
+      return { job: { ...decision.job, version: existing.version + 1 }, created: false };
+    });
   }
 
   /**
@@ -223,7 +228,9 @@ export class JobService {
         const all: JobChanges = { ...changes, ...(tags !== undefined ? { tags } : {}) };
         if (all.driveList !== undefined) {
           if (job.jobType === "Import") {
-            if (job.state === "Creating") checkJobShape("Import", all.driveList, undefined);
+            // A new drive list is checked like a create's, where it may change at all.
+            if (updatableFields(job).includes("driveList"))
+              checkJobShape("Import", all.driveList, undefined);
           } else {
             all.exportDriveKeys = exportKeys(job, all.driveList);
             delete all.driveList;

@@ -9,8 +9,9 @@ import { createHash } from "node:crypto";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import type { BlockBlobUploadOptions, ContainerClient } from "@azure/storage-blob";
 import { SystemClock, type Clock } from "../domain/clock.ts";
-import type { Timers } from "../domain/job/lifecycle.ts";
-import type { Drive, Job } from "../domain/job/model.ts";
+import { COPYING_STATES, copyOutlook, type Effect, type Timers } from "../domain/job/lifecycle.ts";
+import { isBeingCopied } from "../domain/job/drive-lifecycle.ts";
+import type { CopyOutcome, Drive, Job } from "../domain/job/model.ts";
 import { storageAccountName } from "../domain/storage-accounts.ts";
 import { applyEvent } from "../service/apply.ts";
 import type { ImportBlobRecord, JobStore } from "../store/ports.ts";
@@ -198,6 +199,8 @@ function expectedMd5(blob: ManifestBlob): Buffer {
 
 export class ImportEngine {
   private readonly active = new Map<string, Promise<void>>();
+  /** Drives (`uid:driveId`) told to stop at their next blob boundary (a cancel or a fault). */
+  private readonly stopRequests = new Set<string>();
   /** Bytes to move per drive (`uid:driveId`), known once its manifest is read. */
   private readonly totals = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -245,6 +248,20 @@ export class ImportEngine {
     if (this.timer && !this.stopping) void this.poll();
   }
 
+  /**
+   * Carries out the lifecycle's effects on drives of `job` (the service layer hands over
+   * every stored decision's): a drive to copy wakes the engine; a drive to stop stops at
+   * its next blob boundary, where the stored job says whether it was cancelled or paused.
+   */
+  carryOut(job: Pick<Job, "uid">, effects: readonly Effect[]): void {
+    let wake = false;
+    for (const e of effects) {
+      if (e.kind === "startCopy") wake = true;
+      else if (e.kind === "stopCopy") this.stopRequests.add(`${job.uid}:${e.driveId}`);
+    }
+    if (wake) this.wake();
+  }
+
   /** Looks for drives to copy and starts them (bounded by driveConcurrency). */
   poll(): Promise<void> {
     this.polling ??= this.findWork().finally(() => (this.polling = undefined));
@@ -256,11 +273,11 @@ export class ImportEngine {
     const limit = this.deps.driveConcurrency ?? 1;
     let after = 0;
     for (;;) {
-      const page = await this.deps.store.listByStates(["Transferring"], after, 200);
+      const page = await this.deps.store.listByStates(COPYING_STATES, after, 200);
       for (const { job } of page) {
         for (const drive of job.driveList) {
           const key = `${job.uid}:${drive.driveId}`;
-          if (drive.state !== "Transferring" || this.active.has(key)) continue;
+          if (!isBeingCopied(drive) || this.active.has(key)) continue;
           if (this.active.size >= limit) return;
           const run = this.copyDrive(job, drive)
             .catch((err) =>
@@ -269,7 +286,10 @@ export class ImportEngine {
                 "drive import failed",
               ),
             )
-            .finally(() => this.active.delete(key));
+            .finally(() => {
+              this.active.delete(key);
+              this.stopRequests.delete(key);
+            });
           this.active.set(key, run);
         }
       }
@@ -340,8 +360,13 @@ export class ImportEngine {
             run.manifestBytes,
           )
         : undefined;
-    const outcome =
-      status === "Completed" && problems.length === 0 ? "Completed" : "CompletedMoreInfo";
+    // The drive log's status, in the three words the lifecycle decides the job's outcome by.
+    const outcome: CopyOutcome =
+      status === "Completed" && problems.length === 0
+        ? "Completed"
+        : status === "CompletedWithWarnings"
+          ? "CompletedWithWarnings"
+          : "CompletedWithErrors";
     await applyEvent(
       this.deps,
       job,
@@ -419,7 +444,10 @@ export class ImportEngine {
     const records = new Map(
       (await this.deps.store.importRecords(job.uid, drive.driveId)).map((r) => [r.blobKey, r]),
     );
-    if (job.cancelRequested && records.size === 0) {
+    const runKey = `${job.uid}:${drive.driveId}`;
+    const outlook = copyOutlook(job, drive.driveId);
+    if (outlook === "paused") return;
+    if (outlook === "cancelled" && records.size === 0) {
       // Cancelled before this drive started: it is skipped (SPEC §2.3).
       await this.complete(
         { job, drive },
@@ -456,10 +484,12 @@ export class ImportEngine {
       bytesDone: 0,
       bytesTotal: blobs.reduce((n, b) => n + b.blob.length, 0),
     };
-    this.totals.set(`${job.uid}:${drive.driveId}`, run.bytesTotal);
+    this.totals.set(runKey, run.bytesTotal);
     const entries = new Map<string, BlobLogEntry>();
     const fromEarlierRun: { key: string; record: ImportBlobRecord }[] = [];
-    let cancelled = false;
+    let stopped: "cancelled" | "paused" | undefined;
+    // A drive of a cancelled job resumed after a restart writes no further blob (SPEC §2.3).
+    if (outlook === "cancelled") this.stopRequests.add(runKey);
     let next = 0;
     const progress = setInterval(
       () => void this.reportProgress(run),
@@ -468,7 +498,7 @@ export class ImportEngine {
     progress.unref();
     const worker = async () => {
       for (;;) {
-        if (this.stopping || cancelled) return;
+        if (this.stopping || stopped) return;
         const i = next++;
         if (i >= blobs.length) return;
         const item = blobs[i]!;
@@ -482,10 +512,15 @@ export class ImportEngine {
           continue;
         }
         await this.onBlobStart?.({ job: job.name, driveId: drive.driveId, index: i });
-        // Cancel takes effect at the next blob boundary.
-        if ((await this.deps.store.get(job))?.cancelRequested) {
-          cancelled = true;
-          return;
+        // A cancel or a fault takes effect at the next blob boundary: the lifecycle's
+        // stopCopy effect says so, and the job as stored says which it was.
+        if (this.stopRequests.has(runKey)) {
+          const now = copyOutlook(await this.deps.store.get(job), drive.driveId);
+          if (now !== "copy") {
+            stopped ??= now;
+            return;
+          }
+          this.stopRequests.delete(runKey);
         }
         entries.set(
           item.key,
@@ -495,10 +530,10 @@ export class ImportEngine {
     };
     try {
       await Promise.all(Array.from({ length: this.deps.blobConcurrency ?? 8 }, worker));
-      if (this.stopping) return;
+      if (this.stopping || stopped === "paused") return;
       // What this engine cannot trust: blobs written before a restart. Check them at the
       // endpoint (it may have lost its last writes in the same crash) and redo any missing.
-      for (const { key, record } of cancelled ? [] : fromEarlierRun) {
+      for (const { key, record } of stopped ? [] : fromEarlierRun) {
         const { container, name } = splitBlobPath(record.finalPath!);
         const props = await (
           await this.container(run, container)
@@ -526,6 +561,7 @@ export class ImportEngine {
       clearInterval(progress);
     }
     if (this.stopping) return;
+    const cancelled = stopped === "cancelled";
     await this.reportProgress(run);
     const ordered = blobs
       .map((b) => entries.get(b.key))
@@ -569,6 +605,10 @@ export class ImportEngine {
         this.deps,
         run.job,
         (job) => {
+          // A cancel or fault written by another process reaches this copy here.
+          if (copyOutlook(job, run.drive.driveId) !== "copy") {
+            this.stopRequests.add(`${job.uid}:${run.drive.driveId}`);
+          }
           // Job percentComplete = bytes done / bytes to move over all drives (SPEC §2.1).
           let done = 0;
           let total = 0;

@@ -1,5 +1,5 @@
 /** The operator's view of a job: everything the datacenter needs, never BitLocker keys. */
-import { allowedOperatorEvents } from "../../domain/job/lifecycle.ts";
+import { allowedEvents } from "../../domain/job/lifecycle.ts";
 import type { HistoryEntry, Job } from "../../domain/job/model.ts";
 import { jobId } from "../arm/resources.ts";
 
@@ -31,7 +31,7 @@ export function operatorJob(job: Job, history?: HistoryEntry[]): Record<string, 
     })),
     extraDrives: job.extraDrives ?? [],
     nextDeadline: job.dueAt ? { at: job.dueAt, event: job.dueEvent } : undefined,
-    allowedActions: allowedOperatorEvents(job),
+    allowedActions: allowedEvents(job, "operator"),
     ...(history ? { history } : {}),
   };
 }

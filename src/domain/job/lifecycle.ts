@@ -1,9 +1,34 @@
 /**
- * The job lifecycle of SPEC §2 as one table (state × event → rule) and a pure decide().
- * Every rule about what may happen in which state lives here; the API, CLI, portal and
- * engine ask `decide` / `allowedEvents` instead of re-checking states themselves.
+ * Carries out the lifecycle tables (job-table.ts, drive-lifecycle.ts): a pure decide()
+ * returns the next job, its history entries and the effects the service layer carries out;
+ * allowedEvents()/check() tell every surface what may happen now, from the same table, so
+ * no surface re-checks states itself.
  */
 import { DomainError } from "../errors.ts";
+import {
+  decideDrive,
+  driveAllows,
+  isBeingCopied,
+  type DriveEvent,
+  type DriveEventType,
+} from "./drive-lifecycle.ts";
+import { isDue, withDeadline, type Timers } from "./deadlines.ts";
+import {
+  DATACENTER_EVENTS,
+  DRIVE_EVENT_OF,
+  EVENTS,
+  EVENT_TYPES,
+  JOB_GUARDS,
+  TIMED_EVENTS,
+  jobRule,
+  type EventType,
+  type JobEffectTag,
+  type JobEvent,
+  type JobFacts,
+  type JobGuardName,
+  type JobRefusal,
+  type JobRule,
+} from "./job-table.ts";
 import type {
   Actor,
   Drive,
@@ -14,219 +39,50 @@ import type {
   TimerEvent,
 } from "./model.ts";
 import { JOB_STATES } from "./model.ts";
-import { DAY_MS } from "../clock.ts";
+import { admit, leaves, targetOf, targetsOf, type Leaf } from "./table.ts";
+import {
+  FIELD_WINDOWS,
+  KEPT_OUTSIDE_WINDOW,
+  applyField,
+  changedFields,
+  sameValue,
+  type JobChanges,
+} from "./updates.ts";
 
-export interface Timers {
-  /** Creating expiry: after the last customer update (default 14 d). */
-  creatingExpiryMs: number;
-  /** Shipping alert: after entering Shipping with no package (default 14 d). */
-  shippingAlertMs: number;
-  /** Shipping close: after the alert (default 30 d). */
-  shippingCloseMs: number;
-  /** Retention: after entering Completed or Closed (default 90 d). */
-  retentionMs: number;
-  /** The simulated datacenter's delays; absent when the autopilot is off. */
-  autopilot?: AutopilotDelays;
-}
+export {
+  DEFAULT_TIMERS,
+  initialDeadline,
+  nextDeadline,
+  type AutopilotDelays,
+  type Timers,
+} from "./deadlines.ts";
+export {
+  DATACENTER_EVENTS,
+  EVENTS,
+  EVENT_TYPES,
+  type CustomerEvent,
+  type DatacenterEvent,
+  type EventType,
+  type JobEvent,
+  type JobFacts,
+} from "./job-table.ts";
+export {
+  FIELD_WINDOWS,
+  KEPT_OUTSIDE_WINDOW,
+  sameValue,
+  updatableFields,
+  type JobChanges,
+  type UpdatableField,
+} from "./updates.ts";
 
-export interface AutopilotDelays {
-  /** From Shipping to the package's arrival. */
-  arrivalMs: number;
-  /** Between the later steps (received → packaged → shipped back). */
-  stepMs: number;
-}
-
-export const DEFAULT_TIMERS: Timers = Object.freeze({
-  creatingExpiryMs: 14 * DAY_MS,
-  shippingAlertMs: 14 * DAY_MS,
-  shippingCloseMs: 30 * DAY_MS,
-  retentionMs: 90 * DAY_MS,
-});
-
-/** The customer-updatable fields of Jobs_Update (SPEC §2.2). */
-export type UpdatableField =
-  | "tags"
-  | "returnAddress"
-  | "returnShipping"
-  | "deliveryPackage"
-  | "driveList"
-  | "exportDriveKeys"
-  | "logLevel"
-  | "backupDriveManifest";
-
-export type CustomerEvent = "update" | "replace" | "markShipping" | "cancel" | "delete";
-export type DatacenterEvent =
-  | "receivePackage"
-  | "attachDrive"
-  | "startTransfer"
-  | "completeDrive"
-  | "package"
-  | "shipBack"
-  | "fault"
-  | "resolve"
-  | "reportProgress";
-export type EventType = CustomerEvent | TimerEvent | DatacenterEvent;
-
-type RefusalCode =
-  | "JobNotUpdatable"
-  | "JobNotCancellable"
-  | "JobNotDeletable"
-  | "InvalidStateTransition"
-  | "OperatorActionNotAllowed";
-
-type Rule =
-  | { kind: "allow" }
-  | { kind: "to"; state: JobState }
-  | { kind: "purge" }
-  | { kind: "refuse"; code: RefusalCode }
-  /** A timer whose deadline no longer applies in this state (e.g. the job moved on). */
-  | { kind: "ignore" };
-
-const A: Rule = { kind: "allow" };
-const P: Rule = { kind: "purge" };
-const I: Rule = { kind: "ignore" };
-const to = (state: JobState): Rule => ({ kind: "to", state });
-const refuse = (code: RefusalCode): Rule => ({ kind: "refuse", code });
-const NU = refuse("JobNotUpdatable");
-const NC = refuse("JobNotCancellable");
-const ND = refuse("JobNotDeletable");
-const ST = refuse("InvalidStateTransition");
-const DC = refuse("OperatorActionNotAllowed");
-
-export const DATACENTER_EVENTS: readonly DatacenterEvent[] = [
-  "receivePackage",
-  "attachDrive",
-  "startTransfer",
-  "completeDrive",
-  "package",
-  "shipBack",
-  "fault",
-  "resolve",
-];
-
-/** The columns of the lifecycle table, in order. */
-export const EVENT_TYPES: readonly EventType[] = [
-  "update",
-  "replace",
-  "markShipping",
-  "cancel",
-  "delete",
-  "creatingExpired",
-  "shippingAlert",
-  "shippingClose",
-  "retentionExpired",
-  "autopilotArrive",
-  "autopilotAdvance",
-  "autopilotShipBack",
-  ...DATACENTER_EVENTS,
-  "reportProgress",
-];
-
-/**
- * The lifecycle table (SPEC §2, §3): state × event → rule. `A` allow (the event's own
- * rules decide the details), `to(S)` move to S, `P` purge the job, `I` a stale timer that
- * does nothing, anything else a refusal with its error code. `update` is allowed in every
- * state; which fields may change is FIELD_WINDOWS below. A cancel in Creating ends the job
- * at once; in Shipping…Transferring it is recorded and the datacenter side honours it.
- */
-// prettier-ignore
-const GRID: Readonly<Record<JobState, readonly Rule[]>> = {
-  //             customer: update replace markShipping   cancel           delete   timers: creating shipAlert shipClose     retention   autopilot: arrive advance shipBack   datacenter: receive          attach start              complete package          shipBack fault            resolve progress
-  Creating:     [A,        A,      to("Shipping"), to("Completed"), P,       P,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC, I],
-  Shipping:     [A,        NU,     ST,             A,               ND,      I,              A,        to("Closed"), I,          A,                 I,      I,         to("Received"),           DC,    DC,                DC,      DC,              DC,      to("Faulted"),   DC, I],
-  Received:     [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 A,      I,         A,                        A,     to("Transferring"), DC,     to("Packaging"), DC,      to("Faulted"),   DC, I],
-  Transferring: [A,        NU,     ST,             A,               ND,      I,              I,        I,            I,          I,                 I,      I,         A,                        A,     A,                 A,       DC,              DC,      to("Faulted"),   DC, A],
-  Packaging:    [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      A,         A,                        DC,    DC,                DC,      DC,              A,       to("Faulted"),   DC, I],
-  Completed:    [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC, I],
-  Closed:       [A,        NU,     ST,             NC,              P,       I,              I,        I,            P,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              DC, I],
-  Faulted:      [A,        NU,     ST,             NC,              ND,      I,              I,        I,            I,          I,                 I,      I,         DC,                       DC,    DC,                DC,      DC,              DC,      DC,              A, I],
-};
-
-export const LIFECYCLE: Readonly<Record<JobState, Readonly<Record<EventType, Rule>>>> =
-  Object.fromEntries(
-    JOB_STATES.map((state) => [
-      state,
-      Object.fromEntries(EVENT_TYPES.map((event, i) => [event, GRID[state][i]!])),
-    ]),
-  ) as Record<JobState, Record<EventType, Rule>>;
-
-const BEFORE_PACKAGING: readonly JobState[] = ["Creating", "Shipping", "Received", "Transferring"];
-
-/** In which states a customer may change each field (SPEC §2.2). */
-export const FIELD_WINDOWS: Readonly<Record<UpdatableField, readonly JobState[]>> = {
-  tags: JOB_STATES,
-  returnAddress: [...BEFORE_PACKAGING, "Faulted"],
-  returnShipping: [...BEFORE_PACKAGING, "Faulted"],
-  deliveryPackage: ["Creating", "Shipping"],
-  driveList: ["Creating"],
-  exportDriveKeys: BEFORE_PACKAGING,
-  logLevel: ["Creating", "Shipping"],
-  backupDriveManifest: ["Creating", "Shipping"],
-};
-
-export const CANCELLABLE_STATES: readonly JobState[] = JOB_STATES.filter(
-  (s) => LIFECYCLE[s].cancel.kind !== "refuse",
-);
-export const DELETABLE_STATES: readonly JobState[] = JOB_STATES.filter(
-  (s) => LIFECYCLE[s].delete.kind === "purge",
-);
-
-/** The changes a Jobs_Update carries, already type-checked by the API layer. */
-export interface JobChanges {
-  tags?: Record<string, string>;
-  returnAddress?: Job["returnAddress"];
-  returnShipping?: Job["returnShipping"];
-  deliveryPackage?: Job["deliveryPackage"];
-  /** Import jobs: the full new drive list. */
-  driveList?: Omit<Drive, "state">[];
-  /** Export jobs: new BitLocker keys for drives the datacenter already recorded. */
-  exportDriveKeys?: { driveId: string; bitLockerKey: string }[];
-  logLevel?: Job["logLevel"];
-  backupDriveManifest?: boolean;
-  /** The requested job state; only "Shipping" (or the current state) is meaningful. */
-  state?: string;
-  cancelRequested?: boolean;
-}
-
-export type JobEvent =
-  | { type: "update"; changes: JobChanges }
-  | { type: "replace"; replacement: Job }
-  | { type: "markShipping" }
-  | { type: "cancel" }
-  | { type: "delete" }
-  | { type: "creatingExpired" | "shippingAlert" | "shippingClose" | "retentionExpired" }
-  // Datacenter side (operator or autopilot).
-  | { type: "receivePackage"; trackingNumber: string; driveIds: string[] }
-  | { type: "attachDrive"; driveId: string; path: string }
-  | { type: "startTransfer" }
-  | {
-      type: "completeDrive";
-      driveId: string;
-      outcome: "Completed" | "CompletedMoreInfo";
-      bytesSucceeded?: number;
-      /** Free text for the drive's copyStatus (default from the outcome). */
-      copyStatus?: string;
-      errorLogUri?: string;
-      verboseLogUri?: string;
-      manifestUri?: string;
-    }
-  | {
-      type: "reportProgress";
-      driveId: string;
-      bytesSucceeded: number;
-      percentComplete: number;
-      /** The job's bytes done / bytes to move over all drives. */
-      jobPercentComplete: number;
-    }
-  | { type: "package" }
-  | { type: "shipBack"; returnPackage: PackageInformation }
-  | { type: "fault"; reason: string }
-  | { type: "resolve"; reason: string }
-  // Autopilot steps: the engine looks at the dock and passes what it found.
-  | { type: "autopilotArrive"; docked: Record<string, string> }
-  /** `transfer`: an import engine runs, so attached drives are copied before packaging. */
-  | { type: "autopilotAdvance"; transfer?: boolean }
-  | { type: "autopilotShipBack"; returnPackage: PackageInformation };
+/** What the service layer does after it stored a decision. */
+export type Effect =
+  /** A drive is to be copied (it started, or resumes): the transfer runner copies it. */
+  | { kind: "startCopy"; driveId: string }
+  /** A drive being copied stops at its next blob boundary (the job was cancelled or faulted). */
+  | { kind: "stopCopy"; driveId: string; reason: "cancelled" | "faulted" }
+  /** The job and its history are deleted (instead of stored). */
+  | { kind: "purge"; reason: string };
 
 export interface DecideContext {
   now: Date;
@@ -236,15 +92,142 @@ export interface DecideContext {
   principal?: { id: string; type: string };
 }
 
-export type Decision =
-  | { kind: "changed"; job: Job; history: HistoryEntry[] }
-  | { kind: "unchanged"; job: Job }
-  | { kind: "purged"; reason: string };
+export interface Decision {
+  /** False when the event changes nothing: `job` is the job as it was. */
+  changed: boolean;
+  job: Job;
+  history: HistoryEntry[];
+  effects: Effect[];
+}
+
+/** The purge a decision asks for, if it does. */
+export function purgeOf(d: Decision): Extract<Effect, { kind: "purge" }> | undefined {
+  return d.effects.find((e): e is Extract<Effect, { kind: "purge" }> => e.kind === "purge");
+}
+
+// ---------------------------------------------------------------------------------------
+// Questions the surfaces ask.
+
+const optimistic = (job: JobFacts) => (g: keyof typeof JOB_GUARDS) =>
+  JOB_GUARDS[g].request === true || JOB_GUARDS[g].holds(job, undefined);
+
+function leafFor(job: JobFacts, event: EventType) {
+  return admit(jobRule(job.state, event), optimistic(job));
+}
+
+/**
+ * The events `actor` may send now: the table neither refuses nor ignores them for the job
+ * as it is (details the request itself brings, like the shipping details, are taken to
+ * come with it), and an event that acts on a drive has a drive that allows it.
+ */
+export function allowedEvents(job: JobFacts, actor: Actor): EventType[] {
+  return EVENT_TYPES.filter((event) => {
+    if (!EVENTS[event].actors.includes(actor)) return false;
+    const leaf = leafFor(job, event);
+    if (leaf.kind === "refuse" || leaf.kind === "ignore") return false;
+    const driveEvent = DRIVE_EVENT_OF[event];
+    return !driveEvent || job.driveList.some((d) => driveAllows(d, driveEvent));
+  });
+}
+
+/** The table's refusal of `event` for the job as it is (its code and message), if it refuses. */
+export function check(job: Job, event: EventType): DomainError | undefined {
+  const leaf = leafFor(job, event);
+  return leaf.kind === "refuse" ? refusal(leaf.code, job, event) : undefined;
+}
+
+/** The states in which some job can do `event` (the table does not refuse it everywhere). */
+export function statesAllowing(event: EventType): JobState[] {
+  return JOB_STATES.filter((s) =>
+    leaves(jobRule(s, event)).some((l) => l.kind === "go" || l.kind === "purge"),
+  );
+}
+
+export const CANCELLABLE_STATES: readonly JobState[] = JOB_STATES.filter((s) =>
+  leaves(jobRule(s, "cancel")).some((l) => l.kind === "go"),
+);
+export const DELETABLE_STATES: readonly JobState[] = statesAllowing("delete");
+
+/** States no event leads out of (only deletion ends them). */
+export const ENDED_STATES: readonly JobState[] = JOB_STATES.filter((s) =>
+  EVENT_TYPES.every((e) =>
+    leaves(jobRule(s, e)).every(
+      (l) => l.kind !== "go" || targetsOf(l.to).every((t) => t === "same" || t === s),
+    ),
+  ),
+);
+
+/** The job has ended (Completed or Closed): nothing but deletion changes its state. */
+export function hasEnded(job: Pick<Job, "state">): boolean {
+  return ENDED_STATES.includes(job.state);
+}
+
+/** States in which an operator can do something to the job. */
+const DATACENTER_STATES: readonly JobState[] = JOB_STATES.filter((s) =>
+  DATACENTER_EVENTS.some((e) => statesAllowing(e).includes(s)),
+);
+
+/** The datacenter can still move the job (its pages follow it live). */
+export function inDatacenterHands(job: Pick<Job, "state">): boolean {
+  return DATACENTER_STATES.includes(job.state);
+}
+
+/** Job states whose drives the transfer runner copies. */
+export const COPYING_STATES: readonly JobState[] = statesAllowing("completeDrive");
+
+/** States the job leaves when its package is received: the package is on its way. */
+const AWAITING_PACKAGE: readonly JobState[] = JOB_STATES.filter((s) =>
+  leaves(jobRule(s, "receivePackage")).some(
+    (l) => l.kind === "go" && targetsOf(l.to).some((t) => t !== "same" && t !== s),
+  ),
+);
+
+/** The operator's lists (SPEC §3): packages on their way, work in the datacenter, everything. */
+export const DATACENTER_VIEWS = {
+  /** Jobs whose package is on its way to the datacenter. */
+  inbound: AWAITING_PACKAGE,
+  /** Jobs the datacenter is working on (faulted ones too). */
+  "in-progress": DATACENTER_STATES.filter((s) => !AWAITING_PACKAGE.includes(s)),
+  all: JOB_STATES,
+} as const satisfies Record<string, readonly JobState[]>;
+
+/** The job waits for an operator to resolve a fault. */
+export function awaitsResolution(job: JobFacts): boolean {
+  return allowedEvents(job, "operator").includes("resolve");
+}
+
+/**
+ * Whether a drive's copy goes on, asked at a blob boundary with the job as stored now:
+ * `cancelled` — stop and report the drive (SPEC §2.3); `paused` — stop and leave the drive
+ * to be resumed (the job was faulted, or is gone).
+ */
+export function copyOutlook(
+  job: Job | undefined,
+  driveId: string,
+): "copy" | "cancelled" | "paused" {
+  if (!job) return "paused";
+  if (job.cancelRequested) return "cancelled";
+  const drive = job.driveList.find((d) => sameId(d.driveId, driveId));
+  return COPYING_STATES.includes(job.state) && drive !== undefined && isBeingCopied(drive)
+    ? "copy"
+    : "paused";
+}
+
+// ---------------------------------------------------------------------------------------
+// Refusals.
 
 const STATE_LIST = (states: readonly JobState[]) => states.map((s) => `'${s}'`).join(", ");
 
-function refusal(rule: Extract<Rule, { kind: "refuse" }>, job: Job, what: string): DomainError {
-  switch (rule.code) {
+function shippingDetailsMissing(job: Job): string[] {
+  const missing: string[] = [];
+  if (!job.returnAddress) missing.push("returnAddress");
+  if (!job.returnShipping) missing.push("returnShipping");
+  if (!job.deliveryPackage) missing.push("deliveryPackage");
+  return missing;
+}
+
+function refusal(code: JobRefusal, job: Job, event: EventType): DomainError {
+  switch (code) {
     case "JobNotCancellable":
       return new DomainError(
         "JobNotCancellable",
@@ -266,7 +249,7 @@ function refusal(rule: Extract<Rule, { kind: "refuse" }>, job: Job, what: string
     case "JobNotUpdatable":
       return new DomainError(
         "JobNotUpdatable",
-        `Job '${job.name}' is in state '${job.state}'; ${what} can be replaced only while the job is 'Creating'. ` +
+        `Job '${job.name}' is in state '${job.state}'; the job (PUT) can be replaced only while the job is 'Creating'. ` +
           `Use PATCH (Jobs_Update) for the fields that may still change.`,
       );
     case "InvalidStateTransition":
@@ -275,19 +258,36 @@ function refusal(rule: Extract<Rule, { kind: "refuse" }>, job: Job, what: string
         `Job '${job.name}' is in state '${job.state}'; only a job in 'Creating' can be set to 'Shipping'.`,
         { target: "properties.state" },
       );
+    case "ShippingInformationMissing": {
+      const missing = shippingDetailsMissing(job);
+      return new DomainError(
+        "ShippingInformationMissing",
+        `The job cannot be set to 'Shipping' before ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} set; ` +
+          `send ${missing.length === 1 ? "it" : "them"} in this request or an earlier one.`,
+        { target: `properties.${missing[0]}` },
+      );
+    }
+    case "JobCancelled":
+      return new DomainError(
+        "JobCancelled",
+        `Job '${job.name}' was cancelled, so no copy starts. Package its drives for return instead.`,
+      );
+    case "DriveNotAttached":
+      return new DomainError(
+        "DriveNotAttached",
+        `No received drive of job '${job.name}' is attached yet. Attach a drive's contents first.`,
+      );
     case "OperatorActionNotAllowed":
       return new DomainError(
         "OperatorActionNotAllowed",
-        `'${what}' is not possible while job '${job.name}' is in state '${job.state}'. ` +
-          `It is possible in the states ${STATE_LIST(statesAllowing(what as EventType))}.`,
+        `'${EVENTS[event].label}' is not possible while job '${job.name}' is in state '${job.state}'. ` +
+          `It is possible in the states ${STATE_LIST(statesAllowing(event))}.`,
       );
   }
 }
 
-/** The states in which an event is not refused. */
-export function statesAllowing(event: EventType): JobState[] {
-  return JOB_STATES.filter((s) => LIFECYCLE[s][event].kind !== "refuse");
-}
+// ---------------------------------------------------------------------------------------
+// decide().
 
 function entry(
   ctx: DecideContext,
@@ -299,67 +299,12 @@ function entry(
   return { at: ctx.now.toISOString(), actor: ctx.actor, event, from, to, reason };
 }
 
+export function historyOfCreation(ctx: DecideContext): HistoryEntry {
+  return entry(ctx, "create", null, "Creating", "The customer created the job.");
+}
+
 function enter(job: Job, state: JobState, now: Date): Job {
   return { ...job, state, stateEnteredAt: now.toISOString() };
-}
-
-/** The stored deadline (SPEC §2.5) for a job in its current state. */
-export function nextDeadline(job: Job, timers: Timers): { dueAt?: string; dueEvent?: TimerEvent } {
-  const plus = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
-  const autopilot = timers.autopilot;
-  switch (job.state) {
-    case "Creating":
-      return {
-        dueAt: plus(job.lastCustomerUpdateAt, timers.creatingExpiryMs),
-        dueEvent: "creatingExpired",
-      };
-    case "Shipping": {
-      const deadline = job.shippingAlertedAt
-        ? ({
-            dueAt: plus(job.shippingAlertedAt, timers.shippingCloseMs),
-            dueEvent: "shippingClose",
-          } as const)
-        : ({
-            dueAt: plus(job.stateEnteredAt, timers.shippingAlertMs),
-            dueEvent: "shippingAlert",
-          } as const);
-      if (autopilot && !job.shippingAlertedAt && autopilot.arrivalMs < timers.shippingAlertMs) {
-        return {
-          dueAt: plus(job.stateEnteredAt, autopilot.arrivalMs),
-          dueEvent: "autopilotArrive",
-        };
-      }
-      return deadline;
-    }
-    case "Received":
-      return autopilot
-        ? { dueAt: plus(job.stateEnteredAt, autopilot.stepMs), dueEvent: "autopilotAdvance" }
-        : {};
-    case "Packaging":
-      return autopilot
-        ? { dueAt: plus(job.stateEnteredAt, autopilot.stepMs), dueEvent: "autopilotShipBack" }
-        : {};
-    case "Completed":
-    case "Closed":
-      return {
-        dueAt: plus(job.stateEnteredAt, timers.retentionMs),
-        dueEvent: "retentionExpired",
-      };
-    default:
-      return {};
-  }
-}
-
-function withDeadline(job: Job, timers: Timers): Job {
-  const { dueAt, dueEvent } = nextDeadline(job, timers);
-  const next: Job = { ...job };
-  delete next.dueAt;
-  delete next.dueEvent;
-  if (dueAt && dueEvent) {
-    next.dueAt = dueAt;
-    next.dueEvent = dueEvent;
-  }
-  return next;
 }
 
 function touchSystemData(job: Job, ctx: DecideContext): Job {
@@ -375,161 +320,476 @@ function touchSystemData(job: Job, ctx: DecideContext): Job {
   };
 }
 
-/** Deep equality for JSON-shaped values ("a field sent with the value it already has is not a change"). */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
-  for (const k of keys) {
-    if (ao[k] === undefined && bo[k] === undefined) continue;
-    if (!sameValue(ao[k], bo[k])) return false;
-  }
-  return true;
+const unchanged = (job: Job): Decision => ({ changed: false, job, history: [], effects: [] });
+
+/** A timer that is not due only brings the stored deadline up to date. */
+function refreshed(job: Job, ctx: DecideContext): Decision {
+  const fresh = withDeadline(job, ctx.timers);
+  return sameValue(fresh, job)
+    ? unchanged(job)
+    : { changed: true, job: fresh, history: [], effects: [] };
 }
 
-/** The customer-visible part of a drive, for "same value" comparisons of driveList. */
-function driveInput(d: Omit<Drive, "state">) {
-  return {
-    driveId: d.driveId,
-    bitLockerKey: d.bitLockerKey,
-    manifestFile: d.manifestFile,
-    manifestHash: d.manifestHash,
-    driveHeaderHash: d.driveHeaderHash,
-  };
-}
+const sameId = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
-function currentValue(job: Job, field: UpdatableField): unknown {
-  switch (field) {
-    case "driveList":
-      return job.driveList.map(driveInput);
-    case "exportDriveKeys":
-      return undefined;
-    default:
-      return job[field];
+function findDrive(job: Job, driveId: string): Drive {
+  const drive = job.driveList.find((d) => sameId(d.driveId, driveId));
+  if (!drive) {
+    throw new DomainError(
+      "DriveNotFound",
+      `Job '${job.name}' has no drive '${driveId}'. Its drives: ${job.driveList.map((d) => d.driveId).join(", ") || "(none)"}.`,
+      { target: "driveId" },
+    );
   }
+  return drive;
 }
 
-function changedFields(job: Job, changes: JobChanges): UpdatableField[] {
-  const fields: UpdatableField[] = [];
-  for (const field of Object.keys(FIELD_WINDOWS) as UpdatableField[]) {
-    const value = changes[field];
-    if (value === undefined) continue;
-    if (field === "driveList") {
-      if (!sameValue((value as Omit<Drive, "state">[]).map(driveInput), currentValue(job, field)))
-        fields.push(field);
-    } else if (field === "exportDriveKeys") {
-      const keys = value as NonNullable<JobChanges["exportDriveKeys"]>;
-      const differs = keys.some(
-        (k) =>
-          job.driveList.find((d) => d.driveId.toLowerCase() === k.driveId.toLowerCase())
-            ?.bitLockerKey !== k.bitLockerKey,
-      );
-      if (differs) fields.push(field);
-    } else if (!sameValue(value, currentValue(job, field))) {
-      fields.push(field);
-    }
-  }
-  return fields;
+/** The job's drives after the drive table applied `eventOf(drive)` to each (undefined: none). */
+interface DriveMoves {
+  job: Job;
+  moved: Drive[];
+  effects: Effect[];
 }
 
-function applyField(job: Job, field: UpdatableField, changes: JobChanges): Job {
-  switch (field) {
-    case "driveList":
-      return {
-        ...job,
-        driveList: changes.driveList!.map((d) => ({ ...d, state: "Specified" as const })),
-      };
-    case "exportDriveKeys": {
-      const keys = new Map(
-        changes.exportDriveKeys!.map((k) => [k.driveId.toLowerCase(), k.bitLockerKey]),
-      );
-      return {
-        ...job,
-        driveList: job.driveList.map((d) => {
-          const key = keys.get(d.driveId.toLowerCase());
-          return key === undefined ? d : { ...d, bitLockerKey: key };
-        }),
-      };
-    }
-    default:
-      return { ...job, [field]: changes[field] };
-  }
-}
-
-/** Which customer actions the job allows now; pages and CLI use this instead of re-checking states. */
-export function allowedEvents(job: Job): { events: EventType[]; fields: UpdatableField[] } {
-  const customerEvents: EventType[] = ["update", "replace", "markShipping", "cancel", "delete"];
-  const events = customerEvents.filter((e) => {
-    const rule = LIFECYCLE[job.state][e];
-    if (e === "cancel") return rule.kind !== "refuse" && !job.cancelRequested;
-    return rule.kind !== "refuse" && rule.kind !== "ignore";
+function moveDrives(job: Job, eventOf: (d: Drive) => DriveEvent | undefined): DriveMoves {
+  const moved: Drive[] = [];
+  const effects: Effect[] = [];
+  const driveList = job.driveList.map((d) => {
+    const event = eventOf(d);
+    if (!event) return d;
+    const step = decideDrive(d, event);
+    if (!step.changed) return d;
+    moved.push(step.drive);
+    for (const tag of step.effects) effects.push({ kind: tag, driveId: d.driveId });
+    return step.drive;
   });
-  const fields = (Object.keys(FIELD_WINDOWS) as UpdatableField[]).filter(
-    (f) =>
-      FIELD_WINDOWS[f].includes(job.state) &&
-      (job.jobType === "Import" ? f !== "exportDriveKeys" : f !== "driveList"),
+  return { job: moved.length > 0 ? { ...job, driveList } : job, moved, effects };
+}
+
+/** One drive, by id, through the drive table (DriveNotFound when the job has no such drive). */
+function moveDrive(job: Job, driveId: string, event: DriveEvent): DriveMoves {
+  const drive = findDrive(job, driveId);
+  return moveDrives(job, (d) => (d === drive ? event : undefined));
+}
+
+/** What an event's own rules did to the job, before the table moves it to its next state. */
+interface Step {
+  job: Job;
+  effects: Effect[];
+  /** The history entries, once the next state (`to`) is known. */
+  history(to: JobState): HistoryEntry[];
+}
+
+type GoLeaf = Extract<Leaf<JobState, JobGuardName, JobRefusal, JobEffectTag>, { kind: "go" }>;
+
+type Handler<T extends EventType> = (
+  job: Job,
+  event: Extract<JobEvent, { type: T }>,
+  ctx: DecideContext,
+  leaf: GoLeaf,
+) => Step | "unchanged";
+
+const ids = (drives: readonly Drive[]) => drives.map((d) => d.driveId).join(", ");
+
+function receive(
+  job: Job,
+  trackingNumber: string,
+  listed: readonly string[],
+  ctx: DecideContext,
+  arriving: boolean,
+  docked: Record<string, string> = {},
+): Step {
+  const own = new Set(job.driveList.map((d) => d.driveId.toLowerCase()));
+  const inPackage = new Set(listed.map((d) => d.toLowerCase()));
+  const extras = listed.filter((d) => !own.has(d.toLowerCase()));
+  const arrived = moveDrives(job, (d) =>
+    inPackage.has(d.driveId.toLowerCase()) ? { type: "arrive" } : undefined,
   );
-  return { events, fields };
-}
-
-/** Requirements for Creating → Shipping (SPEC §2.2). */
-function shippingInformationMissing(job: Job): string[] {
-  const missing: string[] = [];
-  if (!job.returnAddress) missing.push("returnAddress");
-  if (!job.returnShipping) missing.push("returnShipping");
-  if (!job.deliveryPackage) missing.push("deliveryPackage");
-  return missing;
-}
-
-function decideCancel(job: Job, ctx: DecideContext): Decision {
-  if (job.cancelRequested) return { kind: "unchanged", job };
-  const rule = LIFECYCLE[job.state].cancel;
-  if (rule.kind === "refuse") throw refusal(rule, job, "");
-  const cancelled: Job = { ...job, cancelRequested: true };
-  if (rule.kind === "to") {
-    const done = withDeadline(enter(cancelled, rule.state, ctx.now), ctx.timers);
-    return {
-      kind: "changed",
-      job: done,
-      history: [
-        entry(
-          ctx,
-          "cancel",
-          job.state,
-          rule.state,
-          "Cancelled by the customer before any drive was shipped.",
-        ),
-      ],
-    };
+  // From Shipping the package is the job's package: the drives not in it never arrived.
+  const missing = arriving
+    ? moveDrives(arrived.job, (d) =>
+        inPackage.has(d.driveId.toLowerCase()) ? undefined : { type: "missing" },
+      )
+    : { job: arrived.job, moved: [], effects: [] };
+  let next = missing.job;
+  // The autopilot's docked drives arrive with their contents attached.
+  const attached = moveDrives(next, (d) => {
+    const path = docked[d.driveId] ?? docked[d.driveId.toLowerCase()];
+    return path && arrived.moved.some((m) => m.driveId === d.driveId)
+      ? { type: "attach", path }
+      : undefined;
+  });
+  next = attached.job;
+  if (!arriving && arrived.moved.length === 0 && extras.length === 0) {
+    throw new DomainError(
+      "PackageAlreadyReceived",
+      `The package '${trackingNumber}' of job '${job.name}' was already received and brings no drive that is still missing.`,
+    );
   }
+  const known = new Set((job.extraDrives ?? []).map((e) => e.driveId.toLowerCase()));
+  const extraDrives = [
+    ...(job.extraDrives ?? []),
+    ...extras
+      .filter((e) => !known.has(e.toLowerCase()))
+      .map((driveId) => ({ driveId, trackingNumber, receivedAt: ctx.now.toISOString() })),
+  ];
+  if (extraDrives.length) next = { ...next, extraDrives };
+  const parts = [
+    arrived.moved.length ? `drives received: ${ids(arrived.moved)}` : "",
+    missing.moved.length ? `never received: ${ids(missing.moved)}` : "",
+    extras.length ? `drives that are not the job's: ${extras.join(", ")}` : "",
+  ].filter(Boolean);
   return {
-    kind: "changed",
-    job: cancelled,
-    history: [
+    job: next,
+    effects: [],
+    history: (to) => [
       entry(
         ctx,
-        "cancel",
+        "receivePackage",
         job.state,
-        job.state,
-        "Cancel requested by the customer; the datacenter will skip the data copy where it has not started and ship the drives back.",
+        to,
+        `Package '${trackingNumber}' arrived; ${parts.join("; ") || "it held no drive"}.`,
       ),
     ],
   };
 }
 
-/**
- * Fields a PATCH may carry outside their window without being refused: the value is kept
- * as it is. The Python SDK sends `backupDriveManifest: false` on every PATCH, so refusing
- * it after Shipping would make every later update (a cancel, a new return address) fail.
- */
-export const KEPT_OUTSIDE_WINDOW: readonly UpdatableField[] = ["backupDriveManifest"];
+function startCopies(job: Job): DriveMoves {
+  return moveDrives(job, () => ({ type: "startCopy" }));
+}
 
+function copyStarted(ctx: DecideContext, from: JobState, to: JobState, started: Drive[]) {
+  return entry(ctx, "startTransfer", from, to, `Copy started for ${ids(started)}.`);
+}
+
+function packaged(ctx: DecideContext, job: Job, to: JobState): HistoryEntry {
+  const reason = job.cancelRequested
+    ? "The job was cancelled: no data is copied; the drives are packaged for return."
+    : "The drives are packaged for return.";
+  return entry(ctx, "package", job.state, to, reason);
+}
+
+function shipBack(
+  job: Job,
+  event: { returnPackage: PackageInformation },
+  ctx: DecideContext,
+): Step {
+  const shipped = moveDrives(job, () => ({ type: "shipBack" }));
+  const pkg = event.returnPackage;
+  const next: Job = {
+    ...shipped.job,
+    // PackageInformation requires driveCount and shipDate; default them from what is shipped and when.
+    returnPackage: {
+      driveCount: shipped.moved.length,
+      shipDate: ctx.now.toISOString().slice(0, 10),
+      ...pkg,
+    },
+  };
+  return {
+    job: next,
+    effects: [],
+    history: (to) => [
+      entry(
+        ctx,
+        "shipBack",
+        job.state,
+        to,
+        `${shipped.moved.length} drive(s) shipped back with ${pkg.carrierName} '${pkg.trackingNumber}'` +
+          (to === "Closed" ? "; some drives had errors or never arrived." : "."),
+      ),
+    ],
+  };
+}
+
+const HANDLERS: { [T in Exclude<EventType, "update">]: Handler<T> } = {
+  replace: (job, event, ctx) => ({
+    job: {
+      ...event.replacement,
+      uid: job.uid,
+      version: job.version,
+      state: job.state,
+      cancelRequested: job.cancelRequested,
+      stateEnteredAt: job.stateEnteredAt,
+      lastCustomerUpdateAt: ctx.now.toISOString(),
+      systemData: touchSystemData(job, ctx).systemData,
+    },
+    effects: [],
+    history: (to) => [
+      entry(ctx, "replace", job.state, to, "The customer replaced the job definition (PUT)."),
+    ],
+  }),
+  markShipping: (job, _event, ctx) => ({
+    job,
+    effects: [],
+    history: (to) => [
+      entry(ctx, "markShipping", job.state, to, "The customer shipped the drives."),
+    ],
+  }),
+  cancel: (job, _event, ctx) => ({
+    job: { ...job, cancelRequested: true },
+    effects: [],
+    history: (to) => [
+      entry(
+        ctx,
+        "cancel",
+        job.state,
+        to,
+        to === job.state
+          ? "Cancel requested by the customer; the datacenter will skip the data copy where it has not started and ship the drives back."
+          : "Cancelled by the customer before any drive was shipped.",
+      ),
+    ],
+  }),
+  // Purges: the table's purge leaf ends them before a handler runs.
+  delete: () => "unchanged",
+  creatingExpired: () => "unchanged",
+  retentionExpired: () => "unchanged",
+  shippingAlert: (job, _event, ctx) => {
+    const missing = moveDrives(job, () => ({ type: "missing" }));
+    return {
+      job: { ...missing.job, shippingAlertedAt: ctx.now.toISOString() },
+      effects: [],
+      history: (to) => [
+        entry(
+          ctx,
+          "shippingAlert",
+          job.state,
+          to,
+          "No package arrived within the shipping period; the drives are marked NeverReceived and the customer is alerted.",
+        ),
+      ],
+    };
+  },
+  shippingClose: (job, _event, ctx) => ({
+    job,
+    effects: [],
+    history: (to) => [
+      entry(
+        ctx,
+        "shippingClose",
+        job.state,
+        to,
+        job.cancelRequested
+          ? "The cancelled job's package never arrived; nothing to return."
+          : "No package arrived after the alert period; the job is closed.",
+      ),
+    ],
+  }),
+  autopilotArrive: (job, event, ctx, leaf) =>
+    receive(
+      job,
+      job.deliveryPackage?.trackingNumber ?? "(autopilot)",
+      Object.keys(event.docked),
+      ctx,
+      leaf.to !== "same",
+      event.docked,
+    ),
+  receivePackage: (job, event, ctx, leaf) =>
+    receive(job, event.trackingNumber, event.driveIds, ctx, leaf.to !== "same"),
+  attachDrive: (job, event, ctx) => {
+    const attached = moveDrive(job, event.driveId, { type: "attach", path: event.path });
+    if (attached.moved.length === 0) return "unchanged";
+    const [drive] = attached.moved;
+    const started =
+      event.startCopy && !job.cancelRequested
+        ? moveDrive(attached.job, drive!.driveId, { type: "startCopy" })
+        : { job: attached.job, moved: [], effects: [] };
+    return {
+      job: started.job,
+      effects: started.effects,
+      history: (to) => [
+        // The datacenter's mount path is the operator's business (it is on the operator view).
+        entry(ctx, "attachDrive", job.state, job.state, `Drive '${drive!.driveId}' attached.`),
+        ...(started.moved.length ? [copyStarted(ctx, job.state, to, started.moved)] : []),
+      ],
+    };
+  },
+  startTransfer: (job, _event, ctx) => {
+    const started = startCopies(job);
+    return {
+      job: started.job,
+      effects: started.effects,
+      history: (to) => [copyStarted(ctx, job.state, to, started.moved)],
+    };
+  },
+  autopilotAdvance: (job, event, ctx) => {
+    // With a transfer runner, received drives are copied before the job is packaged
+    // (whoever received them): a drive whose dock folder exists is attached first.
+    const copy = event.transfer === true && !job.cancelRequested;
+    const docked = event.docked ?? {};
+    const attached = copy
+      ? moveDrives(job, (d) =>
+          !d.contentPath && docked[d.driveId]
+            ? { type: "attach", path: docked[d.driveId]! }
+            : undefined,
+        )
+      : { job, moved: [], effects: [] };
+    const started = copy ? startCopies(attached.job) : { job, moved: [], effects: [] };
+    return {
+      job: started.job,
+      effects: started.effects,
+      history: (to) => [
+        ...attached.moved.map((d) =>
+          entry(ctx, "attachDrive", job.state, job.state, `Drive '${d.driveId}' attached.`),
+        ),
+        started.moved.length
+          ? copyStarted(ctx, job.state, to, started.moved)
+          : packaged(ctx, job, to),
+      ],
+    };
+  },
+  completeDrive: (job, event, ctx) => {
+    const done = moveDrive(job, event.driveId, {
+      type: "complete",
+      outcome: event.outcome,
+      bytesSucceeded: event.bytesSucceeded,
+      copyStatus: event.copyStatus,
+      errorLogUri: event.errorLogUri,
+      verboseLogUri: event.verboseLogUri,
+      manifestUri: event.manifestUri,
+    });
+    const drive = done.moved[0] ?? findDrive(done.job, event.driveId);
+    return {
+      job: done.job,
+      effects: done.effects,
+      history: (to) => [
+        entry(
+          ctx,
+          "completeDrive",
+          job.state,
+          job.state,
+          `Drive '${drive.driveId}' finished: ${drive.state}.`,
+        ),
+        ...(to !== job.state
+          ? [
+              entry(
+                ctx,
+                "package",
+                job.state,
+                to,
+                "Every drive has finished; the drives are packaged for return.",
+              ),
+            ]
+          : []),
+      ],
+    };
+  },
+  reportProgress: (job, event) => {
+    const drive = job.driveList.find((d) => sameId(d.driveId, event.driveId));
+    if (!drive) return "unchanged";
+    // Progress that arrives after the drive moved on changes nothing.
+    if (!driveAllows(drive, "progress")) return "unchanged";
+    const progressed = moveDrive(job, drive.driveId, {
+      type: "progress",
+      bytesSucceeded: event.bytesSucceeded,
+      percentComplete: event.percentComplete,
+    });
+    const next = { ...progressed.job, percentComplete: event.jobPercentComplete };
+    return sameValue(next, job) ? "unchanged" : { job: next, effects: [], history: () => [] };
+  },
+  package: (job, _event, ctx) => ({
+    job,
+    effects: [],
+    history: (to) => [packaged(ctx, job, to)],
+  }),
+  shipBack: (job, event, ctx) => shipBack(job, event, ctx),
+  autopilotShipBack: (job, event, ctx) => shipBack(job, event, ctx),
+  fault: (job, event, ctx) => ({
+    job: { ...job, faultedFrom: job.state, faultReason: event.reason },
+    effects: [],
+    history: (to) => [entry(ctx, "fault", job.state, to, event.reason)],
+  }),
+  resolve: (job, event, ctx) => {
+    const next: Job = { ...job };
+    delete next.faultedFrom;
+    delete next.faultReason;
+    return {
+      job: next,
+      effects: [],
+      history: (to) => [entry(ctx, "resolve", job.state, to, event.reason)],
+    };
+  },
+};
+
+/** The table's effect tags as effects on the job's drives. */
+function effectsOf(tags: readonly JobEffectTag[], job: Job, event: JobEvent): Effect[] {
+  const copying = job.driveList.filter(isBeingCopied);
+  return tags.flatMap((tag): Effect[] =>
+    tag === "stopCopies"
+      ? copying.map((d) => ({
+          kind: "stopCopy",
+          driveId: d.driveId,
+          reason: event.type === "fault" ? "faulted" : "cancelled",
+        }))
+      : copying.map((d) => ({ kind: "startCopy", driveId: d.driveId })),
+  );
+}
+
+const AUTOPILOT_EVENTS: readonly TimerEvent[] = [
+  "autopilotArrive",
+  "autopilotAdvance",
+  "autopilotShipBack",
+];
+
+/**
+ * Decides what an event does to a job: the next job, its history entries and the effects
+ * to carry out once it is stored (a purge instead of a write is an effect). Refusals are
+ * thrown as DomainError.
+ */
+export function decide(job: Job, event: JobEvent, ctx: DecideContext): Decision {
+  const type = event.type;
+  let at = ctx;
+  const timed = (TIMED_EVENTS as readonly string[]).includes(type);
+  if (timed) {
+    const timer = type as TimerEvent;
+    const autopilot = AUTOPILOT_EVENTS.includes(timer);
+    // A stale or early deadline never acts: the job moved on, or its deadline moved.
+    if (!isDue(job, timer, ctx.now) || (autopilot && !ctx.timers.autopilot)) {
+      return refreshed(job, ctx);
+    }
+    // A timer takes effect at its deadline, even when the sweep runs later (the service was
+    // down, or the clock was advanced past several deadlines): chained timers stay on time.
+    if (!autopilot) at = { ...ctx, now: new Date(job.dueAt!) };
+  }
+  const rule: JobRule = jobRule(job.state, type);
+  const leaf = admit(rule, (g) => JOB_GUARDS[g].holds(job, event));
+  switch (leaf.kind) {
+    case "refuse":
+      throw refusal(leaf.code, job, type);
+    case "ignore":
+      return timed ? refreshed(job, ctx) : unchanged(job);
+    case "purge":
+      return { changed: true, job, history: [], effects: [{ kind: "purge", reason: leaf.why }] };
+  }
+  if (event.type === "update") return decideUpdate(job, event.changes, ctx);
+  const handler = HANDLERS[event.type] as unknown as (
+    job: Job,
+    event: JobEvent,
+    ctx: DecideContext,
+    leaf: GoLeaf,
+  ) => Step | "unchanged";
+  const step = handler(job, event, at, leaf);
+  if (step === "unchanged") return unchanged(job);
+  const to = targetOf(
+    leaf.to,
+    job.state,
+    (g) => JOB_GUARDS[g].holds(step.job, event),
+    job.faultedFrom,
+  );
+  const moved = to === job.state ? step.job : enter(step.job, to, at.now);
+  const next = withDeadline(moved, ctx.timers);
+  return {
+    changed: true,
+    job: next,
+    history: step.history(to),
+    effects: [...step.effects, ...effectsOf(leaf.effects, next, event)],
+  };
+}
+
+/**
+ * Jobs_Update: the fields within their window (SPEC §2.2), then `state: Shipping` and
+ * `cancelRequested: true` as the table's markShipping and cancel.
+ */
 function decideUpdate(job: Job, changes: JobChanges, ctx: DecideContext): Decision {
   const fields = changedFields(job, changes).filter(
     (f) => FIELD_WINDOWS[f].includes(job.state) || !KEPT_OUTSIDE_WINDOW.includes(f),
@@ -548,6 +808,7 @@ function decideUpdate(job: Job, changes: JobChanges, ctx: DecideContext): Decisi
   let next = job;
   for (const field of fields) next = applyField(next, field, changes);
   const history: HistoryEntry[] = [];
+  const effects: Effect[] = [];
 
   // state: "" (as in the spec's own UpdateJob example) or the current state is not a change.
   const wanted = changes.state;
@@ -559,583 +820,24 @@ function decideUpdate(job: Job, changes: JobChanges, ctx: DecideContext): Decisi
         { target: "properties.state" },
       );
     }
-    const rule = LIFECYCLE[next.state].markShipping;
-    if (rule.kind === "refuse") throw refusal(rule, next, "");
-    const missing = shippingInformationMissing(next);
-    if (missing.length > 0) {
-      throw new DomainError(
-        "ShippingInformationMissing",
-        `The job cannot be set to 'Shipping' before ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} set; ` +
-          `send ${missing.length === 1 ? "it" : "them"} in this request or an earlier one.`,
-        { target: `properties.${missing[0]}` },
-      );
-    }
-    if (rule.kind === "to") {
-      history.push(
-        entry(ctx, "markShipping", next.state, rule.state, "The customer shipped the drives."),
-      );
-      next = enter(next, rule.state, ctx.now);
-    }
+    const shipped = decide(next, { type: "markShipping" }, ctx);
+    next = shipped.job;
+    history.push(...shipped.history);
   }
 
   if (job.state === "Creating") next = { ...next, lastCustomerUpdateAt: ctx.now.toISOString() };
 
   if (changes.cancelRequested === true) {
-    const cancelled = decideCancel(next, ctx);
-    if (cancelled.kind === "changed") {
-      next = cancelled.job;
-      history.push(...cancelled.history);
-    }
+    const cancelled = decide(next, { type: "cancel" }, ctx);
+    next = cancelled.job;
+    history.push(...cancelled.history);
+    effects.push(...cancelled.effects);
   }
 
   const changed = fields.length > 0 || history.length > 0;
   next = withDeadline(changed ? touchSystemData(next, ctx) : next, ctx.timers);
-  if (!changed && sameValue(next, job)) return { kind: "unchanged", job };
-  return { kind: "changed", job: next, history };
+  if (!changed && sameValue(next, job)) return unchanged(job);
+  return { changed: true, job: next, history, effects };
 }
 
-/**
- * Decide what an event does to a job. Returns the next job and its history entries, or
- * that the job is to be purged; refusals are thrown as DomainError.
- */
-export function decide(job: Job, event: JobEvent, ctx: DecideContext): Decision {
-  switch (event.type) {
-    case "update":
-      return decideUpdate(job, event.changes, ctx);
-    case "cancel":
-      return decideCancel(job, ctx);
-    case "markShipping":
-      return decideUpdate(job, { state: "Shipping" }, ctx);
-    case "replace": {
-      const rule = LIFECYCLE[job.state].replace;
-      if (rule.kind === "refuse") throw refusal(rule, job, "the job (PUT)");
-      const replaced: Job = {
-        ...event.replacement,
-        uid: job.uid,
-        version: job.version,
-        state: job.state,
-        cancelRequested: job.cancelRequested,
-        stateEnteredAt: job.stateEnteredAt,
-        lastCustomerUpdateAt: ctx.now.toISOString(),
-        systemData: touchSystemData(job, ctx).systemData,
-      };
-      return {
-        kind: "changed",
-        job: withDeadline(replaced, ctx.timers),
-        history: [
-          entry(
-            ctx,
-            "replace",
-            job.state,
-            job.state,
-            "The customer replaced the job definition (PUT).",
-          ),
-        ],
-      };
-    }
-    case "delete": {
-      const rule = LIFECYCLE[job.state].delete;
-      if (rule.kind === "refuse") throw refusal(rule, job, "");
-      return { kind: "purged", reason: "Deleted by the customer." };
-    }
-    case "receivePackage":
-    case "attachDrive":
-    case "startTransfer":
-    case "completeDrive":
-    case "package":
-    case "shipBack":
-    case "fault":
-    case "resolve":
-    case "autopilotArrive":
-    case "autopilotAdvance":
-    case "autopilotShipBack":
-    case "reportProgress":
-      return decideDatacenter(job, event, ctx);
-    default:
-      return decideTimer(job, event.type, ctx);
-  }
-}
-
-type DeadlineEvent = "creatingExpired" | "shippingAlert" | "shippingClose" | "retentionExpired";
-
-function decideTimer(job: Job, timer: DeadlineEvent, ctx: DecideContext): Decision {
-  const rule = LIFECYCLE[job.state][timer];
-  // A stale or early deadline never acts: the job moved on, or its deadline moved.
-  if (
-    rule.kind === "ignore" ||
-    rule.kind === "refuse" ||
-    job.dueEvent !== timer ||
-    !job.dueAt ||
-    Date.parse(job.dueAt) > ctx.now.getTime()
-  ) {
-    const fresh = withDeadline(job, ctx.timers);
-    return sameValue(fresh, job)
-      ? { kind: "unchanged", job }
-      : { kind: "changed", job: fresh, history: [] };
-  }
-  // A timer takes effect at its deadline, even when the sweep runs later (the service was
-  // down, or the clock was advanced past several deadlines): chained timers stay on time.
-  const fired: DecideContext = { ...ctx, now: new Date(job.dueAt) };
-  switch (timer) {
-    case "creatingExpired":
-      return {
-        kind: "purged",
-        reason: "The job stayed in 'Creating' without an update for the expiry period.",
-      };
-    case "retentionExpired":
-      return { kind: "purged", reason: "The retention period after the job finished ended." };
-    case "shippingAlert": {
-      const next: Job = {
-        ...job,
-        shippingAlertedAt: fired.now.toISOString(),
-        driveList: job.driveList.map((d) =>
-          d.state === "Specified" ? { ...d, state: "NeverReceived" as const } : d,
-        ),
-      };
-      return {
-        kind: "changed",
-        job: withDeadline(next, ctx.timers),
-        history: [
-          entry(
-            fired,
-            "shippingAlert",
-            job.state,
-            job.state,
-            "No package arrived within the shipping period; the drives are marked NeverReceived and the customer is alerted.",
-          ),
-        ],
-      };
-    }
-    case "shippingClose": {
-      const end: JobState = job.cancelRequested
-        ? "Completed"
-        : rule.kind === "to"
-          ? rule.state
-          : "Closed";
-      const next = withDeadline(enter(job, end, fired.now), ctx.timers);
-      return {
-        kind: "changed",
-        job: next,
-        history: [
-          entry(
-            fired,
-            "shippingClose",
-            job.state,
-            end,
-            job.cancelRequested
-              ? "The cancelled job's package never arrived; nothing to return."
-              : "No package arrived after the alert period; the job is closed.",
-          ),
-        ],
-      };
-    }
-  }
-}
-
-/** A brand-new job starts with its deadline set (14 d Creating expiry by default). */
-export function initialDeadline(job: Job, timers: Timers): Job {
-  return withDeadline(job, timers);
-}
-
-export function historyOfCreation(ctx: DecideContext): HistoryEntry {
-  return entry(ctx, "create", null, "Creating", "The customer created the job.");
-}
-
-export function historyOfPurge(ctx: DecideContext, job: Job, reason: string): HistoryEntry {
-  return entry(ctx, "purge", job.state, null, reason);
-}
-
-// ---------------------------------------------------------------------------------------
-// The datacenter side (SPEC §3): operator actions and the autopilot's steps.
-
-type DatacenterJobEvent = Extract<
-  JobEvent,
-  { type: DatacenterEvent | "autopilotArrive" | "autopilotAdvance" | "autopilotShipBack" }
->;
-
-const EVENT_LABEL: Record<DatacenterJobEvent["type"], string> = {
-  receivePackage: "receive package",
-  attachDrive: "attach drive",
-  startTransfer: "start transfer",
-  completeDrive: "complete drive",
-  package: "package",
-  shipBack: "ship back",
-  fault: "fault",
-  resolve: "resolve",
-  autopilotArrive: "receive package",
-  autopilotAdvance: "package",
-  autopilotShipBack: "ship back",
-  reportProgress: "report progress",
-};
-
-function ruleFor(job: Job, event: DatacenterJobEvent["type"]): Rule {
-  const rule = LIFECYCLE[job.state][event];
-  if (rule.kind === "refuse") {
-    throw new DomainError(
-      "OperatorActionNotAllowed",
-      `'${EVENT_LABEL[event]}' is not possible while job '${job.name}' is in state '${job.state}'. ` +
-        `It is possible in the states ${STATE_LIST(statesAllowing(event))}.`,
-    );
-  }
-  return rule;
-}
-
-function findDrive(job: Job, driveId: string): Drive {
-  const drive = job.driveList.find((d) => d.driveId.toLowerCase() === driveId.toLowerCase());
-  if (!drive) {
-    throw new DomainError(
-      "DriveNotFound",
-      `Job '${job.name}' has no drive '${driveId}'. Its drives: ${job.driveList.map((d) => d.driveId).join(", ") || "(none)"}.`,
-      { target: "driveId" },
-    );
-  }
-  return drive;
-}
-
-function withDrive(job: Job, driveId: string, change: (d: Drive) => Drive): Job {
-  return {
-    ...job,
-    driveList: job.driveList.map((d) =>
-      d.driveId.toLowerCase() === driveId.toLowerCase() ? change(d) : d,
-    ),
-  };
-}
-
-function changed(job: Job, ctx: DecideContext, history: HistoryEntry[]): Decision {
-  return { kind: "changed", job: withDeadline(job, ctx.timers), history };
-}
-
-function move(job: Job, to: JobState, ctx: DecideContext): Job {
-  return enter(job, to, ctx.now);
-}
-
-function receive(
-  job: Job,
-  trackingNumber: string,
-  driveIds: readonly string[],
-  ctx: DecideContext,
-  docked: Record<string, string> = {},
-): Decision {
-  const rule = ruleFor(job, "receivePackage");
-  const listed = new Set(driveIds.map((d) => d.toLowerCase()));
-  const own = new Set(job.driveList.map((d) => d.driveId.toLowerCase()));
-  const extras = driveIds.filter((d) => !own.has(d.toLowerCase()));
-  const arriving = rule.kind === "to";
-  const received: string[] = [];
-  const missing: string[] = [];
-  const driveList = job.driveList.map((d) => {
-    const key = d.driveId.toLowerCase();
-    if (listed.has(key) && (d.state === "Specified" || d.state === "NeverReceived")) {
-      received.push(d.driveId);
-      const path = docked[d.driveId] ?? docked[key];
-      return { ...d, state: "Received" as const, ...(path ? { contentPath: path } : {}) };
-    }
-    if (arriving && !listed.has(key) && d.state === "Specified") {
-      missing.push(d.driveId);
-      return { ...d, state: "NeverReceived" as const };
-    }
-    return d;
-  });
-  if (!arriving && received.length === 0 && extras.length === 0) {
-    throw new DomainError(
-      "PackageAlreadyReceived",
-      `The package '${trackingNumber}' of job '${job.name}' was already received and brings no drive that is still missing.`,
-    );
-  }
-  const known = new Set((job.extraDrives ?? []).map((e) => e.driveId.toLowerCase()));
-  const extraDrives = [
-    ...(job.extraDrives ?? []),
-    ...extras
-      .filter((e) => !known.has(e.toLowerCase()))
-      .map((driveId) => ({ driveId, trackingNumber, receivedAt: ctx.now.toISOString() })),
-  ];
-  let next: Job = { ...job, driveList, ...(extraDrives.length ? { extraDrives } : {}) };
-  const parts = [
-    received.length ? `drives received: ${received.join(", ")}` : "",
-    missing.length ? `never received: ${missing.join(", ")}` : "",
-    extras.length ? `drives that are not the job's: ${extras.join(", ")}` : "",
-  ].filter(Boolean);
-  const from = job.state;
-  if (rule.kind === "to") next = move(next, rule.state, ctx);
-  return changed(next, ctx, [
-    entry(
-      ctx,
-      "receivePackage",
-      from,
-      next.state,
-      `Package '${trackingNumber}' arrived; ${parts.join("; ") || "it held no drive"}.`,
-    ),
-  ]);
-}
-
-function shipBack(
-  job: Job,
-  returnPackage: PackageInformation,
-  ctx: DecideContext,
-  event: "shipBack" | "autopilotShipBack",
-): Decision {
-  ruleFor(job, event);
-  // Errors: a drive that never arrived, finished with errors, or arrived but was never copied.
-  const failed = job.driveList.some(
-    (d) => d.state === "CompletedMoreInfo" || d.state === "NeverReceived" || d.state === "Received",
-  );
-  const end: JobState = job.cancelRequested || !failed ? "Completed" : "Closed";
-  const shipped = job.driveList.filter(
-    (d) => d.state !== "NeverReceived" && d.state !== "Specified",
-  );
-  const next = move(
-    {
-      ...job,
-      // PackageInformation requires driveCount and shipDate; default them from what is shipped and when.
-      returnPackage: {
-        driveCount: shipped.length,
-        shipDate: ctx.now.toISOString().slice(0, 10),
-        ...returnPackage,
-      },
-      driveList: job.driveList.map((d) =>
-        shipped.includes(d) ? { ...d, state: "ShippedBack" as const } : d,
-      ),
-    },
-    end,
-    ctx,
-  );
-  return changed(next, ctx, [
-    entry(
-      ctx,
-      "shipBack",
-      job.state,
-      end,
-      `${shipped.length} drive(s) shipped back with ${returnPackage.carrierName} '${returnPackage.trackingNumber}'` +
-        (end === "Closed" ? "; some drives had errors or never arrived." : "."),
-    ),
-  ]);
-}
-
-function toPackaging(
-  job: Job,
-  ctx: DecideContext,
-  event: "package" | "autopilotAdvance",
-): Decision {
-  const rule = ruleFor(job, event);
-  if (rule.kind === "ignore") return { kind: "unchanged", job };
-  const next = move(job, "Packaging", ctx);
-  const reason = job.cancelRequested
-    ? "The job was cancelled: no data is copied; the drives are packaged for return."
-    : "The drives are packaged for return.";
-  return changed(next, ctx, [entry(ctx, "package", job.state, "Packaging", reason)]);
-}
-
-/** An autopilot step acts only when its deadline is due; otherwise the deadline is refreshed. */
-function autopilotDue(job: Job, event: TimerEvent, ctx: DecideContext): boolean {
-  return (
-    ctx.timers.autopilot !== undefined &&
-    job.dueEvent === event &&
-    job.dueAt !== undefined &&
-    Date.parse(job.dueAt) <= ctx.now.getTime() &&
-    LIFECYCLE[job.state][event].kind !== "ignore"
-  );
-}
-
-function refreshed(job: Job, ctx: DecideContext): Decision {
-  const fresh = withDeadline(job, ctx.timers);
-  return sameValue(fresh, job)
-    ? { kind: "unchanged", job }
-    : { kind: "changed", job: fresh, history: [] };
-}
-
-function decideDatacenter(job: Job, event: DatacenterJobEvent, ctx: DecideContext): Decision {
-  switch (event.type) {
-    case "receivePackage":
-      return receive(job, event.trackingNumber, event.driveIds, ctx);
-    case "autopilotArrive": {
-      if (!autopilotDue(job, event.type, ctx)) return refreshed(job, ctx);
-      const docked = Object.keys(event.docked);
-      return receive(
-        job,
-        job.deliveryPackage?.trackingNumber ?? "(autopilot)",
-        docked,
-        ctx,
-        event.docked,
-      );
-    }
-    case "attachDrive": {
-      ruleFor(job, "attachDrive");
-      const drive = findDrive(job, event.driveId);
-      if (drive.state !== "Received") {
-        throw new DomainError(
-          "DriveNotReceived",
-          `Drive '${drive.driveId}' is '${drive.state}'; only a received drive can be attached.`,
-          { target: "driveId" },
-        );
-      }
-      if (drive.contentPath === event.path) return { kind: "unchanged", job };
-      const next = withDrive(job, drive.driveId, (d) => ({ ...d, contentPath: event.path }));
-      return changed(next, ctx, [
-        entry(
-          ctx,
-          "attachDrive",
-          job.state,
-          job.state,
-          // The datacenter's mount path is the operator's business (it is on the operator view).
-          `Drive '${drive.driveId}' attached.`,
-        ),
-      ]);
-    }
-    case "startTransfer": {
-      const rule = ruleFor(job, "startTransfer");
-      if (job.cancelRequested) {
-        throw new DomainError(
-          "JobCancelled",
-          `Job '${job.name}' was cancelled, so no copy starts. Package its drives for return instead.`,
-        );
-      }
-      const ready = job.driveList.filter((d) => d.state === "Received" && d.contentPath);
-      if (ready.length === 0) {
-        throw new DomainError(
-          "DriveNotAttached",
-          `No received drive of job '${job.name}' is attached yet. Attach a drive's contents first.`,
-        );
-      }
-      const starting = new Set(ready.map((d) => d.driveId));
-      let next: Job = {
-        ...job,
-        driveList: job.driveList.map((d) =>
-          starting.has(d.driveId)
-            ? {
-                ...d,
-                state: "Transferring" as const,
-                copyStatus: "InProgress",
-                percentComplete: 0,
-                bytesSucceeded: 0,
-              }
-            : d,
-        ),
-      };
-      if (rule.kind === "to") next = move(next, rule.state, ctx);
-      return changed(next, ctx, [
-        entry(
-          ctx,
-          "startTransfer",
-          job.state,
-          next.state,
-          `Copy started for ${[...starting].join(", ")}.`,
-        ),
-      ]);
-    }
-    case "completeDrive": {
-      ruleFor(job, "completeDrive");
-      const drive = findDrive(job, event.driveId);
-      if (drive.state !== "Transferring") {
-        throw new DomainError(
-          "DriveNotTransferring",
-          `Drive '${drive.driveId}' is '${drive.state}'; only a drive that is being copied can complete.`,
-          { target: "driveId" },
-        );
-      }
-      let next = withDrive(job, drive.driveId, (d) => ({
-        ...d,
-        state: event.outcome,
-        copyStatus:
-          event.copyStatus ?? (event.outcome === "Completed" ? "Completed" : "CompletedWithErrors"),
-        percentComplete: 100,
-        ...(event.bytesSucceeded !== undefined ? { bytesSucceeded: event.bytesSucceeded } : {}),
-        ...(event.errorLogUri ? { errorLogUri: event.errorLogUri } : {}),
-        ...(event.verboseLogUri ? { verboseLogUri: event.verboseLogUri } : {}),
-        ...(event.manifestUri ? { manifestUri: event.manifestUri } : {}),
-      }));
-      const history = [
-        entry(
-          ctx,
-          "completeDrive",
-          job.state,
-          job.state,
-          `Drive '${drive.driveId}' finished: ${event.outcome}.`,
-        ),
-      ];
-      if (!next.driveList.some((d) => d.state === "Transferring")) {
-        next = move(next, "Packaging", ctx);
-        history.push(
-          entry(
-            ctx,
-            "package",
-            job.state,
-            "Packaging",
-            "Every drive has finished; the drives are packaged for return.",
-          ),
-        );
-      }
-      return changed(next, ctx, history);
-    }
-    case "autopilotAdvance":
-      if (!autopilotDue(job, event.type, ctx)) return refreshed(job, ctx);
-      // With an import engine, attached drives of a job that was not cancelled are copied first.
-      if (
-        event.transfer &&
-        !job.cancelRequested &&
-        job.driveList.some((d) => d.state === "Received" && d.contentPath)
-      ) {
-        return decideDatacenter(job, { type: "startTransfer" }, ctx);
-      }
-      return toPackaging(job, ctx, event.type);
-    case "package":
-      return toPackaging(job, ctx, event.type);
-    case "reportProgress": {
-      const rule = LIFECYCLE[job.state].reportProgress;
-      const drive = job.driveList.find(
-        (d) => d.driveId.toLowerCase() === event.driveId.toLowerCase(),
-      );
-      // Progress that arrives after the drive or the job moved on changes nothing.
-      if (rule.kind !== "allow" || drive?.state !== "Transferring")
-        return { kind: "unchanged", job };
-      const next = {
-        ...withDrive(job, drive.driveId, (d) => ({
-          ...d,
-          bytesSucceeded: event.bytesSucceeded,
-          percentComplete: event.percentComplete,
-        })),
-        percentComplete: event.jobPercentComplete,
-      };
-      return sameValue(next, job)
-        ? { kind: "unchanged", job }
-        : { kind: "changed", job: next, history: [] };
-    }
-    case "shipBack":
-      return shipBack(job, event.returnPackage, ctx, "shipBack");
-    case "autopilotShipBack":
-      if (!autopilotDue(job, event.type, ctx)) return refreshed(job, ctx);
-      return shipBack(job, event.returnPackage, ctx, "autopilotShipBack");
-    case "fault": {
-      ruleFor(job, "fault");
-      const next: Job = {
-        ...move(job, "Faulted", ctx),
-        faultedFrom: job.state,
-        faultReason: event.reason,
-      };
-      return changed(next, ctx, [entry(ctx, "fault", job.state, "Faulted", event.reason)]);
-    }
-    case "resolve": {
-      ruleFor(job, "resolve");
-      const back = job.faultedFrom ?? "Received";
-      const next: Job = move({ ...job }, back, ctx);
-      delete next.faultedFrom;
-      delete next.faultReason;
-      return changed(next, ctx, [entry(ctx, "resolve", "Faulted", back, event.reason)]);
-    }
-  }
-}
-
-/** The operator actions a job allows now (for the operator pages and CLI). */
-export function allowedOperatorEvents(job: Job): DatacenterEvent[] {
-  return DATACENTER_EVENTS.filter((e) => {
-    if (LIFECYCLE[job.state][e].kind === "refuse") return false;
-    if (e === "startTransfer")
-      return (
-        !job.cancelRequested && job.driveList.some((d) => d.state === "Received" && d.contentPath)
-      );
-    if (e === "attachDrive") return job.driveList.some((d) => d.state === "Received");
-    if (e === "receivePackage")
-      return job.state === "Shipping" || job.driveList.some((d) => d.state === "NeverReceived");
-    if (e === "completeDrive") return job.driveList.some((d) => d.state === "Transferring");
-    return true;
-  });
-}
+export type { DriveEventType };

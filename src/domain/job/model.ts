@@ -26,6 +26,15 @@ export const DRIVE_STATES = [
 ] as const;
 export type DriveState = (typeof DRIVE_STATES)[number];
 
+/**
+ * How a drive's copy ended, in the drive log's words (reference/domain.md §5.4):
+ * `Completed` with nothing to report; `CompletedWithWarnings` when the only outcomes were
+ * ones the customer asked for (blobs renamed, skipped by no-overwrite, overwritten) or the
+ * job was cancelled; `CompletedWithErrors` when a blob or the drive failed.
+ */
+export const COPY_OUTCOMES = ["Completed", "CompletedWithWarnings", "CompletedWithErrors"] as const;
+export type CopyOutcome = (typeof COPY_OUTCOMES)[number];
+
 export const JOB_TYPES = ["Import", "Export"] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
@@ -87,6 +96,10 @@ export interface Drive {
   bytesSucceeded?: number;
   /** Datacenter side only (never in ARM responses): where the drive's contents are mounted. */
   contentPath?: string;
+  /** How the copy ended (set when it completes); the job's outcome is derived from it. */
+  copyOutcome?: CopyOutcome;
+  /** Export drives: the bytes the drive can hold, recorded when it is received. */
+  capacityBytes?: number;
 }
 
 /** A drive found in a package that belongs to no drive of the job (shown to operators). */
