@@ -29,10 +29,12 @@ import {
   RETURN_SHIPPING,
   tags,
 } from "./args.ts";
+import { cancelledJobNote } from "../domain/job/cancel.ts";
 import {
   armClient,
   failureOf,
   getJson,
+  jobFacts,
   jobPath,
   storageAccountId,
   type Connection,
@@ -416,10 +418,9 @@ function registerCancel(job: Command, io: Io): void {
         updated,
         () => `job ${updated.name}: state ${p.state}, cancelRequested ${p.cancelRequested}\n`,
       );
-      io.err(
-        "Cancelling is best effort: once drives have shipped, the datacenter skips the data copy " +
-          "where it has not started and ships the drives back; copied data stays.\n",
-      );
+      // Only what is true of this job now: a job cancelled in Creating has simply ended.
+      const note = cancelledJobNote(jobFacts(updated));
+      io.err(note.bestEffort ? `Cancelling is best effort: ${note.text}\n` : `${note.text}\n`);
     },
   );
 }

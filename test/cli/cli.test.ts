@@ -134,6 +134,20 @@ describe("drivebay CLI", () => {
     assert.match(refused.err, /^error 409 JobNotDeletable: /);
   });
 
+  test("job cancel in Creating says the job ended Completed at once, and nothing about shipped drives", async () => {
+    const created = await cli(argv`job create -n cli-cancel-early -l westus --storage-account acct
+      --drive ${DRIVE}`);
+    assert.equal(created.code, 0, created.err);
+    const cancelled = await cli(argv`job cancel -n cli-cancel-early`);
+    assert.equal(cancelled.code, 0, cancelled.err);
+    assert.equal(cancelled.out, "job cli-cancel-early: state Completed, cancelRequested true\n");
+    assert.equal(
+      cancelled.err,
+      "No drive had been shipped, so the job ended 'Completed' at once. There is nothing to return.\n",
+    );
+    assert.doesNotMatch(cancelled.err, /best effort|shipped back/);
+  });
+
   test("delete, then show answers 404 with exit code 1", async () => {
     const created = await cli(argv`job create -n cli-gone -l westus --storage-account acct
       --drive ${DRIVE}`);

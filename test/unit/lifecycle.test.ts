@@ -30,7 +30,7 @@ import {
   type JobEvent,
   type Timers,
 } from "../../src/domain/job/lifecycle.ts";
-import { cancelEffect } from "../../src/domain/job/cancel.ts";
+import { cancelEffect, cancelledJobNote } from "../../src/domain/job/cancel.ts";
 import {
   JOB_STATES,
   type Drive,
@@ -826,5 +826,32 @@ describe("what a cancel does, in the customer's words (SPEC §2.3)", () => {
       assert.equal(cancelEffect(state) !== undefined, CANCEL[state].startsWith("changed"), state);
     }
     assert.match(cancelEffect("Creating")!, /ends 'Completed' at once/);
+  });
+
+  test("after a cancel: only what is true of the job now", () => {
+    const cancel = (job: Job) => decide(job, { type: "cancel" }, ctx()).job;
+    const creating = cancelledJobNote(cancel(makeJob("Creating", shippable)));
+    assert.equal(creating.bestEffort, false);
+    assert.match(creating.text, /ended 'Completed' at once/);
+    const shipping = cancelledJobNote(cancel(makeJob("Shipping", shippable)));
+    assert.equal(shipping.bestEffort, true);
+    assert.match(shipping.text, /no data is copied/);
+    const transferring = cancelledJobNote(cancel(jobIn("Transferring")));
+    assert.match(transferring.text, /stop at the next blob boundary/);
+    const returned = cancelledJobNote({
+      ...jobIn("Completed"),
+      cancelRequested: true,
+      returnPackage: { carrierName: "FedEx", trackingNumber: "RT1" },
+    });
+    assert.deepEqual(returned, {
+      bestEffort: false,
+      text: "The job has ended 'Completed'; its drives were shipped back.",
+    });
+    const neverArrived = cancelledJobNote({
+      ...jobIn("Completed"),
+      cancelRequested: true,
+      driveList: [{ driveId: "D1", state: "NeverReceived" }],
+    });
+    assert.match(neverArrived.text, /package never arrived/);
   });
 });
