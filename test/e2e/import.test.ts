@@ -236,6 +236,62 @@ describe("imports into a real Azurite", () => {
     assert.match(log, /<Status>CompletedWithWarnings<\/Status>/);
   });
 
+  test("a drive whose only outcomes were dispositions (a blob renamed, one skipped) is CompletedMoreInfo, and its job ends Completed", async () => {
+    // Blobs already in the account under the names the drive's two files go to.
+    const acct = await account("dispositiononly");
+    const docs = acct.getContainerClient("docs");
+    await docs.createIfNotExists();
+    await docs.getBlockBlobClient("a.txt").upload("theirs a", 8);
+    await docs.getBlockBlobClient("b.txt").upload("theirs b", 8);
+    const root = tempDir("drivebay-disp-");
+    writeData(root, "src/a.txt", "ours a\n");
+    writeData(root, "src/b.txt", "ours b\n");
+    const csv = writeData(
+      root,
+      "dataset.csv",
+      [
+        "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile",
+        `src/a.txt,docs/a.txt,,rename,None,None`,
+        `src/b.txt,docs/b.txt,,no-overwrite,None,None`,
+        "",
+      ].join("\r\n"),
+    );
+    const result = await prepareDrive({
+      datasetCsv: csv,
+      driveDir: join(root, "drive"),
+      driveId: "WD-E2E-DISP",
+    });
+    const prepared: Prepared = {
+      result,
+      driveDir: join(root, "drive"),
+      manifest: parseManifest(readFileSync(result.manifestPath, "utf8")),
+    };
+    const job = await importJob("disposition-only", "dispositiononly", [{ prepared }]);
+    const drive = job.properties!.driveList![0]!;
+    assert.equal(job.properties?.state, "Packaging");
+    assert.equal(drive.state, "CompletedMoreInfo", "SPEC §2.6: renamed and skipped blobs");
+    assert.equal((await download(docs, "a (2).txt")).toString(), "ours a\n");
+    assert.equal((await download(docs, "a.txt")).toString(), "theirs a");
+    assert.equal((await download(docs, "b.txt")).toString(), "theirs b");
+    const log = await driveLog(drive.errorLogUri, acct);
+    assert.match(log, /<ImportDisposition Status="Renamed">rename<\/ImportDisposition>/);
+    assert.match(log, /<ImportDisposition Status="Skipped">no-overwrite<\/ImportDisposition>/);
+    assert.match(log, /<Status>CompletedWithWarnings<\/Status>/);
+    // What the customer asked for is not an error (SPEC §2.1): the job ends Completed.
+    const shipped = await server.operator(
+      "POST",
+      `/jobs/${SUBSCRIPTION}/${RG}/disposition-only/ship-back`,
+      { carrierName: "FedEx", trackingNumber: "RT-DISP" },
+    );
+    assert.equal(shipped.status, 200, JSON.stringify(shipped.body));
+    const done = await server.client().jobs.get("disposition-only", RG);
+    assert.equal(done.properties?.state, "Completed");
+    assert.deepEqual(
+      done.properties?.driveList?.map((d) => d.state),
+      ["ShippedBack"],
+    );
+  });
+
   test("a drive whose manifest does not match the job fails whole; nothing is imported from it", async () => {
     const wrongHash = await prepare("WD-E2E-0004");
     const job = await importJob("bad-hash", "badmanifest", [
@@ -489,6 +545,80 @@ describe("imports into a real Azurite", () => {
 });
 
 describe("the autopilot with a real import", () => {
+  test("a package received by hand while its drive is in the dock: the autopilot copies it before packaging, and the job ends Completed", async () => {
+    // The autopilot's own arrival comes much later: the operator receives the package first.
+    const server = await startTestServer({
+      blob: "memory",
+      autopilot: { arrivalDelayMs: 3_600_000, stepDelayMs: 1000 },
+    });
+    try {
+      const root = tempDir("drivebay-hand-");
+      const driveId = "WD-HAND-0001";
+      const result = await prepareDrive({
+        datasetCsv: sampleDataset(root),
+        driveDir: join(server.dockDir, driveId),
+        driveId,
+      });
+      const c = server.client();
+      await c.jobs.create("by-hand", RG, {
+        location: "westus",
+        properties: {
+          storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/byhand`,
+          driveList: [{ ...result.driveListEntry, bitLockerKey: KEY }],
+        },
+      });
+      await c.jobs.update("by-hand", RG, {
+        returnAddress,
+        returnShipping,
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-HAND" },
+        state: "Shipping",
+      });
+      const received = await server.operator("POST", "/packages/receive", {
+        trackingNumber: "TN-HAND",
+        driveIds: [driveId],
+      });
+      assert.equal(received.status, 200, JSON.stringify(received.body));
+      assert.equal(received.body.state, "Received");
+      const states: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        await server.operator("POST", "/clock/advance", { by: "1s" });
+        await server.imports!.drain();
+        states.push((await c.jobs.get("by-hand", RG)).properties!.state!);
+      }
+      const job = await c.jobs.get("by-hand", RG);
+      assert.equal(job.properties?.state, "Completed", states.join(" → "));
+      assert.deepEqual(
+        job.properties?.driveList?.map((d) => [d.state, d.copyStatus]),
+        [["ShippedBack", "Completed"]],
+      );
+      // Every blob of the drive arrived.
+      const prepared = parseManifest(readFileSync(result.manifestPath, "utf8"));
+      const conn = (await server.operator("GET", "/storage/byhand")).body
+        .connectionString as string;
+      const account = BlobServiceClient.fromConnectionString(conn);
+      for (const blob of prepared.blobLists.flatMap((l) => l.blobs)) {
+        const slash = blob.blobPath.indexOf("/");
+        const props = await account
+          .getContainerClient(blob.blobPath.slice(0, slash))
+          .getBlobClient(blob.blobPath.slice(slash + 1))
+          .getProperties();
+        assert.equal(props.contentLength, blob.length, blob.blobPath);
+      }
+      const history = (await server.operator("GET", `/jobs/${SUBSCRIPTION}/${RG}/by-hand`)).body
+        .history as { actor: string; event: string }[];
+      assert.deepEqual(history.map((h) => `${h.actor} ${h.event}`).slice(2), [
+        "operator receivePackage",
+        "autopilot attachDrive",
+        "autopilot startTransfer",
+        "engine completeDrive",
+        "engine package",
+        "autopilot shipBack",
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
   test("a drive prepared into the dock arrives, is copied, and the job ends Completed with no manual step", async () => {
     const server = await startTestServer({
       blob: "memory",
