@@ -1,10 +1,9 @@
 /** What every portal route gets: the use cases, the assets, the operator sessions; and rendering. */
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply } from "fastify";
 import { DomainError, isDomainError } from "../domain/errors.ts";
 import type { LocationCatalogue } from "../domain/locations.ts";
-import type { JobService, Principal } from "../service/job-service.ts";
+import type { JobService } from "../service/job-service.ts";
 import type { OperatorDeps } from "../api/operator/routes.ts";
-import { principalOf } from "../api/plugins/principal.ts";
 import type { Access } from "../auth/access.ts";
 import type { Html } from "./html.ts";
 import { PageError } from "./http.ts";
@@ -32,14 +31,6 @@ export function sendHtml(reply: FastifyReply, status: number, body: Html): Fasti
   return reply.code(status).type("text/html; charset=utf-8").send(body.value);
 }
 
-/**
- * Who acts on the customer pages: the signed-in caller under token auth, else (development
- * auth) the developer, like any bearer token would.
- */
-export function portalPrincipal(req: FastifyRequest): Principal {
-  return principalOf(req);
-}
-
 /** A refusal the page shows next to the form (the API's code and message); others are rethrown. */
 export function asFieldError(
   e: unknown,
@@ -55,6 +46,3 @@ export function asFieldError(
 export function isRefusal(e: unknown): e is DomainError | PageError {
   return isDomainError(e) || e instanceof PageError;
 }
-
-/** Route options naming the page (for logs and metrics, like the API's operationIds). */
-export const named = (operationId: string) => ({ config: { operationId } });

@@ -11,17 +11,12 @@ import { JOB_STATES, JOB_TYPES } from "../domain/job/model.ts";
 import type { Job, JobKey, JobState, JobType } from "../domain/job/model.ts";
 import { checkResourceGroupName, checkSubscriptionId } from "../domain/job/rules.ts";
 import { checkKey } from "../service/job-service.ts";
+import { principalOf } from "../api/plugins/principal.ts";
+import { jobKey, named } from "../api/routes/route.ts";
 import { allows, armAction, authorize, type Caller } from "../auth/access.ts";
 import { SystemClock } from "../domain/clock.ts";
 import { CUSTOMER_COOKIE } from "./sessions.ts";
-import {
-  asFieldError,
-  isRefusal,
-  named,
-  portalPrincipal,
-  sendHtml,
-  type PortalContext,
-} from "./context.ts";
+import { asFieldError, isRefusal, sendHtml, type PortalContext } from "./context.ts";
 import {
   cancelPage,
   deletePage,
@@ -51,15 +46,6 @@ const SCOPE_COOKIE = "drivebay_scope";
 const JOB_ROUTE = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/jobs/:jobName";
 
 type Params = Record<string, string>;
-
-function keyOf(req: FastifyRequest): JobKey {
-  const p = req.params as Params;
-  return {
-    subscriptionId: p.subscriptionId!,
-    resourceGroup: p.resourceGroupName!,
-    name: p.jobName!,
-  };
-}
 
 function scopeOf(req: FastifyRequest): Scope {
   const p = req.params as Params;
@@ -270,7 +256,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
 
   /** The job, or the 'not found' page when it does not exist (or was deleted). */
   const load = async (req: FastifyRequest, reply: FastifyReply): Promise<Job | undefined> => {
-    const key = keyOf(req);
+    const key = jobKey(req);
     try {
       return await jobs.get(key);
     } catch (e) {
@@ -448,7 +434,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       const lookup = () => jobs.get(key).catch(() => undefined);
       const existing = await lookup();
       if (existing) throw taken(existing);
-      const job = await jobs.createNew(key, input, portalPrincipal(req));
+      const job = await jobs.createNew(key, input, principalOf(req));
       if (!job) throw taken(await lookup());
       return seeOther(reply, `${jobUrl(job)}?notice=created`);
     } catch (e) {
@@ -469,7 +455,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
   app.get(JOB_ROUTE, named("Portal_Job"), async (req, reply) => {
     const job = await load(req, reply);
     if (!job) return reply;
-    const history = await jobs.history(keyOf(req));
+    const history = await jobs.history(jobKey(req));
     return render(
       req,
       reply,
@@ -482,7 +468,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
 
   app.get(`${JOB_ROUTE}/progress`, named("Portal_JobProgress"), async (req, reply) => {
     try {
-      return progressJson(await jobs.get(keyOf(req)));
+      return progressJson(await jobs.get(jobKey(req)));
     } catch (e) {
       if (!isDomainError(e)) throw e;
       return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
@@ -530,7 +516,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
     const values = form(req);
     try {
       const { tags, changes } = parseUpdateJob(shipBodyOf(values));
-      await jobs.update(keyOf(req), tags, changes, portalPrincipal(req));
+      await jobs.update(jobKey(req), tags, changes, principalOf(req));
     } catch (e) {
       if (!isRefusal(e)) throw e;
       const error = asFieldError(e, (t) => fieldOfTarget(t));
@@ -547,13 +533,13 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
   });
 
   app.post(`${JOB_ROUTE}/cancel`, named("Portal_Cancel"), async (req, reply) => {
-    const key = keyOf(req);
+    const key = jobKey(req);
     const job = await load(req, reply);
     if (!job) return reply;
     try {
       // Exactly what a client sends: PATCH { properties: { cancelRequested: true } }.
       const { tags, changes } = parseUpdateJob({ properties: { cancelRequested: true } });
-      await jobs.update(key, tags, changes, portalPrincipal(req));
+      await jobs.update(key, tags, changes, principalOf(req));
     } catch (e) {
       if (!isRefusal(e)) throw e;
       return refused(reply, job, e, "The job could not be cancelled");
@@ -562,11 +548,11 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
   });
 
   app.post(`${JOB_ROUTE}/delete`, named("Portal_Delete"), async (req, reply) => {
-    const key = keyOf(req);
+    const key = jobKey(req);
     const job = await load(req, reply);
     if (!job) return reply;
     try {
-      const outcome = await jobs.delete(key, portalPrincipal(req));
+      const outcome = await jobs.delete(key, principalOf(req));
       if (outcome === "absent") return load(req, reply).then(() => reply);
     } catch (e) {
       if (!isRefusal(e)) throw e;

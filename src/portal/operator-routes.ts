@@ -18,7 +18,8 @@ import { allowedEvents, awaitsResolution } from "../domain/job/lifecycle.ts";
 import type { Job, JobKey } from "../domain/job/model.ts";
 import { OPERATOR_VIEWS, type OperatorView } from "../service/datacenter-service.ts";
 import { driveProgressJson } from "./format.ts";
-import { asFieldError, isRefusal, named, sendHtml, type PortalContext } from "./context.ts";
+import { jobKey, named } from "../api/routes/route.ts";
+import { asFieldError, isRefusal, sendHtml, type PortalContext } from "./context.ts";
 import type { Html } from "./html.ts";
 import { cookies, form, queryOf, seeOther, setCookie, type Form } from "./http.ts";
 import { errorPage, page } from "./layout.ts";
@@ -39,15 +40,6 @@ const JOB = "/jobs/:subscriptionId/:resourceGroupName/:jobName";
 
 // The pages refuse bad input with the operator API's own shapes and messages.
 const completeBody = obj({ bytesSucceeded: int(0) });
-
-function keyOf(req: FastifyRequest): JobKey {
-  const p = req.params as Record<string, string>;
-  return {
-    subscriptionId: p.subscriptionId!,
-    resourceGroup: p.resourceGroupName!,
-    name: p.jobName!,
-  };
-}
 
 /** The non-blank fields of a form, a whole number becoming a number (as a JSON client sends it). */
 function fields(f: Form, names: string[], numbers: string[] = []): Record<string, unknown> {
@@ -273,7 +265,7 @@ export function operatorRoutes(
     values: Form = {},
     error?: FieldError,
   ) => {
-    const { job, history } = await datacenter.show(keyOf(req));
+    const { job, history } = await datacenter.show(jobKey(req));
     return render(
       req,
       reply,
@@ -293,7 +285,7 @@ export function operatorRoutes(
 
   app.get(`${JOB}/progress`, named("Portal_OperatorJobProgress"), async (req, reply) => {
     try {
-      const { job } = await datacenter.show(keyOf(req));
+      const { job } = await datacenter.show(jobKey(req));
       return {
         state: job.state,
         percentComplete: job.percentComplete,
@@ -321,13 +313,13 @@ export function operatorRoutes(
         const f = form(req);
         const params = req.params as Record<string, string>;
         try {
-          await run(keyOf(req), f, params);
+          await run(jobKey(req), f, params);
         } catch (e) {
           if (!isRefusal(e)) throw e;
           const error = asFieldError(e, (t) => fieldOf(t, params));
           return jobPage(req, reply, error.status, f, error);
         }
-        return seeOther(reply, `${operatorJobUrl(keyOf(req))}?notice=${notice}`);
+        return seeOther(reply, `${operatorJobUrl(jobKey(req))}?notice=${notice}`);
       },
     ] as const;
 

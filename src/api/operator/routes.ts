@@ -7,7 +7,6 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { parseDuration } from "../../domain/duration.ts";
 import { DomainError } from "../../domain/errors.ts";
 import { bearerOf } from "../../auth/access.ts";
-import type { JobKey } from "../../domain/job/model.ts";
 import type { ClockService } from "../../service/clock-service.ts";
 import type { StorageAccounts } from "../../storage/registry.ts";
 import {
@@ -16,6 +15,7 @@ import {
   type OperatorView,
 } from "../../service/datacenter-service.ts";
 import { arr, check, int, obj, str } from "../arm/schema.ts";
+import { jobKey, named } from "../routes/route.ts";
 import { operatorJob } from "./views.ts";
 
 export interface OperatorDeps {
@@ -65,18 +65,6 @@ export const reasonBody = obj({ reason: str({ maxLength: 2048 }) }, { required: 
 const advanceBody = obj({ by: str({ maxLength: 64 }) }, { required: ["by"] });
 
 const JOB = "/jobs/:subscriptionId/:resourceGroupName/:jobName";
-
-/** Route options naming the operation (for logs and metrics). */
-const named = (operationId: string) => ({ config: { operationId } });
-
-function key(req: FastifyRequest): JobKey {
-  const p = req.params as Record<string, string>;
-  return {
-    subscriptionId: p.subscriptionId!,
-    resourceGroup: p.resourceGroupName!,
-    name: p.jobName!,
-  };
-}
 
 function driveId(req: FastifyRequest): string {
   return (req.params as Record<string, string>).driveId!;
@@ -144,7 +132,7 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
   });
 
   app.get(JOB, named("Operator_GetJob"), async (req) => {
-    const { job, history } = await datacenter.show(key(req));
+    const { job, history } = await datacenter.show(jobKey(req));
     return operatorJob(job, history);
   });
 
@@ -158,7 +146,7 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
 
   app.post(`${JOB}/drives/:driveId/attach`, named("Operator_AttachDrive"), async (req) => {
     const b = body<{ path: string }>(attachBody, req);
-    return view(await datacenter.attachDrive(key(req), driveId(req), b.path));
+    return view(await datacenter.attachDrive(jobKey(req), driveId(req), b.path));
   });
 
   app.post(`${JOB}/drives/:driveId/complete`, named("Operator_CompleteDrive"), async (req) => {
@@ -167,15 +155,15 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
       req,
     );
     return view(
-      await datacenter.completeDrive(key(req), driveId(req), b.outcome, b.bytesSucceeded),
+      await datacenter.completeDrive(jobKey(req), driveId(req), b.outcome, b.bytesSucceeded),
     );
   });
 
   app.post(`${JOB}/transfer/start`, named("Operator_StartTransfer"), async (req) =>
-    view(await datacenter.startTransfer(key(req))),
+    view(await datacenter.startTransfer(jobKey(req))),
   );
   app.post(`${JOB}/package`, named("Operator_Package"), async (req) =>
-    view(await datacenter.package(key(req))),
+    view(await datacenter.package(jobKey(req))),
   );
 
   app.post(`${JOB}/ship-back`, named("Operator_ShipBack"), async (req) => {
@@ -194,14 +182,14 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
         },
       );
     }
-    return view(await datacenter.shipBack(key(req), b));
+    return view(await datacenter.shipBack(jobKey(req), b));
   });
 
   app.post(`${JOB}/fault`, named("Operator_Fault"), async (req) =>
-    view(await datacenter.fault(key(req), body<{ reason: string }>(reasonBody, req).reason)),
+    view(await datacenter.fault(jobKey(req), body<{ reason: string }>(reasonBody, req).reason)),
   );
   app.post(`${JOB}/resolve`, named("Operator_Resolve"), async (req) =>
-    view(await datacenter.resolve(key(req), body<{ reason: string }>(reasonBody, req).reason)),
+    view(await datacenter.resolve(jobKey(req), body<{ reason: string }>(reasonBody, req).reason)),
   );
 
   const { storage } = deps;

@@ -13,10 +13,7 @@ declare module "fastify" {
   }
 }
 
-export function principalFrom(authorization: string | undefined): Principal {
-  return developmentCaller(authorization).principal;
-}
-
+/** The one way every surface (ARM routes, portal pages) learns who acts. */
 export function principalOf(req: FastifyRequest): Principal {
-  return req.caller?.principal ?? principalFrom(req.headers.authorization);
+  return req.caller?.principal ?? developmentCaller(req.headers.authorization).principal;
 }

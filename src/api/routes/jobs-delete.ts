@@ -1,4 +1,5 @@
-import { JOB, jobKey, principal, type RouteDef } from "./route.ts";
+import { JOB, jobKey, type RouteDef } from "./route.ts";
+import { principalOf } from "../plugins/principal.ts";
 
 export const jobsDelete: RouteDef = {
   operationId: "Jobs_Delete",
@@ -6,7 +7,7 @@ export const jobsDelete: RouteDef = {
   url: JOB,
   resourceType: "jobs",
   async handler(req, reply, deps) {
-    const outcome = await deps.jobs.delete(jobKey(req), principal(req));
+    const outcome = await deps.jobs.delete(jobKey(req), principalOf(req));
     // 200 with an empty body (the official SDKs accept nothing else); 204 when there was no job (ARM contract).
     reply.code(outcome === "deleted" ? 200 : 204);
     return reply.send();

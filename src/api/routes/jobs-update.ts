@@ -1,7 +1,8 @@
 import { parseUpdateJob } from "../arm/job-bodies.ts";
 import { jobResponse } from "../arm/resources.ts";
 import { checkKey } from "../../service/job-service.ts";
-import { JOB, jobKey, principal, type RouteDef } from "./route.ts";
+import { JOB, jobKey, type RouteDef } from "./route.ts";
+import { principalOf } from "../plugins/principal.ts";
 
 export const jobsUpdate: RouteDef = {
   operationId: "Jobs_Update",
@@ -12,7 +13,7 @@ export const jobsUpdate: RouteDef = {
     const key = jobKey(req);
     checkKey(key);
     const { tags, changes } = parseUpdateJob(req.body);
-    const job = await deps.jobs.update(key, tags, changes, principal(req));
+    const job = await deps.jobs.update(key, tags, changes, principalOf(req));
     return jobResponse(job, { withDrives: true });
   },
 };

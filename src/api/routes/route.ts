@@ -1,10 +1,9 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { JobKey } from "../../domain/job/model.ts";
 import type { LocationCatalogue } from "../../domain/locations.ts";
-import type { JobService, Principal } from "../../service/job-service.ts";
+import type { JobService } from "../../service/job-service.ts";
 import type { PageTokens } from "../arm/paging.ts";
 import type { ResponseCache } from "../arm/response-cache.ts";
-import { principalOf } from "../plugins/principal.ts";
 
 export interface ApiDeps {
   jobs: JobService;
@@ -29,6 +28,7 @@ export const JOB = `${JOBS_BY_RESOURCE_GROUP}/:jobName`;
 
 type Params = Record<string, string>;
 
+/** The job a request's path names (`:subscriptionId`, `:resourceGroupName`, `:jobName`), on every surface. */
 export function jobKey(req: FastifyRequest): JobKey {
   const p = req.params as Params;
   return {
@@ -46,6 +46,5 @@ export function query(req: FastifyRequest): Record<string, unknown> {
   return req.query as Record<string, unknown>;
 }
 
-export function principal(req: FastifyRequest): Principal {
-  return principalOf(req);
-}
+/** Route options naming the operation (an operationId, or a page's name) for logs and metrics. */
+export const named = (operationId: string) => ({ config: { operationId } });
