@@ -10,7 +10,7 @@ import { decide } from "../domain/job/lifecycle.ts";
 import { randomInt } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { JobEvent } from "../domain/job/lifecycle.ts";
+import type { Decision, JobEvent } from "../domain/job/lifecycle.ts";
 import type { Job, TimerEvent } from "../domain/job/model.ts";
 import type { JobStore } from "../store/ports.ts";
 
@@ -86,17 +86,37 @@ export class Engine {
       );
       if (due.length === 0) break;
       const started = performance.now();
-      // The whole batch is decided at once, so its writes share one group commit.
-      await Promise.all(due.map((job) => this.fire(job, now, result)));
+      await this.fireAll(due, now, result);
       if (pauseFactor > 0) await pause(Math.max(1, (performance.now() - started) * pauseFactor));
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return result;
   }
 
-  private async fire(job: Job, now: Date, result: TickResult): Promise<void> {
+  /**
+   * Decides every due job of a batch, then writes the whole batch at once (the SQLite
+   * store's group commit makes it one transaction): the purges together through
+   * purgeExpired (a lost one is redone, since its deadline stays stored until it commits),
+   * the changes each with its own compare-and-set.
+   */
+  private async fireAll(due: Job[], now: Date, result: TickResult): Promise<void> {
+    const decided = await Promise.all(due.map((job) => this.decideDue(job, now)));
+    const purges: { job: Job; reason: string }[] = [];
+    const writes: Promise<void>[] = [];
+    for (const d of decided) {
+      if (d?.decision.kind === "purged") purges.push({ job: d.job, reason: d.decision.reason });
+      else if (d?.decision.kind === "changed") writes.push(this.change(d.job, d.decision, result));
+    }
+    if (purges.length > 0) writes.push(this.purge(purges, result));
+    await Promise.all(writes);
+  }
+
+  private async decideDue(
+    job: Job,
+    now: Date,
+  ): Promise<{ job: Job; decision: Decision } | undefined> {
     this.seen.add(`${job.uid}:${job.version}`);
-    if (!job.dueEvent) return;
+    if (!job.dueEvent) return undefined;
     try {
       const autopilot = job.dueEvent.startsWith("autopilot");
       const decision = decide(job, await this.eventFor(job, job.dueEvent, now), {
@@ -104,20 +124,39 @@ export class Engine {
         actor: autopilot ? "autopilot" : "timer",
         timers: this.deps.timers,
       });
-      if (decision.kind === "purged") {
-        // The deadline stays stored until the purge commits, so a lost purge is redone.
-        if (await this.deps.store.purge(job.uid, job.version, { relaxed: true })) {
-          result.purged++;
-          this.deps.logger?.info(
-            { job: job.name, state: job.state, event: job.dueEvent },
-            decision.reason,
-          );
-        }
-      } else if (decision.kind === "changed") {
-        if (await this.deps.store.update(decision.job, decision.history)) {
-          result.changed++;
-          if (decision.job.state === "Transferring") this.deps.transfersStarted?.();
-        }
+      return { job, decision };
+    } catch (err) {
+      this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
+      return undefined;
+    }
+  }
+
+  private async purge(purges: { job: Job; reason: string }[], result: TickResult): Promise<void> {
+    try {
+      const done = await this.deps.store.purgeExpired(
+        purges.map(({ job }) => ({ uid: job.uid, version: job.version })),
+      );
+      purges.forEach(({ job, reason }, i) => {
+        if (!done[i]) return;
+        result.purged++;
+        this.deps.logger?.info({ job: job.name, state: job.state, event: job.dueEvent }, reason);
+      });
+    } catch (err) {
+      for (const { job } of purges) {
+        this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
+      }
+    }
+  }
+
+  private async change(
+    job: Job,
+    decision: Extract<Decision, { kind: "changed" }>,
+    result: TickResult,
+  ): Promise<void> {
+    try {
+      if (await this.deps.store.update(decision.job, decision.history)) {
+        result.changed++;
+        if (decision.job.state === "Transferring") this.deps.transfersStarted?.();
       }
     } catch (err) {
       this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");

@@ -210,6 +210,35 @@ for (const factory of [sqlite]) {
       await store.close();
     });
 
+    test("expired purges: each keeps its own compare-and-set outcome, and takes history, drives and progress with it", async () => {
+      const { store } = await fresh();
+      const current = job({ driveList: [{ driveId: "Gone-1", state: "Completed" }] });
+      const stale = job();
+      for (const j of [current, stale]) await store.insert(j, [h("create")]);
+      await store.recordImport(current.uid, "Gone-1", {
+        blobKey: "0:0",
+        status: "done",
+        finalPath: "c/a.txt",
+        detail: {},
+      });
+      await store.update({ ...stale, tags: { moved: "on" } }, [h("tag")]);
+      assert.deepEqual(
+        await store.purgeExpired([
+          { uid: current.uid, version: 1 },
+          { uid: stale.uid, version: 1 },
+          { uid: "no-such-job", version: 1 },
+        ]),
+        [true, false, false],
+      );
+      assert.equal(await store.get(current), undefined);
+      assert.deepEqual(await store.history(current.uid), []);
+      assert.deepEqual(await store.findByDriveId("gone-1"), []);
+      assert.deepEqual(await store.importRecords(current.uid, "Gone-1"), []);
+      assert.equal((await store.get(stale))?.version, 2, "a stale purge leaves the job alone");
+      assert.deepEqual(await store.purgeExpired([]), []);
+      await store.close();
+    });
+
     test("settings keep the first value unless set explicitly", async () => {
       const { store } = await fresh();
       assert.equal(await store.setSettingIfAbsent("k", "first"), "first");
