@@ -76,13 +76,18 @@ function freePort(): Promise<number> {
 
 let started: Promise<Cluster> | undefined;
 
-/** The process's cluster, started on first use. */
+/** The process's cluster for tests (fsync off), started on first use. */
 export function cluster(): Promise<Cluster> {
   started ??= startCluster();
   return started;
 }
 
-async function startCluster(): Promise<Cluster> {
+/**
+ * A new cluster, stopped and removed when the process ends. `durable`: PostgreSQL's own
+ * crash-safe defaults (fsync, full-page writes), as the benchmarks need; the tests' cluster
+ * runs without them.
+ */
+export async function startCluster(options: { durable?: boolean } = {}): Promise<Cluster> {
   if (!BIN) throw new Error(postgresSkip() ?? "PostgreSQL is not installed");
   const dir = mkdtempSync(join(tmpdir(), "drivebay-pg-"));
   if (asRoot) execFileSync("chown", ["postgres:", dir]);
@@ -121,8 +126,9 @@ async function startCluster(): Promise<Cluster> {
         "-l",
         join(dir, "server.log"),
         "-o",
-        // Tests need no crash safety from their throwaway cluster; fsync off keeps them fast.
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`,
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200` +
+          // Tests need no crash safety from their throwaway cluster; fsync off keeps them fast.
+          (options.durable ? "" : " -c fsync=off -c full_page_writes=off"),
       ]);
       const r = spawnSync(cmd, args, { encoding: "utf8" });
       if (r.status === 0) {
@@ -152,9 +158,9 @@ function watchdog(dir: string, data: string): void {
 
 let serial = 0;
 
-/** A fresh, empty database in the process's cluster; its URL. */
-export async function freshDatabase(): Promise<string> {
-  const c = await cluster();
+/** A fresh, empty database in `inCluster` (default: the process's test cluster); its URL. */
+export async function freshDatabase(inCluster?: Cluster): Promise<string> {
+  const c = inCluster ?? (await cluster());
   const name = `t${process.pid}_${++serial}`;
   const admin = new pg.Client({ connectionString: `${c.base}/postgres` });
   await admin.connect();
