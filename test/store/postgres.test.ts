@@ -78,6 +78,32 @@ describe("PostgreSQL store", { skip: postgresSkip() }, () => {
     }
   });
 
+  test("connections ended by the server are replaced: reads and writes go on", async () => {
+    const url = await freshDatabase();
+    const store = await PostgresJobStore.open({ url, poolSize: 4, onError: () => undefined });
+    try {
+      const j = job();
+      await store.insert(j, []);
+      assert.equal((await store.get(j))?.name, j.name);
+      // What a server restart or an administrator does to every session of the database.
+      const ended = await withClient(
+        url,
+        async (c) =>
+          (
+            await c.query(
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+          ).rowCount,
+      );
+      assert.ok(ended! >= 2, `ended ${ended} sessions (the read and the write connections)`);
+      assert.equal((await store.get(j))?.name, j.name);
+      assert.equal(await store.update({ ...j, tags: { after: "restart" } }, []), true);
+      assert.deepEqual((await store.get(j))?.tags, { after: "restart" });
+    } finally {
+      await store.close();
+    }
+  });
+
   test("two migrators starting together on a fresh database migrate it once", async () => {
     const url = await freshDatabase();
     const clients = await Promise.all(

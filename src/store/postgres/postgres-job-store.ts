@@ -163,11 +163,20 @@ class ReadConnections {
     this.connecting = new Array<Promise<pg.Client> | undefined>(size).fill(undefined);
   }
 
-  query<R extends pg.QueryResultRow>(query: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow>(
+    query: pg.QueryConfig,
+    retried = false,
+  ): Promise<pg.QueryResult<R>> {
     const i = this.turn++ % this.clients.length;
     const client = this.clients[i];
-    if (client) return client.query<R>(query);
-    return this.connect(i).then((c) => c.query<R>(query));
+    const result = client ? client.query<R>(query) : this.connect(i).then((c) => c.query<R>(query));
+    if (retried) return result;
+    // A read lost with its connection (the server restarted, an administrator ended the
+    // session) is asked again once, on a new connection: reads change nothing.
+    return result.catch((e: unknown) => {
+      if (this.closed || (client !== undefined && this.clients.includes(client))) throw e;
+      return this.query<R>(query, true);
+    });
   }
 
   private connect(i: number): Promise<pg.Client> {
