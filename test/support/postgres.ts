@@ -100,6 +100,7 @@ export async function startCluster(options: { durable?: boolean } = {}): Promise
     rmSync(dir, { recursive: true, force: true });
   };
   process.once("exit", stopNow);
+  watchdog(dir, data);
   try {
     const [initCmd, initArgs] = pgCommand("initdb", [
       "-D",
@@ -132,7 +133,6 @@ export async function startCluster(options: { durable?: boolean } = {}): Promise
       ]);
       const r = spawnSync(cmd, args, { encoding: "utf8" });
       if (r.status === 0) {
-        watchdog(dir, data);
         return { base: `postgres://postgres@127.0.0.1:${port}`, port, dir };
       }
       if (attempt >= 3) {
@@ -146,8 +146,9 @@ export async function startCluster(options: { durable?: boolean } = {}): Promise
 }
 
 /**
- * A detached shell that waits for this process to end and then stops the cluster and
- * removes its folder, so a test process killed outright leaves nothing running.
+ * A detached shell that waits for this process to end and then stops the cluster (if it
+ * runs) and removes its folder, so a test process killed outright, even while the
+ * cluster is being made, leaves nothing behind.
  */
 function watchdog(dir: string, data: string): void {
   const [cmd, args] = pgCommand("pg_ctl", ["stop", "-D", data, "-m", "immediate", "-s"]);

@@ -48,10 +48,18 @@ export function redactUrl(url: string): string {
 interface JobRow {
   seq: string;
   version: number;
-  doc: Omit<Job, "version">;
+  doc: Job;
 }
 
-const toJob = (row: JobRow): Job => ({ ...row.doc, version: row.version }) as Job;
+/**
+ * The document, parsed for this row alone, becomes the job: setting its version costs
+ * nothing, where a copy of its two dozen fields cost about 25 µs a job (a list page of 100
+ * took half as long again).
+ */
+function toJob(row: JobRow): Job {
+  row.doc.version = row.version;
+  return row.doc;
+}
 const listed = (row: JobRow): ListedJob => ({ seq: Number(row.seq), job: toJob(row) });
 
 function docOf(job: Job): string {
