@@ -11,6 +11,7 @@
  */
 import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import {
   freshDatabase,
@@ -55,6 +56,29 @@ async function load(opts: autocannon.Options): Promise<Run> {
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
   };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Two loads compared in alternating slices (SECONDS each in all, 4 slices apiece), so that
+ * other work starting or stopping on a shared machine falls on both sides alike.
+ * Throughput is the mean over the slices, latency percentiles their median.
+ */
+async function alternated(a: autocannon.Options, b: autocannon.Options): Promise<[Run, Run]> {
+  const slices: [Run[], Run[]] = [[], []];
+  const duration = Math.max(1, SECONDS / 4);
+  for (let i = 0; i < 4; i++) {
+    slices[0].push(await load({ ...a, duration }));
+    slices[1].push(await load({ ...b, duration }));
+  }
+  return slices.map((runs) => ({
+    rps: runs.reduce((sum, r) => sum + r.rps, 0) / runs.length,
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
+  })) as [Run, Run];
 }
 
 async function middlePageLink(url: string, rg: string): Promise<string> {
@@ -117,11 +141,11 @@ function variants(): StoreVariant[] {
 
 try {
   console.log(
-    `drivebay bench:api — ${SECONDS}s per run, ${CONNECTIONS} connections, node ${process.version}\n`,
+    `drivebay bench:api — ${SECONDS}s per run, ${CONNECTIONS} connections, node ${process.version}, load average ${fmt(loadavg()[0]!, 2)} at start\n`,
   );
   const stores = variants();
 
-  // 1. Jobs_Get vs bare Fastify (same bytes), bare measured right before each store.
+  // 1. Jobs_Get vs bare Fastify (same bytes), in alternating slices.
   for (const store of stores) {
     const svc = await startChild(await store.serverArgs([{ rg: "rg", count: 10 }]));
     const getUrl = `${svc.url}${jobPath("rg", "job-000005")}`;
@@ -132,8 +156,7 @@ try {
     const bareUrl = `${bare.url}${jobPath("rg", "job-000005")}`;
     await load({ url: getUrl, headers: AUTH, duration: 2 }); // warm-up
     await load({ url: bareUrl, duration: 2 });
-    const b = await load({ url: bareUrl });
-    const g = await load({ url: getUrl, headers: AUTH });
+    const [g, b] = await alternated({ url: getUrl, headers: AUTH }, { url: bareUrl });
     await stop(svc.child);
     await stop(bare.child);
     report(
@@ -143,25 +166,30 @@ try {
     report(`  ${store.name}: ratio Jobs_Get / bare = ${fmt(g.rps / b.rps, 2)}  (target ≥ 0.5)`);
   }
 
-  // 2. A page of 100 from the middle of 100k jobs vs 1k jobs.
+  // 2. A page of 100 from the middle of 100k jobs vs 1k jobs, both servers up, in
+  // alternating slices.
   for (const store of stores) {
-    const pages: Record<string, Run> = {};
+    const servers: { count: number; url: string; link: string; seeded: number }[] = [];
+    const children = [];
     for (const count of [SMALL, BIG]) {
       const t0 = performance.now();
       const args = await store.serverArgs([{ rg: "big", count }]);
       const seeded = performance.now() - t0;
       const svc = await startChild(args);
-      const link = await middlePageLink(svc.url, "big");
-      await load({ url: link, headers: AUTH, duration: 2 });
-      pages[count] = await load({ url: link, headers: AUTH });
-      await stop(svc.child);
-      const r = pages[count]!;
-      report(
-        `${store.name.padEnd(10)} ListByResourceGroup page of 100, ${count} jobs: ${fmt(r.rps)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  (errors ${r.errors}, non-2xx ${r.non2xx}; seeded in ${fmt(seeded / 1000, 1)} s)`,
-      );
+      children.push(svc.child);
+      servers.push({ count, url: svc.url, link: await middlePageLink(svc.url, "big"), seeded });
     }
-    const small = pages[SMALL]!;
-    const big = pages[BIG]!;
+    for (const s of servers) await load({ url: s.link, headers: AUTH, duration: 2 });
+    const [small, big] = await alternated(
+      { url: servers[0]!.link, headers: AUTH },
+      { url: servers[1]!.link, headers: AUTH },
+    );
+    for (const child of children) await stop(child);
+    [small, big].forEach((r, i) =>
+      report(
+        `${store.name.padEnd(10)} ListByResourceGroup page of 100, ${servers[i]!.count} jobs: ${fmt(r.rps)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  (errors ${r.errors}, non-2xx ${r.non2xx}; seeded in ${fmt(servers[i]!.seeded / 1000, 1)} s)`,
+      ),
+    );
     report(
       `  ${store.name}: latency ratio ${BIG} / ${SMALL} jobs: p50 ${fmt(big.p50 / small.p50, 2)}, mean ${fmt(small.rps / big.rps, 2)}  (target ≤ 1.5)`,
     );
