@@ -1,6 +1,7 @@
 /**
  * A server process for the benchmarks, so the load generator and the server do not share
- * an event loop. Modes: `drivebay <dataDir>` (the real service, SQLite FULL sync) and
+ * an event loop. Modes: `drivebay <dataDir> [storeUrl]` (the real service, SQLite FULL
+ * sync, or the PostgreSQL store at `storeUrl`) and
  * `bare <bodyFile>` (bare Fastify answering every GET with the same bytes), and
  * `import <dataDir>` (the service as `bench:import` runs it: emulator profile, embedded
  * Azurite in memory on a free port, autopilot off, the operator key from
@@ -13,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { loadConfig } from "../src/config.ts";
 import { startService } from "../src/main.ts";
 
-const [mode, arg] = process.argv.slice(2);
+const [mode, arg, storeUrl] = process.argv.slice(2);
 if (mode === "bare") {
   const body = readFileSync(arg!);
   const app = Fastify({ logger: false });
@@ -38,7 +39,10 @@ if (mode === "bare") {
   console.log(`AZURITE ${running.azurite?.pid ?? ""}`);
   console.log(`READY ${running.url}`);
 } else {
-  const config = loadConfig({ flags: { port: 0, dataDir: arg!, logLevel: "silent" }, env: {} });
+  const config = loadConfig({
+    flags: { port: 0, dataDir: arg!, logLevel: "silent", store: storeUrl },
+    env: {},
+  });
   const running = await startService({ ...config, tickIntervalMs: 3_600_000 });
   console.log(`READY ${running.url}`);
 }

@@ -1,7 +1,7 @@
 /**
  * What the benchmarks share: the server child process, seeding a data directory straight
- * through the SQLite store (before the server opens it — the store locks the file
- * EXCLUSIVE), temporary directories and number formatting.
+ * through the SQLite store (before the server opens it — one store owns the file at a
+ * time) or a PostgreSQL database, temporary directories and number formatting.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,6 +11,8 @@ import { DEFAULT_TIMERS, initialDeadline } from "../src/domain/job/lifecycle.ts"
 import type { HistoryEntry, Job } from "../src/domain/job/model.ts";
 import { LocationCatalogue } from "../src/domain/locations.ts";
 import { newJobUid } from "../src/service/job-uid.ts";
+import type { JobStore } from "../src/store/ports.ts";
+import { PostgresJobStore } from "../src/store/postgres/postgres-job-store.ts";
 import { SqliteJobStore } from "../src/store/sqlite/sqlite-job-store.ts";
 
 export const SUB = "00000000-0000-0000-0000-0000000000b1";
@@ -151,7 +153,7 @@ function step(
 
 /**
  * Seeds `dataDir` through the store with NORMAL sync (setup, not the thing measured; the
- * service reopens it with FULL). Inserts go 1,000 at a time so they share group commits.
+ * service reopens it with FULL).
  */
 export async function seed(dataDir: string, groups: SeedGroup[]): Promise<void> {
   const store = new SqliteJobStore({
@@ -159,21 +161,41 @@ export async function seed(dataDir: string, groups: SeedGroup[]): Promise<void> 
     synchronous: "NORMAL",
   });
   try {
-    const now = new Date().toISOString();
-    for (const g of groups) {
-      for (let from = 0; from < g.count; from += 1_000) {
-        const inserts: Promise<boolean>[] = [];
-        for (let i = from; i < Math.min(from + 1_000, g.count); i++) {
-          const { job, history } = seedJob(g, i, now);
-          inserts.push(store.insert(job, history));
-        }
-        if ((await Promise.all(inserts)).includes(false)) {
-          throw new Error(`seeding ${g.rg}: a job already existed`);
-        }
-      }
-    }
+    await seedStore(store, groups);
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Seeds a PostgreSQL database, its commits asynchronous (setup; the service's own
+ * connections commit durably).
+ */
+export async function seedPostgres(url: string, groups: SeedGroup[]): Promise<void> {
+  const u = new URL(url);
+  u.searchParams.set("options", "-c synchronous_commit=off");
+  const store = await PostgresJobStore.open({ url: u.toString(), poolSize: 8 });
+  try {
+    await seedStore(store, groups);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Inserts go 1,000 at a time, so they share group commits. */
+async function seedStore(store: JobStore, groups: SeedGroup[]): Promise<void> {
+  const now = new Date().toISOString();
+  for (const g of groups) {
+    for (let from = 0; from < g.count; from += 1_000) {
+      const inserts: Promise<boolean>[] = [];
+      for (let i = from; i < Math.min(from + 1_000, g.count); i++) {
+        const { job, history } = seedJob(g, i, now);
+        inserts.push(store.insert(job, history));
+      }
+      if ((await Promise.all(inserts)).includes(false)) {
+        throw new Error(`seeding ${g.rg}: a job already existed`);
+      }
+    }
   }
 }
 

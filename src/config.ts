@@ -28,8 +28,15 @@ export interface BlobSettings {
   location: string;
 }
 
+/** Where jobs are kept: a PostgreSQL database, or (no URL) SQLite in the data directory. */
+export interface StoreSettings {
+  /** `postgres://…` (also `postgresql://`); absent: `<dataDir>/drivebay.sqlite`. */
+  url?: string;
+}
+
 export interface Config {
   profile: Profile;
+  store: StoreSettings;
   host: string;
   port: number;
   dataDir: string;
@@ -58,7 +65,7 @@ export class ConfigError extends Error {}
 export interface ConfigSources {
   flags?: Partial<
     Record<
-      "port" | "host" | "dataDir" | "profile" | "config" | "logLevel" | "blobPort",
+      "port" | "host" | "dataDir" | "profile" | "config" | "logLevel" | "blobPort" | "store",
       string | number | undefined
     >
   >;
@@ -144,6 +151,13 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       env.DRIVEBAY_DATA_DIR,
       file.dataDir as string | undefined,
     ) ?? ".drivebay",
+  );
+  const store = storeSettings(
+    pick(
+      flags.store as string | undefined,
+      env.DRIVEBAY_STORE,
+      ((file.store ?? {}) as Record<string, unknown>).url as string | undefined,
+    ),
   );
   const timersFile = (file.timers ?? {}) as Record<string, unknown>;
   const timers: Timers = {
@@ -284,6 +298,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       : undefined;
   return Object.freeze({
     profile,
+    store,
     operatorKey,
     auth,
     ...(tls ? { tls } : {}),
@@ -300,6 +315,27 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     logLevel,
     sqliteSynchronous,
   });
+}
+
+/** The store URL: PostgreSQL's URL form, checked now so a typo fails at start, not later. */
+function storeSettings(url: unknown): Readonly<StoreSettings> {
+  if (url === undefined) return Object.freeze({});
+  const hint =
+    "use postgres://user:password@host:5432/database, or leave it unset for SQLite in the data directory";
+  let parsed: URL;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    // Shown without its password, if it has one.
+    const shown = String(url).replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+    throw new ConfigError(`store.url: '${shown}' is not a URL; ${hint}.`);
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    throw new ConfigError(
+      `store.url: '${parsed.protocol}' is not a store drivebay knows (only PostgreSQL); ${hint}.`,
+    );
+  }
+  return Object.freeze({ url: String(url) });
 }
 
 function stringList(name: string, value: unknown): string[] {

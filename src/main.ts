@@ -1,4 +1,4 @@
-/** Wires the concrete parts (SQLite store, clock, engine, API) and starts listening. */
+/** Wires the concrete parts (store, clock, engine, API) and starts listening. */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { Engine } from "./engine/engine.ts";
 import { ClockService, CLOCK_OFFSET_SETTING } from "./service/clock-service.ts";
 import { DatacenterService } from "./service/datacenter-service.ts";
 import { JobService } from "./service/job-service.ts";
+import { PostgresJobStore } from "./store/postgres/postgres-job-store.ts";
 import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
 import { EmbeddedAzurite } from "./storage/azurite.ts";
@@ -135,12 +136,17 @@ export async function startService(
     : undefined;
   // If the start fails later on, Azurite must not outlive it.
   const stopAzurite = async () => (await azuriteStart?.catch(() => undefined))?.close();
-  let store: SqliteJobStore;
+  let store: JobStore;
   try {
-    store = new SqliteJobStore({
-      file: join(config.dataDir, "drivebay.sqlite"),
-      synchronous: config.sqliteSynchronous,
-    });
+    store = config.store.url
+      ? await PostgresJobStore.open({
+          url: config.store.url,
+          onError: (err) => logger.warn({ err }, "an idle PostgreSQL connection failed"),
+        })
+      : new SqliteJobStore({
+          file: join(config.dataDir, "drivebay.sqlite"),
+          synchronous: config.sqliteSynchronous,
+        });
   } catch (e) {
     await stopAzurite();
     throw e;

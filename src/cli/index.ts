@@ -53,6 +53,12 @@ function registerServe(program: Command, io: Io, stopSignal: (io: Io) => StopSig
         "the embedded Azurite's port; a busy one moves on to the next free one (default: 10000)",
       ).env("DRIVEBAY_BLOB_PORT"),
     )
+    .addOption(
+      new Option(
+        "--store <url>",
+        "keep jobs in PostgreSQL (postgres://user:password@host:5432/db; default: SQLite in the data dir)",
+      ).env("DRIVEBAY_STORE"),
+    )
     .addOption(new Option("--config <file>", "JSON config file").env("DRIVEBAY_CONFIG"))
     .option(
       "--log-level <level>",

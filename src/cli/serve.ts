@@ -6,6 +6,7 @@
 import { ConfigError, loadConfig, type Config, type ConfigSources } from "../config.ts";
 import { startService, type RunningService } from "../main.ts";
 import { EmbeddedAzuriteError } from "../storage/azurite.ts";
+import { redactUrl, StoreUnavailableError } from "../store/postgres/postgres-job-store.ts";
 import { StoreInUseError } from "../store/sqlite/sqlite-job-store.ts";
 import { CliFailure, DEFAULT_SUBSCRIPTION } from "./client.ts";
 import { formatDuration, type Io } from "./output.ts";
@@ -151,6 +152,7 @@ export function banner(
   return `drivebay listening on ${url}
   profile:      ${config.profile}
   data dir:     ${config.dataDir}
+  store:        ${config.store.url ? `PostgreSQL ${redactUrl(config.store.url)}` : "SQLite in the data dir"}
   operator key: ${operatorKeyLine(running, config)}
   auth:         ${authLine(config)}
 ${blobLines(running, config)}${datacenterLines(running.dockDir, config)}
@@ -198,7 +200,11 @@ export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promis
       if (e instanceof EmbeddedAzuriteError) {
         throw new CliFailure(`drivebay serve: ${e.message}`, e.code === "EADDRINUSE" ? 2 : 1);
       }
-      if (e instanceof StoreInUseError || e instanceof ConfigError) {
+      if (
+        e instanceof StoreInUseError ||
+        e instanceof StoreUnavailableError ||
+        e instanceof ConfigError
+      ) {
         throw new CliFailure(`drivebay serve: ${e.message}`, 2);
       }
       throw listenFailure(e, config) ?? e;

@@ -10,7 +10,7 @@ import { decide, EVENTS, purgeOf } from "../domain/job/lifecycle.ts";
 import { randomInt } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { JobEvent } from "../domain/job/lifecycle.ts";
+import type { Decision, JobEvent } from "../domain/job/lifecycle.ts";
 import type { Job, TimerEvent } from "../domain/job/model.ts";
 import type { JobStore } from "../store/ports.ts";
 import { commit, type EffectSink } from "../service/apply.ts";
@@ -87,36 +87,72 @@ export class Engine {
       );
       if (due.length === 0) break;
       const started = performance.now();
-      // The whole batch is decided at once, so its writes share one group commit.
-      await Promise.all(due.map((job) => this.fire(job, now, result)));
+      await this.fireAll(due, now, result);
       if (pauseFactor > 0) await pause(Math.max(1, (performance.now() - started) * pauseFactor));
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return result;
   }
 
-  private async fire(job: Job, now: Date, result: TickResult): Promise<void> {
+  /**
+   * Decides every due job of a batch, then writes the whole batch at once (the SQLite
+   * store's group commit makes it one transaction): the purges together through
+   * purgeExpired (a lost one is redone, since its deadline stays stored until it commits),
+   * the changes each with its own compare-and-set and their effects carried out.
+   */
+  private async fireAll(due: Job[], now: Date, result: TickResult): Promise<void> {
+    const decided = await Promise.all(due.map((job) => this.decideDue(job, now)));
+    const purges: { job: Job; reason: string }[] = [];
+    const writes: Promise<void>[] = [];
+    for (const d of decided) {
+      if (!d?.decision.changed) continue;
+      const purge = purgeOf(d.decision);
+      if (purge) purges.push({ job: d.job, reason: purge.reason });
+      else writes.push(this.change(d.job, d.decision, result));
+    }
+    if (purges.length > 0) writes.push(this.purge(purges, result));
+    await Promise.all(writes);
+  }
+
+  private async decideDue(
+    job: Job,
+    now: Date,
+  ): Promise<{ job: Job; decision: Decision } | undefined> {
     this.seen.add(`${job.uid}:${job.version}`);
-    if (!job.dueEvent) return;
+    if (!job.dueEvent) return undefined;
     try {
       const decision = decide(job, await this.eventFor(job, job.dueEvent, now), {
         now,
         actor: EVENTS[job.dueEvent].actors[0]!,
         timers: this.deps.timers,
       });
-      if (!decision.changed) return;
-      const purge = purgeOf(decision);
-      // The deadline stays stored until the purge commits, so a lost purge is redone.
-      if (!(await commit(this.deps, job, decision, { relaxed: true }))) return;
-      if (purge) {
+      return { job, decision };
+    } catch (err) {
+      this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
+      return undefined;
+    }
+  }
+
+  private async purge(purges: { job: Job; reason: string }[], result: TickResult): Promise<void> {
+    try {
+      const done = await this.deps.store.purgeExpired(
+        purges.map(({ job }) => ({ uid: job.uid, version: job.version })),
+      );
+      purges.forEach(({ job, reason }, i) => {
+        if (!done[i]) return;
         result.purged++;
-        this.deps.logger?.info(
-          { job: job.name, state: job.state, event: job.dueEvent },
-          purge.reason,
-        );
-      } else {
-        result.changed++;
+        this.deps.logger?.info({ job: job.name, state: job.state, event: job.dueEvent }, reason);
+      });
+    } catch (err) {
+      for (const { job } of purges) {
+        this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
       }
+    }
+  }
+
+  private async change(job: Job, decision: Decision, result: TickResult): Promise<void> {
+    try {
+      if (await commit(this.deps, job, decision)) result.changed++;
     } catch (err) {
       this.deps.logger?.error({ err, job: job.name, event: job.dueEvent }, "timer failed");
     }

@@ -71,11 +71,10 @@ export async function commit(
   deps: Pick<ApplyDeps, "store" | "effects">,
   job: Job,
   decision: Decision,
-  options: { relaxed?: boolean } = {},
 ): Promise<boolean> {
   if (!decision.changed) return true;
   const stored = purgeOf(decision)
-    ? await deps.store.purge(job.uid, job.version, options)
+    ? await deps.store.purge(job.uid, job.version)
     : await deps.store.update(decision.job, decision.history);
   if (stored && decision.effects.length > 0) deps.effects?.(decision.job, decision.effects);
   return stored;

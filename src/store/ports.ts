@@ -43,8 +43,14 @@ export interface JobStore extends ImportProgressStore {
   /** Writes `job` if the stored version still equals `job.version`; the stored version becomes version + 1. */
   update(job: Job, history: HistoryEntry[]): Promise<boolean>;
   /** Deletes the job and all its history if the stored version still equals `version`. */
-  /** `relaxed`: may commit without waiting for the disk (a sweep redoes a lost purge). */
-  purge(uid: string, version: number, options?: { relaxed?: boolean }): Promise<boolean>;
+  purge(uid: string, version: number): Promise<boolean>;
+  /**
+   * The timers' purges (Creating expiry, retention): each job as purge() would, with its
+   * own compare-and-set outcome. Their deadlines stay stored until the purge commits, so a
+   * purge that a crash loses is found due and redone by the next sweep; the store may
+   * therefore commit these without waiting for the disk.
+   */
+  purgeExpired(jobs: readonly { uid: string; version: number }[]): Promise<boolean[]>;
   list(query: ListQuery): Promise<ListedJob[]>;
   history(uid: string): Promise<HistoryEntry[]>;
   /** Jobs whose delivery package has this tracking number (case-insensitive). */

@@ -192,3 +192,35 @@ describe("connection strings", () => {
     }
   });
 });
+
+describe("store settings", () => {
+  it("SQLite in the data directory unless a PostgreSQL URL is given: flag > environment > file", () => {
+    assert.deepEqual(load().store, {});
+    const file = { store: { url: "postgres://file-host/db" } };
+    assert.equal(load(file).store.url, "postgres://file-host/db");
+    assert.equal(
+      load(file, { DRIVEBAY_STORE: "postgresql://env-host:5433/db" }).store.url,
+      "postgresql://env-host:5433/db",
+    );
+    assert.equal(
+      load(file, { DRIVEBAY_STORE: "postgres://env-host/db" }, { store: "postgres://flag/db" })
+        .store.url,
+      "postgres://flag/db",
+    );
+  });
+
+  it("a URL that is not PostgreSQL's is refused with what to give, never echoing a password", () => {
+    refused({ store: { url: "mysql://u:pw@db/x" } }, /'mysql:' is not a store drivebay knows/);
+    refused(
+      { store: { url: "drivebay.sqlite" } },
+      /is not a URL; use postgres:\/\/user:password@host/,
+    );
+    assert.throws(
+      () => load({ store: { url: "postgres://me:hunter2@db host/x" } }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.includes("postgres://me:***@db host/x") &&
+        !e.message.includes("hunter2"),
+    );
+  });
+});

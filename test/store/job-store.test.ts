@@ -1,6 +1,6 @@
 /**
- * The store contract: one suite that every JobStore implementation passes (SQLite files
- * today; PostgreSQL joins the list with its own factory).
+ * The store contract: one suite that every JobStore implementation passes (a SQLite file
+ * and a PostgreSQL database, test/support/store-factories.ts).
  */
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { sampleJob } from "../support/job-factory.ts";
+import { STORE_FACTORIES } from "../support/store-factories.ts";
 import type { HistoryEntry, Job } from "../../src/domain/job/model.ts";
 import type { JobStore } from "../../src/store/ports.ts";
 import { FENCE_FRAMES } from "../../src/store/sqlite/checkpointer.ts";
@@ -17,23 +18,6 @@ import {
   StoreInUseError,
   migrate,
 } from "../../src/store/sqlite/sqlite-job-store.ts";
-
-interface StoreFactory {
-  name: string;
-  /** Opens a store; the same `place` reopens the same data. */
-  open(place: string): Promise<JobStore>;
-  place(): string;
-  cleanup(place: string): void;
-}
-
-const sqlite: StoreFactory = {
-  name: "SQLite file",
-  async open(place) {
-    return new SqliteJobStore({ file: join(place, "jobs.sqlite") });
-  },
-  place: () => mkdtempSync(join(tmpdir(), "drivebay-store-")),
-  cleanup: (place) => rmSync(place, { recursive: true, force: true }),
-};
 
 function job(over: Partial<Job> = {}): Job {
   return sampleJob({
@@ -53,15 +37,15 @@ const h = (event: string): HistoryEntry => ({
   reason: event,
 });
 
-for (const factory of [sqlite]) {
-  describe(`JobStore contract: ${factory.name}`, () => {
+for (const factory of STORE_FACTORIES) {
+  describe(`JobStore contract: ${factory.name}`, { skip: factory.skip }, () => {
     const places: string[] = [];
     const fresh = async () => {
-      const place = factory.place();
+      const place = await factory.place();
       places.push(place);
       return { place, store: await factory.open(place) };
     };
-    after(() => places.forEach((p) => factory.cleanup(p)));
+    after(() => Promise.all(places.map((p) => factory.cleanup(p))));
 
     test("insert, case-insensitive get, duplicate insert refused", async () => {
       const { store } = await fresh();
@@ -208,6 +192,169 @@ for (const factory of [sqlite]) {
       );
       assert.deepEqual(await store.listByStates([], 0, 10), []);
       await store.close();
+    });
+
+    test("expired purges: each keeps its own compare-and-set outcome, and takes history, drives and progress with it", async () => {
+      const { store } = await fresh();
+      const current = job({ driveList: [{ driveId: "Gone-1", state: "Completed" }] });
+      const stale = job();
+      for (const j of [current, stale]) await store.insert(j, [h("create")]);
+      await store.recordImport(current.uid, "Gone-1", {
+        blobKey: "0:0",
+        status: "done",
+        finalPath: "c/a.txt",
+        detail: {},
+      });
+      await store.update({ ...stale, tags: { moved: "on" } }, [h("tag")]);
+      assert.deepEqual(
+        await store.purgeExpired([
+          { uid: current.uid, version: 1 },
+          { uid: stale.uid, version: 1 },
+          { uid: "no-such-job", version: 1 },
+        ]),
+        [true, false, false],
+      );
+      assert.equal(await store.get(current), undefined);
+      assert.deepEqual(await store.history(current.uid), []);
+      assert.deepEqual(await store.findByDriveId("gone-1"), []);
+      assert.deepEqual(await store.importRecords(current.uid, "Gone-1"), []);
+      assert.equal((await store.get(stale))?.version, 2, "a stale purge leaves the job alone");
+      assert.deepEqual(await store.purgeExpired([]), []);
+      await store.close();
+    });
+
+    test("compare-and-set under concurrency: of many writers of one version exactly one wins", async () => {
+      const { store } = await fresh();
+      const j = job();
+      await store.insert(j, []);
+      const outcomes = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          store.update({ ...j, tags: { w: String(i) } }, [h(`w${i}`)]),
+        ),
+      );
+      assert.equal(outcomes.filter(Boolean).length, 1);
+      const winner = outcomes.indexOf(true);
+      const now = (await store.get(j))!;
+      assert.equal(now.version, 2);
+      assert.deepEqual(now.tags, { w: String(winner) });
+      assert.deepEqual(
+        (await store.history(j.uid)).map((x) => x.event),
+        [`w${winner}`],
+      );
+      await store.close();
+    });
+
+    test("keys match case-insensitively, non-ASCII letters too, and keep the caller's casing", async () => {
+      const { store } = await fresh();
+      const j = job({ subscriptionId: "Sub-ÄB", resourceGroup: "Ärger-RG", name: "Job-Eins" });
+      assert.equal(await store.insert(j, []), true);
+      const got = await store.get({
+        subscriptionId: "SUB-äb",
+        resourceGroup: "äRGER-rg",
+        name: "JOB-eins",
+      });
+      assert.equal(got?.resourceGroup, "Ärger-RG");
+      assert.equal(got?.name, "Job-Eins");
+      assert.equal(
+        await store.insert(
+          job({ subscriptionId: "sub-äb", resourceGroup: "ÄRGER-RG", name: "job-EINS" }),
+          [],
+        ),
+        false,
+      );
+      assert.deepEqual(
+        (await store.list({ subscriptionId: "SUB-ÄB", resourceGroup: "ärger-rg", limit: 10 })).map(
+          (r) => r.job.uid,
+        ),
+        [j.uid],
+      );
+      await store.close();
+    });
+
+    test("keyset paging while jobs are created and changed: every job that existed is listed once, in order", async () => {
+      const { store } = await fresh();
+      const before: Job[] = Array.from({ length: 25 }, () => job());
+      for (const j of before) await store.insert(j, []);
+      // Another writer creates jobs and changes jobs (listed already or not yet) while the
+      // pages are read; a changed row is written anew (PostgreSQL: a new row version).
+      const writer = (async () => {
+        for (let i = 0; i < 12; i++) {
+          await Promise.all([
+            store.insert(job({ name: `later-${i}` }), []),
+            store.update({ ...before[i * 2]!, tags: { r: String(i) } }, []),
+          ]);
+        }
+      })();
+      const seen: { seq: number; uid: string }[] = [];
+      let after = 0;
+      for (;;) {
+        const page = await store.list({ subscriptionId: "sub-a", afterSeq: after, limit: 4 });
+        if (page.length === 0) break;
+        seen.push(...page.map((r) => ({ seq: r.seq, uid: r.job.uid })));
+        after = page[page.length - 1]!.seq;
+      }
+      await writer;
+      const uids = seen.map((s) => s.uid);
+      assert.equal(new Set(uids).size, uids.length, "no job listed twice");
+      for (const j of before) assert.ok(uids.includes(j.uid), `${j.name} was listed`);
+      assert.deepEqual(
+        seen.map((s) => s.seq),
+        [...seen.map((s) => s.seq)].sort((a, b) => a - b),
+        "in ascending keyset order",
+      );
+      // Jobs created during the paging may or may not have been on it; a listing after it
+      // has every job once.
+      const all = (await store.list({ subscriptionId: "sub-a", limit: 100 })).map((r) => r.job.uid);
+      assert.equal(all.length, before.length + 12);
+      assert.equal(new Set(all).size, all.length);
+      await store.close();
+    });
+
+    test("a purged job leaves no trace in the store's data: personal data, keys, history, progress", async () => {
+      const { place, store } = await fresh();
+      const marker = `purge-me-${Date.now()}`;
+      const j = job({
+        returnAddress: {
+          recipientName: `${marker}-name`,
+          streetAddress1: "1 Main St",
+          city: "Redmond",
+          postalCode: "98052",
+          countryOrRegion: "USA",
+          phone: "4255550100",
+          email: `${marker}@example.com`,
+        },
+        returnShipping: { carrierName: "FedEx", carrierAccountNumber: `${marker}-acct` },
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: `${marker}-TN` },
+        driveList: [{ driveId: "D1", bitLockerKey: `${marker}-key`, state: "Specified" }],
+      });
+      const keep = job({ tags: { keep: "yes" } });
+      await store.insert(j, [{ ...h("create"), reason: `${marker} created` }]);
+      await store.insert(keep, [h("create")]);
+      await store.update({ ...j, tags: { t: marker } }, [
+        { ...h("tag"), reason: `${marker} tagged` },
+      ]);
+      await store.recordImport(j.uid, "D1", {
+        blobKey: "0:0",
+        status: "done",
+        finalPath: `c/${marker}`,
+        detail: { m: marker },
+      });
+      assert.equal(await store.purge(j.uid, 2), true);
+      assert.deepEqual(await store.history(j.uid), []);
+      assert.deepEqual(await store.findByTrackingNumber(`${marker}-TN`), []);
+      await store.close();
+      assert.deepEqual(
+        await factory.traces(place, marker),
+        [],
+        "the marker is nowhere in the data",
+      );
+      const reopened = await factory.open(place);
+      assert.deepEqual(
+        (await reopened.get(keep))?.tags,
+        { keep: "yes" },
+        "the other job is intact",
+      );
+      await reopened.close();
     });
 
     test("settings keep the first value unless set explicitly", async () => {

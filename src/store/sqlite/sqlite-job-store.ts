@@ -65,7 +65,7 @@ function claimOwnership(file: string): Database.Database {
 
 interface PendingWrite {
   run: () => boolean;
-  /** A write that may skip the fsync: it is redone if a power loss drops it (see purge). */
+  /** A write that may skip the fsync: it is redone if a power loss drops it (see purgeExpired). */
   relaxed?: boolean;
   /** Applied only after the transaction holding a successful write has committed. */
   committed?: () => void;
@@ -384,23 +384,35 @@ export class SqliteJobStore implements JobStore {
     );
   }
 
-  /**
-   * `relaxed`: a purge the engine's sweep can redo (its deadline stays stored until the
-   * purge commits), so it need not wait for the disk.
-   */
-  async purge(uid: string, version: number, options: { relaxed?: boolean } = {}): Promise<boolean> {
+  async purge(uid: string, version: number): Promise<boolean> {
     return this.enqueue(
-      () => {
-        const r = this.stmts.purge.run(uid, version);
-        if (r.changes !== 1) return false;
-        this.stmts.purgeHistory.run(uid);
-        this.stmts.dropImports.run(uid);
-        this.stmts.dropDrives.run(uid);
-        return true;
-      },
+      () => this.purgeRow(uid, version),
       () => this.forget(uid),
-      options.relaxed,
     );
+  }
+
+  /**
+   * Relaxed writes: a batch of only these commits without waiting for the disk (see
+   * flush), since a lost one is redone by the next sweep.
+   */
+  async purgeExpired(jobs: readonly { uid: string; version: number }[]): Promise<boolean[]> {
+    return Promise.all(
+      jobs.map((j) =>
+        this.enqueue(
+          () => this.purgeRow(j.uid, j.version),
+          () => this.forget(j.uid),
+          true,
+        ),
+      ),
+    );
+  }
+
+  private purgeRow(uid: string, version: number): boolean {
+    if (this.stmts.purge.run(uid, version).changes !== 1) return false;
+    this.stmts.purgeHistory.run(uid);
+    this.stmts.dropImports.run(uid);
+    this.stmts.dropDrives.run(uid);
+    return true;
   }
 
   async list(q: ListQuery): Promise<ListedJob[]> {
