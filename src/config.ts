@@ -14,6 +14,13 @@ import type { TokenSettings } from "./auth/tokens.ts";
 
 export type Profile = "emulator" | "service";
 
+/**
+ * What a process does (ADR 0013): `all` is the single process; `api` serves the ARM API,
+ * the operator API and the portal; `worker` runs transfers, timers and the autopilot.
+ */
+export type Role = "all" | "api" | "worker";
+export const ROLES: readonly Role[] = ["all", "api", "worker"];
+
 /** The embedded Azurite (SPEC §4.3). */
 export interface BlobSettings {
   /** Start it (default: on in the emulator profile, off in the service profile). */
@@ -36,6 +43,8 @@ export interface StoreSettings {
 
 export interface Config {
   profile: Profile;
+  /** What this process does (default `all`); `api` and `worker` need a PostgreSQL store. */
+  role: Role;
   store: StoreSettings;
   host: string;
   port: number;
@@ -65,7 +74,15 @@ export class ConfigError extends Error {}
 export interface ConfigSources {
   flags?: Partial<
     Record<
-      "port" | "host" | "dataDir" | "profile" | "config" | "logLevel" | "blobPort" | "store",
+      | "port"
+      | "host"
+      | "dataDir"
+      | "profile"
+      | "config"
+      | "logLevel"
+      | "blobPort"
+      | "store"
+      | "role",
       string | number | undefined
     >
   >;
@@ -159,6 +176,16 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       ((file.store ?? {}) as Record<string, unknown>).url as string | undefined,
     ),
   );
+  const role = (pick(
+    flags.role as string | undefined,
+    env.DRIVEBAY_ROLE,
+    file.role as string | undefined,
+  ) ?? "all") as Role;
+  if (!ROLES.includes(role)) {
+    throw new ConfigError(
+      `role: '${String(role)}' is not a role; use 'all' (one process does everything), 'api' or 'worker'.`,
+    );
+  }
   const timersFile = (file.timers ?? {}) as Record<string, unknown>;
   const timers: Timers = {
     creatingExpiryMs: durationSetting(
@@ -228,6 +255,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     if (names.has(a.name)) throw new ConfigError(`storageAccounts: '${a.name}' is listed twice.`);
     names.add(a.name);
   }
+  roleProblem(role, store, blob);
   const locations = (file.locations ?? []) as Partial<LocationInfo>[];
   if (!Array.isArray(locations) || locations.some((l) => typeof l?.name !== "string")) {
     throw new ConfigError("locations: must be an array of objects with a 'name'.");
@@ -298,6 +326,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       : undefined;
   return Object.freeze({
     profile,
+    role,
     store,
     operatorKey,
     auth,
@@ -315,6 +344,28 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     logLevel,
     sqliteSynchronous,
   });
+}
+
+/**
+ * Split roles share their work through a PostgreSQL store (SQLite belongs to one process),
+ * and their blobs through storage every node reaches: the embedded Azurite is private to
+ * the process that starts it, so a worker would write blobs that no other node sees.
+ */
+function roleProblem(role: Role, store: StoreSettings, blob: BlobSettings): void {
+  if (role === "all") return;
+  if (!store.url) {
+    throw new ConfigError(
+      `role: '${role}' shares the work with other drivebay processes through a PostgreSQL store, and none is configured; ` +
+        "give --store postgres://user:password@host:5432/database (DRIVEBAY_STORE or store.url) to every node, or run one process with --role all.",
+    );
+  }
+  if (blob.embedded) {
+    throw new ConfigError(
+      `role: a '${role}' node cannot use the embedded Azurite: it is private to this process, so blobs written by one worker would not be seen by the other nodes. ` +
+        "Turn it off (DRIVEBAY_BLOB_EMBEDDED=off or blob.embedded: false) and list the storage accounts every node reaches in the config file's storageAccounts " +
+        "(Azure Storage, or one Azurite started on its own, each with blobEndpoint and a credential); see docs/deploying.md.",
+    );
+  }
 }
 
 /** The store URL: PostgreSQL's URL form, checked now so a typo fails at start, not later. */
