@@ -135,7 +135,8 @@ function datasetFailure(e: DatasetError): CliFailure {
 }
 
 function prepareFailure(e: PrepareError): CliFailure {
-  const usage = e.code === "InvalidArgument" || e.code === "JournalMismatch";
+  const usage =
+    e.code === "InvalidArgument" || e.code === "JournalMismatch" || e.code === "DriveNotEmpty";
   return new CliFailure(`error: ${e.message}`, usage ? 2 : 1);
 }
 
