@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEFAULT_TIMERS, type Timers } from "./domain/job/lifecycle.ts";
 import { parseDuration } from "./domain/duration.ts";
+import { parseDriveSize } from "./domain/export/sizes.ts";
 import type { LocationInfo } from "./domain/locations.ts";
 import type { StorageAccountConfig } from "./domain/storage-accounts.ts";
 import { storageAccountConfigProblem } from "./storage/account-config.ts";
@@ -52,7 +53,7 @@ export interface Config {
   timers: Timers;
   /** How often the engine looks for due deadlines. */
   tickIntervalMs: number;
-  /** Blobs of one drive the import engine copies at once. */
+  /** Blobs of one drive the transfer runner copies at once. */
   importConcurrency: number;
   storageAccounts: StorageAccountConfig[];
   blob: BlobSettings;
@@ -62,7 +63,13 @@ export interface Config {
   /** The operator surface's key; when absent the emulator keeps one in <dataDir>/operator.key. */
   operatorKey?: string;
   /** The simulated datacenter (on in the emulator profile, off in the service profile). */
-  autopilot: { enabled: boolean; arrivalDelayMs: number; stepDelayMs: number };
+  autopilot: {
+    enabled: boolean;
+    arrivalDelayMs: number;
+    stepDelayMs: number;
+    /** The capacity of the empty dock drives the autopilot brings for export jobs. */
+    exportDriveCapacityBytes: number;
+  };
   /** Serve https with this certificate and key (PEM files); plain http when absent. */
   tls?: { certFile: string; keyFile: string };
   /** ARM API auth: development (any token; the emulator's default) or token (verified JWTs). */
@@ -96,6 +103,17 @@ export const DEFAULT_BLOB_PORT = 10000;
 
 function pick<T>(...values: (T | undefined)[]): T | undefined {
   return values.find((v) => v !== undefined && v !== "");
+}
+
+function sizeSetting(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const bytes = parseDriveSize(String(value));
+  if (bytes === undefined) {
+    throw new ConfigError(
+      `${name}: '${String(value)}' is not a size; use a number of bytes or a size like 500GB or 2TB (1 GB = 10^9 bytes).`,
+    );
+  }
+  return bytes;
 }
 
 function durationSetting(name: string, value: unknown, fallback: number): number {
@@ -301,6 +319,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       pick(env.DRIVEBAY_AUTOPILOT_STEP_DELAY, autopilotFile.stepDelay as string),
       5000,
     ),
+    exportDriveCapacityBytes: sizeSetting(
+      "autopilot.exportDriveCapacity",
+      pick(
+        env.DRIVEBAY_AUTOPILOT_EXPORT_DRIVE_CAPACITY,
+        autopilotFile.exportDriveCapacity as string | undefined,
+      ),
+      1e12,
+    ),
   };
   const operatorKey = pick(env.DRIVEBAY_OPERATOR_KEY, file.operatorKey as string | undefined);
   if (operatorKey !== undefined && (typeof operatorKey !== "string" || operatorKey.length < 16)) {
@@ -312,6 +338,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     );
   }
   const auth = authSettings(profile, env, (file.auth ?? {}) as Record<string, unknown>, cwd);
+  if (auth.mode === "token") {
+    const unowned = storageAccounts.filter((a) => !a.subscriptionId || !a.resourceGroup);
+    if (unowned.length > 0) {
+      throw new ConfigError(
+        `storageAccounts: under token auth every account names the subscriptionId and resourceGroup it belongs to, so only that subscription's jobs can use it (missing for ${unowned.map((a) => a.name).join(", ")}).`,
+      );
+    }
+  }
   const tlsFile = (file.tls ?? {}) as Record<string, unknown>;
   const certFile = pick(env.DRIVEBAY_TLS_CERT_FILE, tlsFile.certFile as string | undefined);
   const keyFile = pick(env.DRIVEBAY_TLS_KEY_FILE, tlsFile.keyFile as string | undefined);

@@ -28,7 +28,8 @@ import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
 import { EmbeddedAzurite } from "./storage/azurite.ts";
 import { StorageAccounts } from "./storage/registry.ts";
-import { ImportEngine } from "./transfer/import-engine.ts";
+import { ImportCopier } from "./transfer/import/import-copier.ts";
+import { TransferRunner } from "./transfer/runner.ts";
 import type { JobStore } from "./store/ports.ts";
 import type { Effect } from "./domain/job/lifecycle.ts";
 import Fastify from "fastify";
@@ -51,8 +52,8 @@ export interface RunningService {
   dockDir: string;
   /** The storage account registry: endpoints and credentials by account name. */
   storage: StorageAccounts;
-  /** The import engine, when there is blob storage to import into. */
-  imports?: ImportEngine;
+  /** The transfer runner, when there is blob storage to copy drives to and from. */
+  runner?: TransferRunner;
   /** The embedded Azurite, when it runs (config `blob.embedded`). */
   azurite?: EmbeddedAzurite;
   close(): Promise<void>;
@@ -217,8 +218,18 @@ export async function startService(
       : {}),
   };
   const locations = new LocationCatalogue(undefined, config.locations);
+  // Under development auth the emulator serves every account name to everyone (shared by
+  // name); under token auth only registered accounts, each in its own subscription.
+  if (config.auth.mode === "token") {
+    const unowned = config.storageAccounts.filter((a) => !a.subscriptionId || !a.resourceGroup);
+    if (unowned.length > 0) {
+      throw new ConfigError(
+        `storageAccounts: under token auth every account names its subscriptionId and resourceGroup (missing for ${unowned.map((a) => a.name).join(", ")}).`,
+      );
+    }
+  }
   const storageAccounts = new StorageAccountRegistry(
-    config.profile === "emulator",
+    config.profile === "emulator" && config.auth.mode !== "token",
     config.storageAccounts,
   );
   const storage = new StorageAccounts({
@@ -228,22 +239,23 @@ export async function startService(
   });
   const works = config.role !== "api";
   const serves = config.role !== "worker";
-  // With blob storage to write to, attached drives are copied by the import engine.
+  // With blob storage to write to, attached drives are copied by the transfer runner.
   const transfers = azurite !== undefined || config.storageAccounts.length > 0;
-  const imports =
+  const runner =
     transfers && works
-      ? new ImportEngine({
+      ? new TransferRunner({
           store,
           clock,
           timers,
           storage,
           logger,
+          copiers: [new ImportCopier()],
           blobConcurrency: config.importConcurrency,
         })
       : undefined;
   // Every use case hands the effects of what it stored (drives to copy or stop) to the
-  // import engines: this process's and every other worker's, through the store's wake-ups.
-  // A wake-up that is lost is made up by the engines' polling.
+  // runners: this process's and every other worker's, through the store's wake-ups.
+  // A wake-up that is lost is made up by the runners' polling.
   const effects = transfers
     ? (job: { uid: string }, all: readonly Effect[]) => {
         const drives = all.filter((e) => e.kind === "startCopy" || e.kind === "stopCopy");
@@ -254,11 +266,11 @@ export async function startService(
       }
     : undefined;
   const unsubscribe: (() => void)[] = [];
-  if (imports) {
+  if (runner) {
     unsubscribe.push(
       store.wakeups.subscribe("effects", (payload) => {
         const { uid, effects: drives } = JSON.parse(payload) as { uid: string; effects: Effect[] };
-        imports.carryOut({ uid }, drives);
+        runner.carryOut({ uid }, drives);
       }),
     );
   }
@@ -289,6 +301,7 @@ export async function startService(
         logger,
         dockDir,
         transfers,
+        exportDriveCapacityBytes: config.autopilot.exportDriveCapacityBytes,
         effects,
         beforeSweep: syncClock,
       })
@@ -344,7 +357,7 @@ export async function startService(
       );
   clockPoll?.unref();
   // Drives left Transferring by a stop or a crash resume here.
-  imports?.start(Math.min(config.tickIntervalMs, 500));
+  runner?.start(Math.min(config.tickIntervalMs, 500));
   ready = true;
   const url = address.replace("[::1]", "localhost");
   let closed = false;
@@ -360,7 +373,7 @@ export async function startService(
     operatorKeyFile: operatorKey.file,
     ...(operatorKey.inStore ? { operatorKeyInStore: true } : {}),
     dockDir,
-    imports,
+    runner,
     storage,
     ...(azurite ? { azurite } : {}),
     async close() {
@@ -370,8 +383,8 @@ export async function startService(
       if (clockPoll) clearInterval(clockPoll);
       for (const stop of unsubscribe) stop();
       await engine?.stop();
-      // The import engine stops at a blob boundary; what is left resumes on the next start.
-      await imports?.stop();
+      // The runner stops at a blob boundary; what is left resumes on the next start.
+      await runner?.stop();
       // Fastify's close waits for in-flight requests to finish.
       await app.close();
       await store.close();

@@ -4,6 +4,7 @@
  * is reported as a usage error (exit 2) naming the option.
  */
 import { InvalidArgumentError } from "commander";
+import { parseDriveSize } from "../domain/export/sizes.ts";
 
 /** A `key=value,…` group: its keys (canonical spelling) and which of them are integers. */
 export interface KeyValueShape {
@@ -140,6 +141,17 @@ export function byteCount(text: string): number {
   const n = Number(text.trim());
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
     throw new InvalidArgumentError(`must be a whole number of bytes (0 or more); got '${text}'.`);
+  }
+  return n;
+}
+
+/** A drive size: bytes, or decimal units like `500GB` / `2TB` (1 GB = 10^9 bytes). */
+export function driveSize(text: string): number {
+  const n = parseDriveSize(text);
+  if (n === undefined) {
+    throw new InvalidArgumentError(
+      `must be a size like 500GB, 2TB or a number of bytes (1 GB = 10^9 bytes); got '${text}'.`,
+    );
   }
   return n;
 }

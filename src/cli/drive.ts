@@ -3,7 +3,7 @@
  * role (SPEC §4.2; src/transfer/prepare.ts) and can add the prepared drive to a job;
  * `verify` checks a drive folder against its manifest (SPEC §4.6).
  */
-import { randomInt } from "node:crypto";
+import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
 import { readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -124,18 +124,15 @@ interface PrepareFlags {
 }
 
 /** A BitLocker recovery password: 8 groups of 6 digits, each group a multiple of 11. */
-export function generateBitLockerKey(): string {
-  return Array.from({ length: 8 }, () => String(randomInt(0, 65536) * 11).padStart(6, "0")).join(
-    "-",
-  );
-}
+export { generateBitLockerKey };
 
 function datasetFailure(e: DatasetError): CliFailure {
   return new CliFailure(`error: ${e.message}\nNothing was copied.`, 2);
 }
 
 function prepareFailure(e: PrepareError): CliFailure {
-  const usage = e.code === "InvalidArgument" || e.code === "JournalMismatch";
+  const usage =
+    e.code === "InvalidArgument" || e.code === "JournalMismatch" || e.code === "DriveNotEmpty";
   return new CliFailure(`error: ${e.message}`, usage ? 2 : 1);
 }
 
@@ -376,6 +373,7 @@ Examples:
 interface VerifyFlags {
   drive: string;
   manifest?: string;
+  manifestHash?: string;
   output: OutputFormat;
 }
 
@@ -428,6 +426,10 @@ function registerVerify(drive: Command, io: Io): void {
       "--manifest <file>",
       "the manifest, relative to the drive root as in the job (\\<drive-id>.manifest); default: the only *.manifest at the root",
     )
+    .option(
+      "--manifest-hash <hash>",
+      "the job's manifestHash for the drive: the manifest must match it (32 hex digits MD5, 64 SHA-256), as the import checks it",
+    )
     .addOption(commonOptions.output())
     .addHelpText(
       "after",
@@ -440,6 +442,7 @@ function registerVerify(drive: Command, io: Io): void {
     let result: VerifyResult;
     try {
       result = await verifyDrive(driveDir, manifestFile, {
+        manifestHash: opts.manifestHash,
         onProgress: (p: VerifyProgress) =>
           progress.update(p.bytes, p.bytesTotal, `${p.blobs}/${p.blobsTotal} blobs`),
       });

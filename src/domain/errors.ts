@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   MethodNotAllowed: 405,
   AuthenticationFailed: 401,
   AuthorizationFailed: 403,
+  LinkedAuthorizationFailed: 403,
   // request content
   InvalidRequestUri: 400,
   InvalidRequestContent: 400,
@@ -52,6 +53,7 @@ export const ERROR_CATALOGUE = {
   DriveNotAttached: 409,
   DriveNotTransferring: 409,
   DriveBelongsToAnotherJob: 409,
+  TooManyDrives: 409,
   JobCancelled: 409,
   InvalidDrivePath: 400,
   OperatorCredentialsNotAccepted: 403,

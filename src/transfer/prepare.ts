@@ -17,6 +17,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import {
   mkdir,
   open,
+  readdir,
   readFile,
   realpath,
   rename,
@@ -118,6 +119,8 @@ export type PrepareErrorCode =
   | "InvalidArgument"
   /** The journal does not belong to this drive or dataset. */
   | "JournalMismatch"
+  /** The drive folder holds another drive, or files no journal of this drive describes; nothing was written. */
+  | "DriveNotEmpty"
   /** A source file disappeared or changed while the drive was prepared. */
   | "SourceChanged"
   | "Aborted";
@@ -194,7 +197,7 @@ class Journal {
     readonly sessions: Map<string, SessionState>,
   ) {}
 
-  static async open(path: string, drive: DriveRecord, manifestPath: string): Promise<Journal> {
+  static async open(path: string, drive: DriveRecord): Promise<Journal> {
     let text: string | undefined;
     try {
       text = await readFile(path, "utf8");
@@ -203,13 +206,7 @@ class Journal {
     }
     const sessions = new Map<string, SessionState>();
     if (text === undefined || text === "") {
-      if (await exists(manifestPath)) {
-        throw new PrepareError(
-          "JournalMismatch",
-          `the drive already has a manifest (${manifestPath}) but the journal ${path} does not exist; ` +
-            "give the journal of that preparation with --journal, or remove the drive's contents to start over",
-        );
-      }
+      // A new drive: checkNewDrive found its folder empty.
       const handle = await open(path, "a");
       await handle.write(`${JSON.stringify(drive)}\n`);
       return new Journal(path, handle, drive, sessions);
@@ -536,6 +533,91 @@ async function copyListFile(
   return { path: toManifestPath(segments), hash: hex(createHash("md5").update(bytes)) };
 }
 
+/** What a freshly formatted disk holds before anything is put on it (ext4, NTFS, macOS). */
+const FILESYSTEM_ENTRIES = new Set([
+  "lost+found",
+  "System Volume Information",
+  "$RECYCLE.BIN",
+  ".Trashes",
+  ".Spotlight-V100",
+  ".fseventsd",
+]);
+
+async function driveEntries(driveDir: string): Promise<string[]> {
+  try {
+    return (await readdir(driveDir)).filter((e) => !FILESYSTEM_ENTRIES.has(e)).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+}
+
+/** The ids of the drives whose manifests are in the folder, other than `driveId`'s. */
+function otherDrives(entries: string[], driveId: string): string[] {
+  return entries
+    .filter((e) => e.endsWith(".manifest") && e !== `${driveId}.manifest`)
+    .map((e) => e.slice(0, -".manifest".length));
+}
+
+function anotherDrive(driveDir: string, others: string[], driveId: string): PrepareError {
+  const other = others[0]!;
+  return new PrepareError(
+    "DriveNotEmpty",
+    `the folder ${driveDir} already holds the prepared drive '${other}' (${other}.manifest), not '${driveId}'; ` +
+      `nothing was written. To add data to that drive, run again with --drive-id ${other} and a new --session-id; ` +
+      "to prepare another drive, use an empty folder or another disk",
+  );
+}
+
+/**
+ * A new drive (no journal yet) is prepared only into an empty folder: whatever is there
+ * belongs to another drive or to someone, and a preparation must never overwrite it.
+ */
+async function checkNewDrive(
+  driveDir: string,
+  driveId: string,
+  journalPath: string,
+): Promise<void> {
+  const entries = await driveEntries(driveDir);
+  if (entries.includes(`${driveId}.manifest`)) {
+    throw new PrepareError(
+      "JournalMismatch",
+      `the drive already has a manifest (${join(driveDir, `${driveId}.manifest`)}) but the journal ${journalPath} does not exist; ` +
+        "give the journal of that preparation with --journal, or remove the drive's contents to start over",
+    );
+  }
+  const others = otherDrives(entries, driveId);
+  if (others.length > 0) throw anotherDrive(driveDir, others, driveId);
+  if (entries.length > 0) {
+    const shown = entries.slice(0, 3).join("', '") + (entries.length > 3 ? "', …" : "'");
+    throw new PrepareError(
+      "DriveNotEmpty",
+      `the folder ${driveDir} is not empty ('${shown}) and no journal of drive '${driveId}' describes it; ` +
+        "nothing was written. Prepare a new drive into an empty folder or a freshly formatted disk " +
+        "(to resume or add to a drive, give its journal with --journal)",
+    );
+  }
+}
+
+/** A drive with a journal: no other drive's manifest, and a new session's folder must not exist yet. */
+async function checkKnownDrive(
+  driveDir: string,
+  driveId: string,
+  sessionId: string,
+  journal: Journal,
+): Promise<void> {
+  const entries = await driveEntries(driveDir);
+  const others = otherDrives(entries, driveId);
+  if (others.length > 0) throw anotherDrive(driveDir, others, driveId);
+  if (!journal.sessions.has(sessionId) && entries.includes(sessionId)) {
+    throw new PrepareError(
+      "DriveNotEmpty",
+      `the drive already has a folder '${sessionId}' that the journal ${journal.path} does not know; ` +
+        "nothing was written. Choose another --session-id",
+    );
+  }
+}
+
 async function writeAtomically(path: string, bytes: Buffer): Promise<void> {
   const tmp = `${path}.tmp`;
   const out = await open(tmp, "w");
@@ -584,15 +666,19 @@ export async function prepareDrive(options: PrepareOptions): Promise<PrepareResu
   if (signal?.aborted) throw aborted();
   const datasetMd5 = hex(createHash("md5").update(dataset.text));
 
+  const journalSize = (await stat(journalPath).catch(() => undefined))?.size ?? 0;
+  if (journalSize === 0) await checkNewDrive(driveDir, driveId, journalPath);
   await mkdir(dirname(journalPath), { recursive: true });
   await mkdir(driveDir, { recursive: true });
   let worker: WorkerMd5 | undefined;
-  const journal = await Journal.open(
-    journalPath,
-    { type: "drive", version: JOURNAL_VERSION, driveId, manifestFile },
-    manifestPath,
-  );
+  const journal = await Journal.open(journalPath, {
+    type: "drive",
+    version: JOURNAL_VERSION,
+    driveId,
+    manifestFile,
+  });
   try {
+    await checkKnownDrive(driveDir, driveId, sessionId, journal);
     const previous = journal.sessions.get(sessionId);
     if (previous && previous.record.datasetMd5 !== datasetMd5) {
       throw new PrepareError(

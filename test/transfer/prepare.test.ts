@@ -526,6 +526,65 @@ describe("refusals", () => {
     );
   });
 
+  test("a folder holding another prepared drive: the second prepare is refused and every file of the first is unchanged", async () => {
+    const root = tempDir();
+    const driveDir = join(root, "drive");
+    const first = await prepareDrive({ datasetCsv: sampleDataset(root), driveDir, driveId: "D1" });
+    const before = tree(driveDir);
+    // Another dataset whose blobs have the same paths but other bytes: a typo in --drive-id.
+    const other = join(root, "other");
+    const otherCsv = sampleDataset(other);
+    await rejectsWith(
+      prepareDrive({ datasetCsv: otherCsv, driveDir, driveId: "D2" }),
+      "DriveNotEmpty",
+      /already holds the prepared drive 'D1' \(D1\.manifest\), not 'D2'; nothing was written\. .*--drive-id D1 and a new --session-id/,
+    );
+    assert.deepEqual(tree(driveDir), before);
+    assert.equal(Object.keys(before).length, 11);
+    assert.equal(existsSync(join(root, "D2.jrn")), false);
+    const verified = await verifyDrive(driveDir, first.driveListEntry.manifestFile);
+    assert.equal(verified.ok, true);
+    // With a journal of its own given, another drive's manifest in the folder is still refused.
+    await prepareDrive({ datasetCsv: otherCsv, driveDir: join(root, "d2"), driveId: "D2" });
+    await rejectsWith(
+      prepareDrive({
+        datasetCsv: otherCsv,
+        driveDir,
+        driveId: "D2",
+        journal: join(root, "D2.jrn"),
+      }),
+      "DriveNotEmpty",
+      /already holds the prepared drive 'D1'/,
+    );
+    assert.deepEqual(tree(driveDir), before);
+  });
+
+  test("a folder with unrelated files, or a new session whose folder exists: refused, nothing written", async () => {
+    const root = tempDir();
+    writeData(root, "a.txt", "a");
+    const csv = writeData(root, "data.csv", "BasePath,DstBlobPathOrPrefix\na.txt,c12/a.txt\n");
+    const driveDir = join(root, "drive");
+    writeData(driveDir, "holiday.jpg", "not a blob");
+    writeData(driveDir, "lost+found/.keep", "");
+    await rejectsWith(
+      prepareDrive({ datasetCsv: csv, driveDir, driveId: "D1" }),
+      "DriveNotEmpty",
+      /is not empty \('holiday\.jpg'\) and no journal of drive 'D1' describes it; nothing was written/,
+    );
+    assert.deepEqual(Object.keys(tree(driveDir)).sort(), ["holiday.jpg", "lost+found/.keep"]);
+    assert.equal(existsSync(join(root, "D1.jrn")), false);
+    // A freshly formatted disk's own entries do not count.
+    rmSync(join(driveDir, "holiday.jpg"));
+    await prepareDrive({ datasetCsv: csv, driveDir, driveId: "D1" });
+    writeData(driveDir, "s-2/c12/a.txt", "someone else's");
+    await rejectsWith(
+      prepareDrive({ datasetCsv: csv, driveDir, driveId: "D1", sessionId: "s-2" }),
+      "DriveNotEmpty",
+      /a folder 's-2' that the journal .* does not know/,
+    );
+    assert.equal(readFileSync(join(driveDir, "s-2/c12/a.txt"), "utf8"), "someone else's");
+  });
+
   test("a source file that disappears during the preparation", async () => {
     const root = tempDir();
     writeData(root, "src/a.txt", "a");

@@ -47,7 +47,10 @@ export const receiveBody = obj(
   },
   { required: ["trackingNumber", "driveIds"] },
 );
-const attachBody = obj({ path: str({ maxLength: 4096 }) }, { required: ["path"] });
+const attachBody = obj(
+  { path: str({ maxLength: 4096 }), capacityBytes: int(1) },
+  { required: ["path"] },
+);
 const completeBody = obj(
   { outcome: str({ enum: ["Completed", "CompletedMoreInfo"] }), bytesSucceeded: int(0) },
   { required: ["outcome"] },
@@ -145,8 +148,8 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
   });
 
   app.post(`${JOB}/drives/:driveId/attach`, named("Operator_AttachDrive"), async (req) => {
-    const b = body<{ path: string }>(attachBody, req);
-    return view(await datacenter.attachDrive(jobKey(req), driveId(req), b.path));
+    const b = body<{ path: string; capacityBytes?: number }>(attachBody, req);
+    return view(await datacenter.attachDrive(jobKey(req), driveId(req), b.path, b.capacityBytes));
   });
 
   app.post(`${JOB}/drives/:driveId/complete`, named("Operator_CompleteDrive"), async (req) => {
@@ -195,7 +198,12 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
   const { storage } = deps;
   if (storage) {
     app.get("/storage", named("Operator_ListStorageAccounts"), async () => ({
-      value: storage.list().map((a) => ({ name: a.name, blobEndpoint: a.blobEndpoint })),
+      value: storage.list().map((a) => ({
+        name: a.name,
+        blobEndpoint: a.blobEndpoint,
+        ...(a.subscriptionId !== undefined ? { subscriptionId: a.subscriptionId } : {}),
+        ...(a.resourceGroup !== undefined ? { resourceGroup: a.resourceGroup } : {}),
+      })),
     }));
     // In the emulator profile this creates the account on first use, like a job naming it.
     app.get("/storage/:account", named("Operator_GetStorageAccount"), async (req) => {
