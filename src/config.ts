@@ -53,6 +53,11 @@ export interface Config {
   timers: Timers;
   /** How often the engine looks for due deadlines. */
   tickIntervalMs: number;
+  /**
+   * How long a worker's claim on a drive lasts unless renewed: a worker that dies is
+   * replaced by another within about this long (default 30 s).
+   */
+  driveLeaseMs: number;
   /** Blobs of one drive the transfer runner copies at once. */
   importConcurrency: number;
   storageAccounts: StorageAccountConfig[];
@@ -233,6 +238,16 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     1000,
   );
   if (tickIntervalMs < 10) throw new ConfigError("tickInterval: must be at least 10ms.");
+  const driveLeaseMs = durationSetting(
+    "driveLease",
+    pick(env.DRIVEBAY_DRIVE_LEASE, file.driveLease as string),
+    30_000,
+  );
+  if (driveLeaseMs < 1000) {
+    throw new ConfigError(
+      "driveLease: must be at least 1s (workers renew it three times a lease; a short one is lost to a pause).",
+    );
+  }
   const importConcurrency = Number(
     pick(env.DRIVEBAY_IMPORT_CONCURRENCY, file.importConcurrency as string) ?? 8,
   );
@@ -371,6 +386,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     dataDir,
     timers: Object.freeze(timers),
     tickIntervalMs,
+    driveLeaseMs,
     importConcurrency,
     storageAccounts,
     blob: Object.freeze(blob),

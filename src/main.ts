@@ -251,6 +251,7 @@ export async function startService(
           logger,
           copiers: [new ImportCopier()],
           blobConcurrency: config.importConcurrency,
+          leaseMs: config.driveLeaseMs,
         })
       : undefined;
   // Every use case hands the effects of what it stored (drives to copy or stop) to the
