@@ -4,6 +4,7 @@
  * is reported as a usage error (exit 2) naming the option.
  */
 import { InvalidArgumentError } from "commander";
+import { jobStateNamed, unknownJobStateMessage } from "../domain/job/state-names.ts";
 
 /** A `key=value,…` group: its keys (canonical spelling) and which of them are integers. */
 export interface KeyValueShape {
@@ -142,4 +143,11 @@ export function byteCount(text: string): number {
     throw new InvalidArgumentError(`must be a whole number of bytes (0 or more); got '${text}'.`);
   }
   return n;
+}
+
+/** A job state in any case, as the API spells it (`shipping` → `Shipping`). */
+export function jobState(text: string): string {
+  const state = jobStateNamed(text);
+  if (state === undefined) throw new InvalidArgumentError(unknownJobStateMessage(text));
+  return state;
 }
