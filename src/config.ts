@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEFAULT_TIMERS, type Timers } from "./domain/job/lifecycle.ts";
 import { parseDuration } from "./domain/duration.ts";
+import { parseDriveSize } from "./domain/export/sizes.ts";
 import type { LocationInfo } from "./domain/locations.ts";
 import type { StorageAccountConfig } from "./domain/storage-accounts.ts";
 import { storageAccountConfigProblem } from "./storage/account-config.ts";
@@ -53,7 +54,13 @@ export interface Config {
   /** The operator surface's key; when absent the emulator keeps one in <dataDir>/operator.key. */
   operatorKey?: string;
   /** The simulated datacenter (on in the emulator profile, off in the service profile). */
-  autopilot: { enabled: boolean; arrivalDelayMs: number; stepDelayMs: number };
+  autopilot: {
+    enabled: boolean;
+    arrivalDelayMs: number;
+    stepDelayMs: number;
+    /** The capacity of the empty dock drives the autopilot brings for export jobs. */
+    exportDriveCapacityBytes: number;
+  };
   /** Serve https with this certificate and key (PEM files); plain http when absent. */
   tls?: { certFile: string; keyFile: string };
   /** ARM API auth: development (any token; the emulator's default) or token (verified JWTs). */
@@ -79,6 +86,17 @@ export const DEFAULT_BLOB_PORT = 10000;
 
 function pick<T>(...values: (T | undefined)[]): T | undefined {
   return values.find((v) => v !== undefined && v !== "");
+}
+
+function sizeSetting(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const bytes = parseDriveSize(String(value));
+  if (bytes === undefined) {
+    throw new ConfigError(
+      `${name}: '${String(value)}' is not a size; use a number of bytes or a size like 500GB or 2TB (1 GB = 10^9 bytes).`,
+    );
+  }
+  return bytes;
 }
 
 function durationSetting(name: string, value: unknown, fallback: number): number {
@@ -272,6 +290,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       "autopilot.stepDelay",
       pick(env.DRIVEBAY_AUTOPILOT_STEP_DELAY, autopilotFile.stepDelay as string),
       5000,
+    ),
+    exportDriveCapacityBytes: sizeSetting(
+      "autopilot.exportDriveCapacity",
+      pick(
+        env.DRIVEBAY_AUTOPILOT_EXPORT_DRIVE_CAPACITY,
+        autopilotFile.exportDriveCapacity as string | undefined,
+      ),
+      1e12,
     ),
   };
   const operatorKey = pick(env.DRIVEBAY_OPERATOR_KEY, file.operatorKey as string | undefined);

@@ -219,6 +219,7 @@ export async function startService(
     logger,
     dockDir,
     transfers,
+    exportDriveCapacityBytes: config.autopilot.exportDriveCapacityBytes,
     effects,
   });
   const clockService = new ClockService({

@@ -4,6 +4,7 @@
  * is reported as a usage error (exit 2) naming the option.
  */
 import { InvalidArgumentError } from "commander";
+import { parseDriveSize } from "../domain/export/sizes.ts";
 import { jobStateNamed, unknownJobStateMessage } from "../domain/job/state-names.ts";
 
 /** A `key=value,…` group: its keys (canonical spelling) and which of them are integers. */
@@ -150,4 +151,15 @@ export function jobState(text: string): string {
   const state = jobStateNamed(text);
   if (state === undefined) throw new InvalidArgumentError(unknownJobStateMessage(text));
   return state;
+}
+
+/** A drive size: bytes, or decimal units like `500GB` / `2TB` (1 GB = 10^9 bytes). */
+export function driveSize(text: string): number {
+  const n = parseDriveSize(text);
+  if (n === undefined) {
+    throw new InvalidArgumentError(
+      `must be a size like 500GB, 2TB or a number of bytes (1 GB = 10^9 bytes); got '${text}'.`,
+    );
+  }
+  return n;
 }

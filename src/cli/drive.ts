@@ -3,8 +3,8 @@
  * role (SPEC §4.2; src/transfer/prepare.ts) and can add the prepared drive to a job;
  * `verify` checks a drive folder against its manifest (SPEC §4.6).
  */
+import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
 import { humanBytes, humanRate } from "./units.ts";
-import { randomInt } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -112,11 +112,7 @@ interface PrepareFlags {
 }
 
 /** A BitLocker recovery password: 8 groups of 6 digits, each group a multiple of 11. */
-export function generateBitLockerKey(): string {
-  return Array.from({ length: 8 }, () => String(randomInt(0, 65536) * 11).padStart(6, "0")).join(
-    "-",
-  );
-}
+export { generateBitLockerKey };
 
 function datasetFailure(e: DatasetError): CliFailure {
   return new CliFailure(`error: ${e.message}\nNothing was copied.`, 2);

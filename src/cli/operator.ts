@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
-import { byteCount, commaList, repeated } from "./args.ts";
+import { byteCount, commaList, driveSize, repeated } from "./args.ts";
 import { CliFailure, requestJson, type JsonRequest } from "./client.ts";
 import {
   addOptionGroup,
@@ -232,20 +232,28 @@ Example: drivebay operator receive --tracking-number 1Z999 --carrier FedEx --dri
 }
 
 function registerDriveActions(operator: Command, io: Io): void {
-  jobAction<{ drive: string; path: string }>(
+  jobAction<{ drive: string; path: string; capacity?: number }>(
     operator,
     io,
     { name: "attach", description: "attach a received drive's contents (a mounted directory)" },
     (o) => ({
       path: `drives/${encodeURIComponent(o.drive)}/attach`,
       // The server needs an absolute path; a relative one is taken from here.
-      body: { path: resolve(o.path) },
+      body: {
+        path: resolve(o.path),
+        ...(o.capacity !== undefined ? { capacityBytes: o.capacity } : {}),
+      },
     }),
   )
     .requiredOption("--drive <id>", "the drive id")
     .requiredOption(
       "--path <dir>",
       "the directory holding the drive's contents, on the server's machine (relative: from the current directory)",
+    )
+    .option(
+      "--capacity <size>",
+      "export drives: what the drive holds, e.g. 500GB or 2TB (default: the folder's free space)",
+      driveSize,
     );
 
   jobAction(

@@ -52,6 +52,7 @@ export const ERROR_CATALOGUE = {
   DriveNotAttached: 409,
   DriveNotTransferring: 409,
   DriveBelongsToAnotherJob: 409,
+  TooManyDrives: 409,
   JobCancelled: 409,
   InvalidDrivePath: 400,
   OperatorCredentialsNotAccepted: 403,

@@ -8,7 +8,9 @@ import type { Clock } from "../domain/clock.ts";
 import type { Timers } from "../domain/job/lifecycle.ts";
 import { decide, EVENTS, purgeOf } from "../domain/job/lifecycle.ts";
 import { randomInt } from "node:crypto";
-import { stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
+import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
+import { autopilotExportDriveIds } from "../domain/export/drives.ts";
 import { join } from "node:path";
 import type { Decision, JobEvent } from "../domain/job/lifecycle.ts";
 import type { Job, TimerEvent } from "../domain/job/model.ts";
@@ -33,7 +35,14 @@ export interface EngineDeps {
   effects?: EffectSink;
   /** The autopilot's dock: a drive "arrives" when `<dockDir>/<driveId>/` exists. */
   dockDir?: string;
+  /** An export copier writes onto attached export drives, so the autopilot starts those too. */
+  exportTransfers?: boolean;
+  /** The capacity the autopilot gives the empty dock drives of an export job (default 1 TB). */
+  exportDriveCapacityBytes?: number;
 }
+
+/** The capacity of the autopilot's export dock drives when none is configured: 1 TB. */
+export const DEFAULT_EXPORT_DRIVE_CAPACITY = 1e12;
 
 /** Drive ids become folder names only when they cannot climb out of the dock. */
 const SAFE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
@@ -162,6 +171,7 @@ export class Engine {
   private async eventFor(job: Job, due: TimerEvent, now: Date): Promise<JobEvent> {
     switch (due) {
       case "autopilotArrive":
+        if (job.jobType === "Export") return this.exportArrival(job);
         return { type: due, docked: await this.docked(job) };
       case "autopilotShipBack":
         return {
@@ -176,12 +186,41 @@ export class Engine {
         // Drives received by hand are still in the dock: the autopilot mounts them to copy them.
         return {
           type: due,
-          transfer: this.deps.transfers === true,
+          transfer:
+            job.jobType === "Export"
+              ? this.deps.exportTransfers === true
+              : this.deps.transfers === true,
           docked: await this.docked(job),
         };
       default:
         return { type: due };
     }
+  }
+
+  /**
+   * An export job's package arrives with `deliveryPackage.driveCount` empty drives (at least
+   * one, at most ten): each gets a dock folder `<dock>/<driveId>/`, a BitLocker key and the
+   * configured capacity. The ids are derived from the job's uid, so a sweep that loses its
+   * write and runs again finds the same folders.
+   */
+  private async exportArrival(job: Job): Promise<JobEvent> {
+    const docked = await this.docked(job);
+    if (!this.deps.dockDir || job.driveList.length > 0) {
+      return { type: "autopilotArrive", docked };
+    }
+    const ids = autopilotExportDriveIds(job);
+    const exportDrives = [];
+    for (const driveId of ids) {
+      const path = join(this.deps.dockDir, driveId);
+      await mkdir(path, { recursive: true });
+      docked[driveId] = path;
+      exportDrives.push({
+        driveId,
+        bitLockerKey: generateBitLockerKey(),
+        capacityBytes: this.deps.exportDriveCapacityBytes ?? DEFAULT_EXPORT_DRIVE_CAPACITY,
+      });
+    }
+    return { type: "autopilotArrive", docked, exportDrives };
   }
 
   /** Drives whose folder exists in the dock (`<data-dir>/dock/<driveId>/`). */

@@ -3,9 +3,10 @@
  * does with packages and drives. Every action is a lifecycle event through the same table
  * as the customer's, so an impossible move is refused with the table's error.
  */
-import { realpath, stat } from "node:fs/promises";
+import { realpath, stat, statfs } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { DomainError } from "../domain/errors.ts";
+import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
 import { check, DATACENTER_VIEWS, hasEnded, type JobEvent } from "../domain/job/lifecycle.ts";
 import { outcomeOfEndState } from "../domain/job/drive-lifecycle.ts";
 import type { HistoryEntry, Job, JobKey, PackageInformation } from "../domain/job/model.ts";
@@ -29,7 +30,20 @@ export class DatacenterService {
    * not cancelled starts its copy (the job goes Transferring); the engine hears of it
    * through the decision's effects.
    */
-  constructor(private readonly deps: ApplyDeps & { autoTransfer?: boolean }) {}
+  constructor(
+    private readonly deps: ApplyDeps & {
+      autoTransfer?: boolean;
+      /** An export copier runs too, so attaching an export drive starts writing onto it. */
+      autoExportTransfer?: boolean;
+    },
+  ) {}
+
+  /** Whether attaching a drive of `job` starts its copy. */
+  private copiesOnAttach(job: Job): boolean {
+    return job.jobType === "Export"
+      ? this.deps.autoExportTransfer === true
+      : this.deps.autoTransfer === true;
+  }
 
   private apply(key: JobKey, eventFor: (job: Job) => JobEvent): Promise<Job> {
     checkKey(key);
@@ -100,15 +114,29 @@ export class DatacenterService {
         );
       }
     }
+    // Export drives are the datacenter's to record: each gets a new BitLocker key.
+    const exportDrives =
+      target.jobType === "Export"
+        ? req.driveIds.map((driveId) => ({ driveId, bitLockerKey: generateBitLockerKey() }))
+        : undefined;
     return this.apply(target, () => ({
       type: "receivePackage",
       trackingNumber: req.trackingNumber,
       driveIds: req.driveIds,
+      ...(exportDrives ? { exportDrives } : {}),
     }));
   }
 
-  /** Attach a received drive's contents: an existing directory on the datacenter machine. */
-  async attachDrive(key: JobKey, driveId: string, path: string): Promise<Job> {
+  /**
+   * Attach a received drive's contents: an existing directory on the datacenter machine.
+   * An export drive's capacity is `capacityBytes`, else the free space of that folder.
+   */
+  async attachDrive(
+    key: JobKey,
+    driveId: string,
+    path: string,
+    capacityBytes?: number,
+  ): Promise<Job> {
     checkKey(key);
     const bad = (why: string) =>
       new DomainError("InvalidDrivePath", `Cannot attach '${path}': ${why}`, { target: "path" });
@@ -117,12 +145,24 @@ export class DatacenterService {
     if (!info) throw bad("it does not exist.");
     if (!info.isDirectory()) throw bad("it is not a directory.");
     const resolved = await realpath(path);
-    return this.apply(key, () => ({
-      type: "attachDrive",
-      driveId,
-      path: resolved,
-      startCopy: this.deps.autoTransfer === true,
-    }));
+    const free = capacityBytes === undefined ? await freeBytes(resolved) : undefined;
+    return this.apply(key, (job) => {
+      if (job.jobType !== "Export" && capacityBytes !== undefined) {
+        throw new DomainError(
+          "InvalidRequestContent",
+          `'capacityBytes' is for export drives; job '${job.name}' is an import job. Attach the drive without it.`,
+          { target: "capacityBytes" },
+        );
+      }
+      const capacity = job.jobType === "Export" ? (capacityBytes ?? free) : undefined;
+      return {
+        type: "attachDrive",
+        driveId,
+        path: resolved,
+        startCopy: this.copiesOnAttach(job),
+        ...(capacity !== undefined ? { capacityBytes: capacity } : {}),
+      };
+    });
   }
 
   startTransfer(key: JobKey): Promise<Job> {
@@ -158,4 +198,10 @@ export class DatacenterService {
   resolve(key: JobKey, reason: string): Promise<Job> {
     return this.apply(key, () => ({ type: "resolve", reason }));
   }
+}
+
+/** The bytes a non-privileged writer can still put in the folder's file system. */
+async function freeBytes(path: string): Promise<number | undefined> {
+  const fs = await statfs(path).catch(() => undefined);
+  return fs ? fs.bavail * fs.bsize : undefined;
 }

@@ -46,7 +46,11 @@ export async function startTestServer(
     config?: Partial<Config>;
     env?: Record<string, string>;
     /** The simulated datacenter is off in tests unless asked for. */
-    autopilot?: { arrivalDelayMs: number; stepDelayMs: number };
+    autopilot?: {
+      arrivalDelayMs: number;
+      stepDelayMs: number;
+      exportDriveCapacityBytes?: number;
+    };
     /**
      * The embedded Azurite (on a free port), with its blobs in memory or on disk in the
      * data directory. Off unless asked for, so tests that need no blobs stay fast.
@@ -70,6 +74,7 @@ export async function startTestServer(
       port: 0,
     },
     autopilot: {
+      ...base.autopilot,
       enabled: options.autopilot !== undefined,
       arrivalDelayMs: 1000,
       stepDelayMs: 1000,

@@ -47,7 +47,10 @@ export const receiveBody = obj(
   },
   { required: ["trackingNumber", "driveIds"] },
 );
-const attachBody = obj({ path: str({ maxLength: 4096 }) }, { required: ["path"] });
+const attachBody = obj(
+  { path: str({ maxLength: 4096 }), capacityBytes: int(1) },
+  { required: ["path"] },
+);
 const completeBody = obj(
   { outcome: str({ enum: ["Completed", "CompletedMoreInfo"] }), bytesSucceeded: int(0) },
   { required: ["outcome"] },
@@ -145,8 +148,8 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
   });
 
   app.post(`${JOB}/drives/:driveId/attach`, named("Operator_AttachDrive"), async (req) => {
-    const b = body<{ path: string }>(attachBody, req);
-    return view(await datacenter.attachDrive(jobKey(req), driveId(req), b.path));
+    const b = body<{ path: string; capacityBytes?: number }>(attachBody, req);
+    return view(await datacenter.attachDrive(jobKey(req), driveId(req), b.path, b.capacityBytes));
   });
 
   app.post(`${JOB}/drives/:driveId/complete`, named("Operator_CompleteDrive"), async (req) => {

@@ -26,7 +26,7 @@ export type DriveEvent =
   /** A package arrived without it, or none arrived in the shipping period. */
   | { type: "missing" }
   /** Its contents were mounted at `path` on the datacenter's machine. */
-  | { type: "attach"; path: string }
+  | { type: "attach"; path: string; capacityBytes?: number }
   | { type: "startCopy" }
   | { type: "progress"; bytesSucceeded: number; percentComplete: number }
   | {
@@ -167,7 +167,11 @@ function refusal(code: DriveRefusal, drive: Drive): DomainError {
 function applyData(d: Drive, e: DriveEvent): Drive {
   switch (e.type) {
     case "attach":
-      return { ...d, contentPath: e.path };
+      return {
+        ...d,
+        contentPath: e.path,
+        ...(e.capacityBytes !== undefined ? { capacityBytes: e.capacityBytes } : {}),
+      };
     case "startCopy":
       return { ...d, copyStatus: "InProgress", percentComplete: 0, bytesSucceeded: 0 };
     case "progress":
@@ -212,10 +216,17 @@ export function specifiedDrive(input: Omit<Drive, "state">): Drive {
 /** An export drive recorded when its package arrives: it can hold `capacityBytes`; its key is new. */
 export function recordedExportDrive(input: {
   driveId: string;
-  capacityBytes: number;
+  capacityBytes?: number;
   bitLockerKey: string;
 }): Drive {
-  return { ...input, state: DRIVE_START.export };
+  const drive: Drive = {
+    driveId: input.driveId,
+    bitLockerKey: input.bitLockerKey,
+    state: DRIVE_START.export,
+  };
+  return input.capacityBytes !== undefined
+    ? { ...drive, capacityBytes: input.capacityBytes }
+    : drive;
 }
 
 /**

@@ -44,11 +44,19 @@ export type JobEvent =
   | { type: "delete" }
   | { type: "creatingExpired" | "shippingAlert" | "shippingClose" | "retentionExpired" }
   // Datacenter side (operator, autopilot, transfer runner).
-  | { type: "receivePackage"; trackingNumber: string; driveIds: string[] }
+  | {
+      type: "receivePackage";
+      trackingNumber: string;
+      driveIds: string[];
+      /** Export jobs: the drives the package brings, recorded with a new BitLocker key each. */
+      exportDrives?: ExportArrival[];
+    }
   | {
       type: "attachDrive";
       driveId: string;
       path: string;
+      /** Export drives: the bytes the drive can hold (given by the operator, or its free space). */
+      capacityBytes?: number;
       /** A transfer runner is there to copy it: the drive starts copying unless the job was cancelled. */
       startCopy?: boolean;
     }
@@ -77,7 +85,12 @@ export type JobEvent =
   | { type: "fault"; reason: string }
   | { type: "resolve"; reason: string }
   // The autopilot's steps: the engine looks at the dock and passes what it found.
-  | { type: "autopilotArrive"; docked: Record<string, string> }
+  | {
+      type: "autopilotArrive";
+      docked: Record<string, string>;
+      /** Export jobs: the empty dock drives the package brings (their folders are in `docked`). */
+      exportDrives?: ExportArrival[];
+    }
   | {
       type: "autopilotAdvance";
       /** A transfer runner copies attached drives, so they are copied before packaging. */
@@ -86,6 +99,13 @@ export type JobEvent =
       docked?: Record<string, string>;
     }
   | { type: "autopilotShipBack"; returnPackage: PackageInformation };
+
+/** An export drive that arrives in a package: recorded `Received` with its key (and capacity). */
+export interface ExportArrival {
+  driveId: string;
+  bitLockerKey: string;
+  capacityBytes?: number;
+}
 
 /** The datacenter actions an operator takes (SPEC §3), in the order the pages offer them. */
 export const DATACENTER_EVENTS: readonly DatacenterEvent[] = [
@@ -151,9 +171,9 @@ export const DRIVE_EVENT_OF: Partial<Record<EventType, DriveEventType>> = {
 export const DRIVES_MOVED: Partial<Record<EventType, string>> = {
   shippingAlert: "drives still `Specified` → missing",
   receivePackage:
-    "drives in the package → arrive; from Shipping, the job's other `Specified` drives → missing",
+    "drives in the package → arrive (export jobs: recorded `Received` with a BitLocker key); from Shipping, the job's other `Specified` drives → missing",
   autopilotArrive:
-    "drives whose dock folder exists → arrive, and attach (the folder); the others → missing",
+    "drives whose dock folder exists → arrive, and attach (the folder); the others → missing; export jobs: `driveCount` empty dock drives recorded `Received`, attached",
   attachDrive: "the drive → attach; with a transfer runner, then → startCopy (unless cancelled)",
   startTransfer: "every drive → startCopy",
   autopilotAdvance:

@@ -8,6 +8,7 @@ import { DomainError } from "../errors.ts";
 import {
   decideDrive,
   driveAllows,
+  recordedExportDrive,
   isBeingCopied,
   type DriveEvent,
   type DriveEventType,
@@ -22,6 +23,7 @@ import {
   TIMED_EVENTS,
   jobRule,
   type EventType,
+  type ExportArrival,
   type JobEffectTag,
   type JobEvent,
   type JobFacts,
@@ -398,13 +400,17 @@ function receive(
   ctx: DecideContext,
   arriving: boolean,
   docked: Record<string, string> = {},
+  arrivals: readonly ExportArrival[] = [],
 ): Step {
+  const recorded = recordExportDrives(job, arrivals);
+  job = recorded.job;
   const own = new Set(job.driveList.map((d) => d.driveId.toLowerCase()));
   const inPackage = new Set(listed.map((d) => d.toLowerCase()));
   const extras = listed.filter((d) => !own.has(d.toLowerCase()));
   const arrived = moveDrives(job, (d) =>
     inPackage.has(d.driveId.toLowerCase()) ? { type: "arrive" } : undefined,
   );
+  const fresh = [...arrived.moved, ...recorded.added];
   // From Shipping the package is the job's package: the drives not in it never arrived.
   const missing = arriving
     ? moveDrives(arrived.job, (d) =>
@@ -415,12 +421,12 @@ function receive(
   // The autopilot's docked drives arrive with their contents attached.
   const attached = moveDrives(next, (d) => {
     const path = docked[d.driveId] ?? docked[d.driveId.toLowerCase()];
-    return path && arrived.moved.some((m) => m.driveId === d.driveId)
+    return path && fresh.some((m) => m.driveId === d.driveId)
       ? { type: "attach", path }
       : undefined;
   });
   next = attached.job;
-  if (!arriving && arrived.moved.length === 0 && extras.length === 0) {
+  if (!arriving && fresh.length === 0 && extras.length === 0) {
     throw new DomainError(
       "PackageAlreadyReceived",
       `The package '${trackingNumber}' of job '${job.name}' was already received and brings no drive that is still missing.`,
@@ -436,6 +442,9 @@ function receive(
   if (extraDrives.length) next = { ...next, extraDrives };
   const parts = [
     arrived.moved.length ? `drives received: ${ids(arrived.moved)}` : "",
+    recorded.added.length
+      ? `export drives recorded, each with a BitLocker key: ${ids(recorded.added)}`
+      : "",
     missing.moved.length ? `never received: ${ids(missing.moved)}` : "",
     extras.length ? `drives that are not the job's: ${extras.join(", ")}` : "",
   ].filter(Boolean);
@@ -452,6 +461,37 @@ function receive(
       ),
     ],
   };
+}
+
+/** An export job holds at most this many drives (reference/domain.md §6). */
+export const MAX_DRIVES_PER_JOB = 10;
+
+/**
+ * Export drives arriving in a package: the ones the job does not have yet are recorded
+ * `Received` with their keys (an import job records none: its drives are the customer's).
+ */
+function recordExportDrives(
+  job: Job,
+  arrivals: readonly ExportArrival[],
+): { job: Job; added: Drive[] } {
+  if (job.jobType !== "Export" || arrivals.length === 0) return { job, added: [] };
+  const own = new Set(job.driveList.map((d) => d.driveId.toLowerCase()));
+  const added: Drive[] = [];
+  for (const a of arrivals) {
+    const id = a.driveId.toLowerCase();
+    if (own.has(id)) continue;
+    own.add(id);
+    added.push(recordedExportDrive(a));
+  }
+  if (job.driveList.length + added.length > MAX_DRIVES_PER_JOB) {
+    throw new DomainError(
+      "TooManyDrives",
+      `Export job '${job.name}' would hold ${job.driveList.length + added.length} drives; a job holds at most ${MAX_DRIVES_PER_JOB}. ` +
+        `Receive at most ${Math.max(0, MAX_DRIVES_PER_JOB - job.driveList.length)} more drive(s) for it and return the others to the sender.`,
+      { target: "driveIds" },
+    );
+  }
+  return { job: added.length ? { ...job, driveList: [...job.driveList, ...added] } : job, added };
 }
 
 function startCopies(job: Job): DriveMoves {
@@ -583,11 +623,24 @@ const HANDLERS: { [T in Exclude<EventType, "update">]: Handler<T> } = {
       ctx,
       leaf.to !== "same",
       event.docked,
+      event.exportDrives,
     ),
   receivePackage: (job, event, ctx, leaf) =>
-    receive(job, event.trackingNumber, event.driveIds, ctx, leaf.to !== "same"),
+    receive(
+      job,
+      event.trackingNumber,
+      event.driveIds,
+      ctx,
+      leaf.to !== "same",
+      {},
+      event.exportDrives,
+    ),
   attachDrive: (job, event, ctx) => {
-    const attached = moveDrive(job, event.driveId, { type: "attach", path: event.path });
+    const attached = moveDrive(job, event.driveId, {
+      type: "attach",
+      path: event.path,
+      ...(event.capacityBytes !== undefined ? { capacityBytes: event.capacityBytes } : {}),
+    });
     if (attached.moved.length === 0) return "unchanged";
     const [drive] = attached.moved;
     const started =
