@@ -131,6 +131,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.decorateRequest("operationId", undefined);
   app.decorateRequest("caller", undefined);
+  app.decorateRequest("developmentAuth", !access.tokenMode);
 
   app.addHook("onRequest", (req, reply, done) => {
     const clientId = req.headers["x-ms-client-request-id"];

@@ -310,6 +310,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     );
   }
   const auth = authSettings(profile, env, (file.auth ?? {}) as Record<string, unknown>, cwd);
+  if (auth.mode === "token") {
+    const unowned = storageAccounts.filter((a) => !a.subscriptionId || !a.resourceGroup);
+    if (unowned.length > 0) {
+      throw new ConfigError(
+        `storageAccounts: under token auth every account names the subscriptionId and resourceGroup it belongs to, so only that subscription's jobs can use it (missing for ${unowned.map((a) => a.name).join(", ")}).`,
+      );
+    }
+  }
   const tlsFile = (file.tls ?? {}) as Record<string, unknown>;
   const certFile = pick(env.DRIVEBAY_TLS_CERT_FILE, tlsFile.certFile as string | undefined);
   const keyFile = pick(env.DRIVEBAY_TLS_KEY_FILE, tlsFile.keyFile as string | undefined);

@@ -179,8 +179,18 @@ export async function startService(
       : {}),
   };
   const locations = new LocationCatalogue(undefined, config.locations);
+  // Under development auth the emulator serves every account name to everyone (shared by
+  // name); under token auth only registered accounts, each in its own subscription.
+  if (config.auth.mode === "token") {
+    const unowned = config.storageAccounts.filter((a) => !a.subscriptionId || !a.resourceGroup);
+    if (unowned.length > 0) {
+      throw new ConfigError(
+        `storageAccounts: under token auth every account names its subscriptionId and resourceGroup (missing for ${unowned.map((a) => a.name).join(", ")}).`,
+      );
+    }
+  }
   const storageAccounts = new StorageAccountRegistry(
-    config.profile === "emulator",
+    config.profile === "emulator" && config.auth.mode !== "token",
     config.storageAccounts,
   );
   const storage = new StorageAccounts({

@@ -10,6 +10,8 @@ import { table, type Io } from "./output.ts";
 interface StorageAccount {
   name: string;
   blobEndpoint: string;
+  subscriptionId?: string;
+  resourceGroup?: string;
   connectionString?: string;
 }
 
@@ -39,8 +41,14 @@ Example: read an account's blobs with the Azure SDK for JavaScript:
         value.length === 0
           ? "no storage accounts yet (in the emulator profile they appear on first use)\n"
           : table(
-              ["NAME", "BLOB ENDPOINT"],
-              value.map((a) => [a.name, a.blobEndpoint]),
+              ["NAME", "SUBSCRIPTION", "RESOURCE GROUP", "BLOB ENDPOINT"],
+              value.map((a) => [
+                a.name,
+                // No owner: any subscription's jobs may name it (development auth).
+                a.subscriptionId ?? "(any)",
+                a.resourceGroup ?? "(any)",
+                a.blobEndpoint,
+              ]),
             ),
       );
     },

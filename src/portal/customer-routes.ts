@@ -11,7 +11,7 @@ import { JOB_STATES, JOB_TYPES } from "../domain/job/model.ts";
 import type { Job, JobKey, JobState, JobType } from "../domain/job/model.ts";
 import { checkResourceGroupName, checkSubscriptionId } from "../domain/job/rules.ts";
 import { checkKey } from "../service/job-service.ts";
-import { principalOf } from "../api/plugins/principal.ts";
+import { callerOf, principalOf } from "../api/plugins/principal.ts";
 import { jobKey, named } from "../api/routes/route.ts";
 import { allows, armAction, authorize, type Caller } from "../auth/access.ts";
 import { SystemClock } from "../domain/clock.ts";
@@ -434,7 +434,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       const lookup = () => jobs.get(key).catch(() => undefined);
       const existing = await lookup();
       if (existing) throw taken(existing);
-      const job = await jobs.createNew(key, input, principalOf(req));
+      const job = await jobs.createNew(key, input, callerOf(req));
       if (!job) throw taken(await lookup());
       return seeOther(reply, `${jobUrl(job)}?notice=created`);
     } catch (e) {

@@ -71,6 +71,25 @@ export interface Principal {
   type: string;
 }
 
+/** Who asks for a change: the principal systemData names, and the subscriptions they may use. */
+export interface Requester {
+  principal: Principal;
+  /** "*" or lower-cased subscription ids (auth/access.ts's Caller is one). */
+  subscriptions: "*" | ReadonlySet<string>;
+}
+
+function linkedAccess(by: Requester) {
+  return {
+    principalId: by.principal.id,
+    allows: (subscriptionId: string) =>
+      by.subscriptions === "*" || by.subscriptions.has(subscriptionId.toLowerCase()),
+  };
+}
+
+function jobScope(key: JobKey): string {
+  return `/subscriptions/${key.subscriptionId}/resourceGroups/${key.resourceGroup}/providers/Microsoft.ImportExport/jobs/${key.name}`;
+}
+
 export interface JobServiceDeps extends ApplyDeps {
   locations: LocationCatalogue;
   storageAccounts: StorageAccountRegistry;
@@ -99,7 +118,8 @@ export class JobService {
   }
 
   /** Turns validated request input into a complete job in Creating. */
-  private buildJob(key: JobKey, input: JobInput, ctx: DecideContext, principal: Principal): Job {
+  private buildJob(key: JobKey, input: JobInput, ctx: DecideContext, by: Requester): Job {
+    const principal = by.principal;
     const location = this.deps.locations.find(input.location);
     if (!location) {
       throw new DomainError(
@@ -109,7 +129,7 @@ export class JobService {
         { target: "location" },
       );
     }
-    this.deps.storageAccounts.check(input.storageAccountId);
+    this.deps.storageAccounts.check(input.storageAccountId, linkedAccess(by), jobScope(key));
     const jobType = input.jobType ?? "Import";
     checkJobShape(jobType, input.driveList, input.export);
     checkTags(input.tags ?? {});
@@ -154,14 +174,14 @@ export class JobService {
   async createOrReplace(
     key: JobKey,
     input: JobInput,
-    principal: Principal,
+    by: Requester,
   ): Promise<{ job: Job; created: boolean }> {
     checkKey(key);
     return retrying(key, async () => {
-      const ctx = this.ctx("customer", principal);
+      const ctx = this.ctx("customer", by.principal);
       const existing = await this.deps.store.get(key);
       if (!existing) {
-        const job = this.buildJob(key, input, ctx, principal);
+        const job = this.buildJob(key, input, ctx, by);
         return (await this.deps.store.insert(job, [historyOfCreation(ctx)]))
           ? { job, created: true }
           : LOST_RACE;
@@ -174,7 +194,7 @@ export class JobService {
         },
         input,
         ctx,
-        principal,
+        by,
       );
       if (candidate.location !== existing.location) {
         throw new DomainError(
@@ -198,10 +218,10 @@ export class JobService {
    * A create that never replaces (the portal's wizard): the new job, or undefined when the
    * name is taken, also by a create that won a race with this one.
    */
-  async createNew(key: JobKey, input: JobInput, principal: Principal): Promise<Job | undefined> {
+  async createNew(key: JobKey, input: JobInput, by: Requester): Promise<Job | undefined> {
     checkKey(key);
-    const ctx = this.ctx("customer", principal);
-    const job = this.buildJob(key, input, ctx, principal);
+    const ctx = this.ctx("customer", by.principal);
+    const job = this.buildJob(key, input, ctx, by);
     return (await this.deps.store.insert(job, [historyOfCreation(ctx)])) ? job : undefined;
   }
 

@@ -19,6 +19,12 @@ export function storageAccountConfigProblem(
   if (typeof a?.name !== "string" || !ACCOUNT_NAME.test(a.name)) {
     return `'${String(a?.name)}' is not a storage account name (3–24 lower-case letters and digits)`;
   }
+  for (const k of ["subscriptionId", "resourceGroup"] as const) {
+    const v = a[k];
+    if (v !== undefined && (typeof v !== "string" || !/^[-\w._()]{1,90}$/.test(v))) {
+      return `${a.name}: ${k} '${String(v)}' is not a ${k === "subscriptionId" ? "subscription id" : "resource group name"}`;
+    }
+  }
   const credentials = (["accountKey", "sasToken", "connectionString"] as const).filter(
     (k) => a[k] !== undefined,
   );

@@ -40,6 +40,9 @@ export interface StorageAccountSummary {
   blobEndpoint: string;
   /** `embedded`: served by drivebay's Azurite; `configured`: an endpoint from the configuration. */
   source: "embedded" | "configured";
+  /** The subscription and resource group the account is registered in (absent: shared by name). */
+  subscriptionId?: string;
+  resourceGroup?: string;
 }
 
 /** What the registry needs of the embedded Azurite (EmbeddedAzurite implements it). */
@@ -154,13 +157,23 @@ export class StorageAccounts {
       }
     }
     for (const [name, a] of this.configured) {
+      const owner = {
+        ...(a.subscriptionId !== undefined ? { subscriptionId: a.subscriptionId } : {}),
+        ...(a.resourceGroup !== undefined ? { resourceGroup: a.resourceGroup } : {}),
+      };
       if (isEmbeddedEntry(a) && this.embedded) {
-        out.set(name, { name, blobEndpoint: this.embedded.blobEndpoint(name), source: "embedded" });
+        out.set(name, {
+          name,
+          blobEndpoint: this.embedded.blobEndpoint(name),
+          source: "embedded",
+          ...owner,
+        });
       } else if (hasCredential(a)) {
         out.set(name, {
           name,
           blobEndpoint: configuredConnection(a).blobEndpoint,
           source: "configured",
+          ...owner,
         });
       }
     }

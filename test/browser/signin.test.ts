@@ -110,7 +110,12 @@ describe("customer portal, token auth", () => {
       );
       await page.locator("#f-name").fill("graces-job");
       await page.locator("#f-location").selectOption("westus");
-      await page.locator("#f-storageAccount").fill("drivebaydata");
+      // Under token auth the account is the one registered in its own resource group.
+      await page
+        .locator("#f-storageAccount")
+        .fill(
+          `/subscriptions/${SUBSCRIPTION}/resourceGroups/data/providers/Microsoft.Storage/storageAccounts/drivebaydata`,
+        );
       await page.locator("#f-drive-0-driveId").fill("WD-GRACE-1");
       await page.locator("#f-drive-0-bitLockerKey").fill(KEY);
       await page.locator("#f-drive-0-manifestFile").fill("\\DriveManifest.xml");

@@ -109,7 +109,7 @@ describe("drivebay storage (in process)", () => {
       const list = await cli(["storage", "list", ...connection]);
       assert.match(
         list.out,
-        /^NAME +BLOB ENDPOINT\ncustomerdata +http:\/\/127\.0\.0\.1:\d+\/customerdata\n$/,
+        /^NAME +SUBSCRIPTION +RESOURCE GROUP +BLOB ENDPOINT\ncustomerdata +\(any\) +\(any\) +http:\/\/127\.0\.0\.1:\d+\/customerdata\n$/,
       );
       const listJson = await cli(["storage", "list", "-o", "json", ...connection]);
       assert.deepEqual(JSON.parse(listJson.out), [
@@ -181,7 +181,10 @@ describe("drivebay serve with the embedded Azurite", () => {
         4096,
       );
       const list = await bin(["storage", "list", ...connection]);
-      assert.match(list.out, /^fromshell +http:\/\/127\.0\.0\.1:\d+\/fromshell$/m);
+      assert.match(
+        list.out,
+        /^fromshell +\(any\) +\(any\) +http:\/\/127\.0\.0\.1:\d+\/fromshell$/m,
+      );
 
       // A terminal's Ctrl+C: SIGINT to the whole foreground process group.
       const exited = once(served.child, "exit");

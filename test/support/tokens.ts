@@ -10,6 +10,8 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Config } from "../../src/config.ts";
 import type { Grant } from "../../src/auth/access.ts";
+import type { StorageAccountConfig } from "../../src/domain/storage-accounts.ts";
+import { SUBSCRIPTION } from "./server.ts";
 
 export const ISSUER = "https://login.example.test/tenant-1/v2.0";
 export const AUDIENCE = "https://management.drivebay.test/";
@@ -109,11 +111,15 @@ export function tokenAuthConfig(
   issuer: TestIssuer,
   grants: Grant[],
   keys: { jwksUri?: string } = {},
+  /** Default: drivebaydata, an account of the embedded Azurite in SUBSCRIPTION's resource group "data". */
+  storageAccounts: StorageAccountConfig[] = [
+    { name: "drivebaydata", subscriptionId: SUBSCRIPTION, resourceGroup: "data" },
+  ],
 ): Partial<Config> {
   return {
     profile: "service",
     operatorKey: "token-auth-operator-key-0123456789",
-    storageAccounts: [{ name: "drivebaydata" }],
+    storageAccounts,
     auth: {
       mode: "token",
       grants,

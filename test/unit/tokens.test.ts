@@ -227,6 +227,29 @@ describe("auth and tls settings", () => {
     refused(env, /auth.grants: use a list/, { auth: { grants: [{ principal: "a" }] } });
   });
 
+  test("under token auth every storage account names its subscription and resource group", () => {
+    const env = {
+      DRIVEBAY_PROFILE: "service",
+      DRIVEBAY_AUTH_ISSUER: ISSUER,
+      DRIVEBAY_AUTH_AUDIENCE: AUDIENCE,
+      DRIVEBAY_AUTH_JWKS_URI: "https://login.example.test/keys",
+      DRIVEBAY_AUTH_SUBSCRIPTIONS_CLAIM: "subs",
+    };
+    const key = { blobEndpoint: "https://x.blob.core.windows.net", accountKey: "a2V5" };
+    refused(
+      env,
+      /storageAccounts: under token auth every account names the subscriptionId and resourceGroup .*\(missing for mydata\)/,
+      { storageAccounts: [{ name: "mydata", subscriptionId: "s1", ...key }] },
+    );
+    refused(env, /mydata: subscriptionId 'a\/b' is not a subscription id/, {
+      storageAccounts: [{ name: "mydata", subscriptionId: "a/b", resourceGroup: "rg", ...key }],
+    });
+    const owned = { name: "mydata", subscriptionId: "s1", resourceGroup: "rg", ...key };
+    assert.deepEqual(load(env, { storageAccounts: [owned] }).storageAccounts, [owned]);
+    // Development auth: an account without an owner is shared by name.
+    assert.equal(load({}, { storageAccounts: [{ name: "mydata" }] }).storageAccounts.length, 1);
+  });
+
   test("tls: both files or neither, and files that are a certificate and its key", async () => {
     refused({ DRIVEBAY_TLS_CERT_FILE: "cert.pem" }, /tls: give both the certificate and its key/);
     const fixtures = join(import.meta.dirname, "..", "fixtures", "tls");

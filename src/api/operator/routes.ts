@@ -198,7 +198,12 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
   const { storage } = deps;
   if (storage) {
     app.get("/storage", named("Operator_ListStorageAccounts"), async () => ({
-      value: storage.list().map((a) => ({ name: a.name, blobEndpoint: a.blobEndpoint })),
+      value: storage.list().map((a) => ({
+        name: a.name,
+        blobEndpoint: a.blobEndpoint,
+        ...(a.subscriptionId !== undefined ? { subscriptionId: a.subscriptionId } : {}),
+        ...(a.resourceGroup !== undefined ? { resourceGroup: a.resourceGroup } : {}),
+      })),
     }));
     // In the emulator profile this creates the account on first use, like a job naming it.
     app.get("/storage/:account", named("Operator_GetStorageAccount"), async (req) => {

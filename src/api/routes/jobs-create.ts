@@ -2,7 +2,7 @@ import { parsePutJob } from "../arm/job-bodies.ts";
 import { jobResponse } from "../arm/resources.ts";
 import { checkKey } from "../../service/job-service.ts";
 import { JOB, jobKey, type RouteDef } from "./route.ts";
-import { principalOf } from "../plugins/principal.ts";
+import { callerOf } from "../plugins/principal.ts";
 
 export const jobsCreate: RouteDef = {
   operationId: "Jobs_Create",
@@ -13,7 +13,7 @@ export const jobsCreate: RouteDef = {
     const key = jobKey(req);
     checkKey(key);
     const input = parsePutJob(req.body);
-    const { job, created } = await deps.jobs.createOrReplace(key, input, principalOf(req));
+    const { job, created } = await deps.jobs.createOrReplace(key, input, callerOf(req));
     reply.code(created ? 201 : 200);
     return jobResponse(job, { withDrives: true });
   },

@@ -1,0 +1,165 @@
+/**
+ * Two tenants on one service-profile server (token auth, a JWKS the test serves), through
+ * the official SDK: a job may name only a storage account registered in the subscription
+ * and resource group its storageAccountId says, and only when the caller is granted that
+ * subscription. Every cross-tenant attempt is refused and changes nothing, and no answer
+ * tells whether another tenant's account exists.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startTestServer, type TestServer } from "../support/server.ts";
+import { assertConformant } from "../support/conformance.ts";
+import { TestIssuer, tokenAuthConfig } from "../support/tokens.ts";
+import { exportJob, importJob, rejectsWith } from "./fixtures.ts";
+
+export const S1 = "11111111-0000-4000-8000-000000000001";
+export const S2 = "22222222-0000-4000-8000-000000000002";
+
+const account = (sub: string, rg: string, name: string) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Storage/storageAccounts/${name}`;
+const A_DATA = account(S1, "rg-a", "adata");
+const B_DATA = account(S2, "rg-b", "bdata");
+
+describe("tenancy: storage accounts belong to a subscription", () => {
+  const issuer = new TestIssuer();
+  let server: TestServer;
+  before(async () => {
+    const jwksUri = await issuer.serve();
+    server = await startTestServer({
+      config: tokenAuthConfig(
+        issuer,
+        [
+          { principal: "oid-alice", subscriptions: [S1] },
+          { principal: "oid-bob", subscriptions: [S2] },
+          { principal: "oid-carol", subscriptions: [S1, S2] },
+        ],
+        { jwksUri },
+        [
+          { name: "adata", subscriptionId: S1, resourceGroup: "rg-a" },
+          { name: "bdata", subscriptionId: S2, resourceGroup: "rg-b" },
+        ],
+      ),
+    });
+  });
+  after(async () => {
+    await server.close();
+    await issuer.close();
+  });
+
+  const alice = () =>
+    server.client({ subscriptionId: S1, token: issuer.token({ oid: "oid-alice", sub: "s-a" }) });
+  const bob = () =>
+    server.client({ subscriptionId: S2, token: issuer.token({ oid: "oid-bob", sub: "s-b" }) });
+  const carol = (sub: string) =>
+    server.client({ subscriptionId: sub, token: issuer.token({ oid: "oid-carol", sub: "s-c" }) });
+  const stored = (sub: string, name: string) =>
+    server.jobs.get({ subscriptionId: sub, resourceGroup: "rg", name }).then(
+      (j) => j,
+      () => undefined,
+    );
+
+  test("each tenant uses its own account, import and export alike", async (t) => {
+    const a = await alice().jobs.create("a-import", "rg", importJob({ storageAccountId: A_DATA }));
+    assert.equal(a.properties?.storageAccountId, A_DATA);
+    const b = await bob().jobs.create("b-export", "rg", exportJob({ storageAccountId: B_DATA }));
+    assert.equal(b.properties?.jobType, "Export");
+    await assertConformant(t, server.exchanges);
+  });
+
+  test("another tenant's account: 403 LinkedAuthorizationFailed, the same whether it exists, nothing stored", async () => {
+    for (const [name, body] of [
+      ["x-import", importJob({ storageAccountId: B_DATA })],
+      ["x-export", exportJob({ storageAccountId: B_DATA })],
+    ] as const) {
+      const existing = await rejectsWith(
+        alice().jobs.create(name, "rg", body),
+        403,
+        "LinkedAuthorizationFailed",
+      );
+      const missing = await rejectsWith(
+        alice().jobs.create(name, "rg", {
+          ...body,
+          properties: { ...body.properties, storageAccountId: account(S2, "rg-b", "nothere") },
+        }),
+        403,
+        "LinkedAuthorizationFailed",
+      );
+      assert.equal(existing.message.replace("bdata", "X"), missing.message.replace("nothere", "X"));
+      assert.match(
+        existing.message,
+        /does not have permission to perform action 'Microsoft\.Storage\/storageAccounts\/read' on the linked scope\(s\)/,
+      );
+      assert.equal(await stored(S1, name), undefined, `${name} was not stored`);
+    }
+  });
+
+  test("another tenant's account name under one's own subscription: 400 StorageAccountNotFound, as for an unknown name", async () => {
+    const named = await rejectsWith(
+      alice().jobs.create(
+        "why",
+        "rg",
+        importJob({ storageAccountId: account(S1, "rg-a", "bdata") }),
+      ),
+      400,
+      "StorageAccountNotFound",
+    );
+    const unknown = await rejectsWith(
+      alice().jobs.create(
+        "why",
+        "rg",
+        importJob({ storageAccountId: account(S1, "rg-a", "zzzz") }),
+      ),
+      400,
+      "StorageAccountNotFound",
+    );
+    assert.equal(named.message.replace("bdata", "X"), unknown.message.replace("zzzz", "X"));
+    assert.doesNotMatch(named.message, /adata|one of/, "no registered name is listed");
+    // Granted both subscriptions, a wrong resource group is an account that does not exist.
+    await rejectsWith(
+      carol(S1).jobs.create(
+        "why",
+        "rg",
+        importJob({ storageAccountId: account(S2, "rg-a", "bdata") }),
+      ),
+      400,
+      "StorageAccountNotFound",
+    );
+    await rejectsWith(
+      carol(S1).jobs.create(
+        "why",
+        "rg",
+        exportJob({ storageAccountId: account(S1, "rg-b", "bdata") }),
+      ),
+      400,
+      "StorageAccountNotFound",
+    );
+    assert.equal(await stored(S1, "why"), undefined);
+    // Granted both, an account in the other subscription is a linked scope it may use.
+    const linked = await carol(S1).jobs.create(
+      "c-linked",
+      "rg",
+      importJob({ storageAccountId: B_DATA }),
+    );
+    assert.equal(linked.properties?.storageAccountId, B_DATA);
+  });
+
+  test("a replace (PUT on a job in Creating) cannot move a job to another tenant's account", async () => {
+    await rejectsWith(
+      alice().jobs.create("a-import", "rg", importJob({ storageAccountId: B_DATA })),
+      403,
+      "LinkedAuthorizationFailed",
+    );
+    await rejectsWith(
+      alice().jobs.create(
+        "a-import",
+        "rg",
+        importJob({ storageAccountId: account(S1, "rg-b", "bdata") }),
+      ),
+      400,
+      "StorageAccountNotFound",
+    );
+    const job = await stored(S1, "a-import");
+    assert.equal(job?.storageAccountId, A_DATA);
+    assert.equal(job?.version, 1, "the job was not written");
+  });
+});
