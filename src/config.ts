@@ -44,7 +44,7 @@ export interface Config {
   timers: Timers;
   /** How often the engine looks for due deadlines. */
   tickIntervalMs: number;
-  /** Blobs of one drive the import engine copies at once. */
+  /** Blobs of one drive the transfer runner copies at once. */
   importConcurrency: number;
   storageAccounts: StorageAccountConfig[];
   blob: BlobSettings;

@@ -373,6 +373,7 @@ Examples:
 interface VerifyFlags {
   drive: string;
   manifest?: string;
+  manifestHash?: string;
   output: OutputFormat;
 }
 
@@ -425,6 +426,10 @@ function registerVerify(drive: Command, io: Io): void {
       "--manifest <file>",
       "the manifest, relative to the drive root as in the job (\\<drive-id>.manifest); default: the only *.manifest at the root",
     )
+    .option(
+      "--manifest-hash <hash>",
+      "the job's manifestHash for the drive: the manifest must match it (32 hex digits MD5, 64 SHA-256), as the import checks it",
+    )
     .addOption(commonOptions.output())
     .addHelpText(
       "after",
@@ -437,6 +442,7 @@ function registerVerify(drive: Command, io: Io): void {
     let result: VerifyResult;
     try {
       result = await verifyDrive(driveDir, manifestFile, {
+        manifestHash: opts.manifestHash,
         onProgress: (p: VerifyProgress) =>
           progress.update(p.bytes, p.bytesTotal, `${p.blobs}/${p.blobsTotal} blobs`),
       });
