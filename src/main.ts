@@ -23,7 +23,8 @@ import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
 import { EmbeddedAzurite } from "./storage/azurite.ts";
 import { StorageAccounts } from "./storage/registry.ts";
-import { ImportEngine } from "./transfer/import-engine.ts";
+import { ImportCopier } from "./transfer/import/import-copier.ts";
+import { TransferRunner } from "./transfer/runner.ts";
 import type { JobStore } from "./store/ports.ts";
 
 export interface RunningService {
@@ -41,8 +42,8 @@ export interface RunningService {
   dockDir: string;
   /** The storage account registry: endpoints and credentials by account name. */
   storage: StorageAccounts;
-  /** The import engine, when there is blob storage to import into. */
-  imports?: ImportEngine;
+  /** The transfer runner, when there is blob storage to copy drives to and from. */
+  runner?: TransferRunner;
   /** The embedded Azurite, when it runs (config `blob.embedded`). */
   azurite?: EmbeddedAzurite;
   close(): Promise<void>;
@@ -71,7 +72,7 @@ function accessOf(config: Readonly<Config>, logger: pino.Logger): Access {
     (message) => logger.warn(message),
   );
   void verifier.refresh();
-  return new Access(config.auth, verifier);
+  return new Access(config.auth, verifier, token.issuers);
 }
 
 /** The certificate and key to serve https with, read now (errors name the file). */
@@ -198,20 +199,21 @@ export async function startService(
     embedded: azurite,
     createOnFirstUse: config.profile === "emulator",
   });
-  // With blob storage to write to, attached drives are copied by the import engine.
+  // With blob storage to write to, attached drives are copied by the transfer runner.
   const transfers = azurite !== undefined || config.storageAccounts.length > 0;
-  const imports = transfers
-    ? new ImportEngine({
+  const runner = transfers
+    ? new TransferRunner({
         store,
         clock,
         timers,
         storage,
         logger,
+        copiers: [new ImportCopier()],
         blobConcurrency: config.importConcurrency,
       })
     : undefined;
-  // Every use case hands the effects of what it stored (drives to copy or stop) to the engine.
-  const effects = imports ? imports.carryOut.bind(imports) : undefined;
+  // Every use case hands the effects of what it stored (drives to copy or stop) to the runner.
+  const effects = runner ? runner.carryOut.bind(runner) : undefined;
   const jobs = new JobService({ store, clock, timers, locations, storageAccounts, effects });
   const datacenter = new DatacenterService({
     store,
@@ -248,6 +250,7 @@ export async function startService(
     logger,
     ready: () => ready && (azurite?.running ?? true),
     operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
+    blobs: storage,
     access,
     ...(https ? { https } : {}),
   });
@@ -264,7 +267,7 @@ export async function startService(
   }
   engine.start(config.tickIntervalMs);
   // Drives left Transferring by a stop or a crash resume here.
-  imports?.start(Math.min(config.tickIntervalMs, 500));
+  runner?.start(Math.min(config.tickIntervalMs, 500));
   ready = true;
   const url = address.replace("[::1]", "localhost");
   let closed = false;
@@ -279,7 +282,7 @@ export async function startService(
     operatorKey: operatorKey.key,
     operatorKeyFile: operatorKey.file,
     dockDir,
-    imports,
+    runner,
     storage,
     ...(azurite ? { azurite } : {}),
     async close() {
@@ -287,8 +290,8 @@ export async function startService(
       closed = true;
       ready = false;
       await engine.stop();
-      // The import engine stops at a blob boundary; what is left resumes on the next start.
-      await imports?.stop();
+      // The runner stops at a blob boundary; what is left resumes on the next start.
+      await runner?.stop();
       // Fastify's close waits for in-flight requests to finish.
       await app.close();
       await store.close();

@@ -29,7 +29,7 @@ export interface EngineDeps {
    * (default 1: it takes at most about half of the event loop while requests wait).
    */
   sweepPause?: number;
-  /** An import engine copies attached drives, so the autopilot starts transfers. */
+  /** A transfer runner copies attached drives, so the autopilot starts transfers. */
   transfers?: boolean;
   /** Where the effects of a fired deadline go (drives to copy), like every use case's. */
   effects?: EffectSink;

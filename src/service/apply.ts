@@ -22,12 +22,17 @@ const MAX_ATTEMPTS = 20;
 /** Carries out the effects of a stored decision about `job` (the transfer runner's part). */
 export type EffectSink = (job: Job, effects: readonly Effect[]) => void;
 
-export interface ApplyDeps {
-  store: JobStore;
+/** What applying an event needs: the store's reads and compare-and-set writes of a job. */
+export interface ApplyCore {
+  store: Pick<JobStore, "get" | "update" | "purge">;
   clock: Clock;
   timers: Timers;
   /** Where drive effects go (start or stop copying); absent when nothing copies drives. */
   effects?: EffectSink;
+}
+
+export interface ApplyDeps extends ApplyCore {
+  store: JobStore;
 }
 
 export type Applied =
@@ -68,7 +73,7 @@ export async function retrying<T>(
  * another writer changed the job first.
  */
 export async function commit(
-  deps: Pick<ApplyDeps, "store" | "effects">,
+  deps: Pick<ApplyCore, "store" | "effects">,
   job: Job,
   decision: Decision,
 ): Promise<boolean> {
@@ -85,7 +90,7 @@ export async function commit(
  * and throw). Returns "absent" when there is no such job.
  */
 export async function applyEvent(
-  deps: ApplyDeps,
+  deps: ApplyCore,
   key: JobKey,
   eventFor: (job: Job) => JobEvent,
   actor: Actor,

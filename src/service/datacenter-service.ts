@@ -26,7 +26,7 @@ export interface ReceiveRequest {
 
 export class DatacenterService {
   /**
-   * `autoTransfer`: an import engine runs, so attaching a received drive of a job that was
+   * `autoTransfer`: a transfer runner runs, so attaching a received drive of a job that was
    * not cancelled starts its copy (the job goes Transferring); the engine hears of it
    * through the decision's effects.
    */

@@ -33,10 +33,96 @@ export interface ImportBlobRecord {
 
 export interface ImportProgressStore {
   importRecords(jobUid: string, driveId: string): Promise<ImportBlobRecord[]>;
-  recordImport(jobUid: string, driveId: string, record: ImportBlobRecord): Promise<void>;
+  /**
+   * Stores a blob's record. With `lease`, only while that lease still holds the drive
+   * (see DriveClaimStore); false when it does not and nothing was written.
+   */
+  recordImport(
+    jobUid: string,
+    driveId: string,
+    record: ImportBlobRecord,
+    lease?: DriveLease,
+  ): Promise<boolean>;
 }
 
-export interface JobStore extends ImportProgressStore {
+/** A drive a transfer runner may copy: a drive being copied of a job whose type it copies. */
+export interface DriveCandidate {
+  jobUid: string;
+  driveId: string;
+}
+
+/**
+ * A runner's hold on one drive. `token` grows by one with every claim of the drive, so a
+ * write fenced by a lease succeeds only while no other runner has claimed the drive since.
+ */
+export interface DriveLease {
+  jobUid: string;
+  driveId: string;
+  owner: string;
+  token: number;
+  /** Until when the claim holds unless renewed (the time the claimer passed plus leaseMs). */
+  leaseUntil: Date;
+}
+
+/** A drive's copy as the runners record it: who holds it and how far it got (one row a drive). */
+export interface DriveRun {
+  driveId: string;
+  /** The runner holding the drive now (absent: released, or never claimed). */
+  owner?: string;
+  token: number;
+  leaseUntil?: Date;
+  /** The copy ended (the drive completed); the drive is not claimed again. */
+  finished: boolean;
+  bytesDone: number;
+  /** Bytes to move, once the copier knows them. */
+  bytesTotal?: number;
+}
+
+/**
+ * Claims with leases for drives (issue 12): several runners (processes, nodes) share the
+ * drives of one store; each drive is copied by at most one of them at a time, and one that
+ * dies is replaced once its lease runs out. Times are the callers' (the application clock
+ * passed in, so tests move it); runners' clocks must agree to well within a lease period.
+ */
+export interface DriveClaimStore {
+  /**
+   * Claims at most `limit` of `candidates` (in their order) that no live lease holds and
+   * whose copy has not finished: each gets `owner`, a new token and a lease until
+   * now + leaseMs. A candidate another runner is claiming at the same moment is skipped,
+   * not waited for. A drive whose lease ran out is taken over the same way.
+   */
+  claimDrives(claim: {
+    candidates: readonly DriveCandidate[];
+    owner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+  }): Promise<DriveLease[]>;
+  /** Extends the lease to now + leaseMs; false when the drive is no longer held by it. */
+  renewDrive(lease: DriveLease, now: Date, leaseMs: number): Promise<DriveLease | undefined>;
+  /**
+   * Lets go of the drive: `finished` when its copy ended (it is never claimed again),
+   * otherwise it may be claimed at once (a runner stopping, a paused job). False when the
+   * lease no longer held it.
+   */
+  releaseDrive(lease: DriveLease, finished: boolean): Promise<boolean>;
+  /** The drive's progress, fenced by the lease; false when the lease no longer holds it. */
+  recordDriveProgress(lease: DriveLease, bytesDone: number, bytesTotal: number): Promise<boolean>;
+  /** The runs of a job's drives (drives never claimed have none). */
+  driveRuns(jobUid: string): Promise<DriveRun[]>;
+  /**
+   * update(), fenced by a lease: the job is written only while `lease` holds its drive.
+   * `conflict`: the job's version moved on (reload and decide again); `leaseLost`: another
+   * runner holds the drive now, and nothing was written.
+   */
+  updateFenced(
+    job: Job,
+    history: HistoryEntry[],
+    lease: DriveLease,
+  ): Promise<"ok" | "conflict" | "leaseLost">;
+}
+
+export interface JobStore extends ImportProgressStore, DriveClaimStore {
   get(key: JobKey): Promise<Job | undefined>;
   /** Inserts a new job; false when a job with that key already exists. */
   insert(job: Job, history: HistoryEntry[]): Promise<boolean>;

@@ -1,5 +1,5 @@
 /**
- * A fixed set of equal buffers that copies borrow and give back. The import engine reads
+ * A fixed set of equal buffers that copies borrow and give back. The transfer runner reads
  * every range into one of them, so its memory is `count × size` however large the files
  * and however many blobs are copied at once, and no range costs an allocation (a fresh
  * 4 MiB buffer per range made garbage collection 6 % of the engine's time and its peak RSS

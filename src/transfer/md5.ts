@@ -106,3 +106,16 @@ export class InlineMd5 {
     return this.hash.digest("hex").toUpperCase();
   }
 }
+
+/** Upper-case hex, the form manifests and the job's `manifestHash` use. */
+export function hexUpper(digest: Buffer): string {
+  return digest.toString("hex").toUpperCase();
+}
+
+/** Upper-case hex MD5 of `bytes`. */
+export function md5Hex(bytes: Buffer | string): string {
+  return hexUpper(createHash("md5").update(bytes).digest());
+}
+
+/** MD5 of no bytes (an empty file's, an empty blob's). */
+export const EMPTY_MD5: Buffer = createHash("md5").digest();

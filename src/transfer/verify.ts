@@ -3,19 +3,20 @@
  * block / page range MD5, and the metadata and properties files' MD5s. Problems carry the
  * drive log's status vocabulary (reference/domain.md §5.4).
  */
-import { createHash } from "node:crypto";
 import { open, readFile, stat } from "node:fs/promises";
-import { ManifestError, manifestHash, parseManifest, resolveDriveFile } from "./manifest.ts";
+import { ManifestReadError, readDriveManifest, resolveDriveFile } from "./drive-files.ts";
 import {
   RANGE_SIZE,
   type DriveManifest,
   type HashedPath,
   type ManifestBlob,
 } from "./manifest-types.ts";
+import { md5Hex as md5 } from "./md5.ts";
 import { parseMetadataFile, parsePropertiesFile } from "./xml-files.ts";
 
 export type VerifyStatus =
   | "ManifestNotFound"
+  | "ManifestCorrupted"
   | "ManifestFormatInvalid"
   | "FileNameInvalid"
   | "FileNotFound"
@@ -53,10 +54,11 @@ export interface VerifyProgress {
 
 export interface VerifyOptions {
   onProgress?: (progress: VerifyProgress) => void;
-}
-
-function md5(bytes: Buffer): string {
-  return createHash("md5").update(bytes).digest("hex").toUpperCase();
+  /**
+   * The job's `manifestHash` for this drive: the manifest must match it (MD5, or SHA-256
+   * when 64 hex digits), as the import copier checks it (drive-files.ts).
+   */
+  manifestHash?: string;
 }
 
 /** One blob file: its size against Length, then every range against its hash. */
@@ -161,31 +163,12 @@ export async function verifyDrive(
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
   const result: VerifyResult = { ok: false, problems: [], blobs: 0, bytes: 0 };
-  const manifestPath = resolveDriveFile(driveDir, manifestFile);
-  if (!manifestPath) {
-    result.problems.push({
-      filePath: manifestFile,
-      status: "ManifestNotFound",
-      message: `the manifest path '${manifestFile}' leaves the drive or names nothing`,
-    });
-    return result;
-  }
-  let bytes: Buffer;
   try {
-    bytes = await readFile(manifestPath);
+    const read = await readDriveManifest(driveDir, manifestFile, options.manifestHash);
+    result.manifest = read.manifest;
+    result.manifestHash = read.md5;
   } catch (e) {
-    result.problems.push({
-      filePath: manifestFile,
-      status: "ManifestNotFound",
-      message: `cannot read the manifest ${manifestPath}: ${(e as Error).message}`,
-    });
-    return result;
-  }
-  result.manifestHash = manifestHash(bytes);
-  try {
-    result.manifest = parseManifest(bytes.toString("utf8"));
-  } catch (e) {
-    if (!(e instanceof ManifestError)) throw e;
+    if (!(e instanceof ManifestReadError)) throw e;
     result.problems.push({ filePath: manifestFile, status: e.status, message: e.message });
     return result;
   }

@@ -127,7 +127,7 @@ describe("imports into a real Azurite", () => {
       );
       assert.equal(r.status, 200, JSON.stringify(r.body));
     }
-    if (options.drain !== false) await server.imports!.drain();
+    if (options.drain !== false) await server.runner!.drain();
     return c.jobs.get(name, RG);
   }
 
@@ -503,15 +503,15 @@ describe("imports into a real Azurite", () => {
       drain: false,
     });
     // Cancel while the first drive is in flight: when its 11th blob is about to start.
-    server.imports!.onBlobStart = async ({ driveId, index }) => {
+    server.runner!.onBlobStart = async ({ driveId, index }) => {
       if (driveId === "WD-E2E-BULK" && index === 10) {
         await server.client().jobs.update("cancelled", RG, { cancelRequested: true });
       }
     };
-    const started = server.imports!.drain();
+    const started = server.runner!.drain();
     await started;
-    await server.imports!.drain();
-    server.imports!.onBlobStart = undefined;
+    await server.runner!.drain();
+    server.runner!.onBlobStart = undefined;
     const job = await server.client().jobs.get("cancelled", RG);
     assert.equal(job.properties?.state, "Packaging");
     const [copying, skipped] = job.properties!.driveList!;
@@ -582,7 +582,7 @@ describe("the autopilot with a real import", () => {
       const states: string[] = [];
       for (let i = 0; i < 6; i++) {
         await server.operator("POST", "/clock/advance", { by: "1s" });
-        await server.imports!.drain();
+        await server.runner!.drain();
         states.push((await c.jobs.get("by-hand", RG)).properties!.state!);
       }
       const job = await c.jobs.get("by-hand", RG);
@@ -649,7 +649,7 @@ describe("the autopilot with a real import", () => {
       const states: string[] = [];
       for (let i = 0; i < 6; i++) {
         await server.operator("POST", "/clock/advance", { by: "1s" });
-        await server.imports!.drain();
+        await server.runner!.drain();
         states.push((await c.jobs.get("docked", RG)).properties!.state!);
       }
       assert.ok(

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -49,17 +50,40 @@ describe("drivebay drive prepare / verify", () => {
       manifestHash: md5(readFileSync(join(drive, "D1.manifest"))),
       driveHeaderHash: "",
     });
-    assert.match(r.err, /prepared 8 file\(s\), 16\.0 MiB \(8 copied\)/);
+    assert.match(
+      r.err,
+      /prepared 8 file\(s\), 16\.0 MiB \(8 copied\) in \d+\.\d s, \d+(\.\d)? (B|KiB|MiB|GiB)\/s\n/,
+    );
     assert.doesNotMatch(r.err, /\r/, "no progress bar when stderr is not a terminal");
 
     const table = await bin(prepareArgs(csv, drive, "D1"));
     assert.equal(table.code, 0, table.err);
     assert.match(table.out, /^manifestHash +[0-9A-F]{32}$/m);
-    assert.match(table.err, /8 already on the drive/);
+    assert.match(table.err, /8 already on the drive\) in \d+\.\d s, nothing left to copy\n/);
+    assert.doesNotMatch(table.err, /B\/s/, "no rate when nothing was copied");
 
     const ok = await bin(["drive", "verify", "--drive", drive]);
     assert.equal(ok.code, 0, ok.err);
     assert.match(ok.out, /^ok: 8 blob\(s\), 16\.0 MiB verified; manifestHash [0-9A-F]{32}$/m);
+    // The job's manifestHash, checked as the import checks it (MD5, or SHA-256).
+    const sha256 = createHash("sha256")
+      .update(readFileSync(join(drive, "D1.manifest")))
+      .digest("hex");
+    const hashed = await bin(["drive", "verify", "--drive", drive, "--manifest-hash", sha256]);
+    assert.equal(hashed.code, 0, hashed.err);
+    const wrong = await bin([
+      "drive",
+      "verify",
+      "--drive",
+      drive,
+      "--manifest-hash",
+      "0".repeat(32),
+    ]);
+    assert.equal(wrong.code, 1);
+    assert.match(
+      wrong.out,
+      /^ManifestCorrupted +\\D1\.manifest +the manifest's hash is [0-9A-F]{32}; the job says 0{32}$/m,
+    );
 
     const nine = join(drive, "session-1/photos/2026/2026/nine-mib.bin");
     const bytes = readFileSync(nine);

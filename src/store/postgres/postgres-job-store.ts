@@ -12,7 +12,15 @@
 import pg from "pg";
 import type { HistoryEntry, Job, JobKey, JobState } from "../../domain/job/model.ts";
 import { jobKeyOf } from "../../domain/job/model.ts";
-import type { ImportBlobRecord, JobStore, ListQuery, ListedJob } from "../ports.ts";
+import type {
+  DriveCandidate,
+  DriveLease,
+  DriveRun,
+  ImportBlobRecord,
+  JobStore,
+  ListQuery,
+  ListedJob,
+} from "../ports.ts";
 import { migrate } from "./migrate.ts";
 
 export interface PostgresOptions {
@@ -139,6 +147,55 @@ const SQL = {
   putImport: `INSERT INTO import_blobs (job_uid, drive_key, blob_key, status, final_path, record)
     VALUES ($1, $2, $3, $4, $5, $6::json)
     ON CONFLICT (job_uid, drive_key, blob_key) DO UPDATE SET status = excluded.status, final_path = excluded.final_path, record = excluded.record`,
+  // Fenced by a lease ($7 owner, $8 token): written only while the drive's run is held by
+  // it. FOR SHARE makes a takeover of the drive wait for this write, not pass it.
+  putImportFenced: `INSERT INTO import_blobs (job_uid, drive_key, blob_key, status, final_path, record)
+    SELECT $1, $2, $3, $4, $5, $6::json
+    WHERE EXISTS (SELECT 1 FROM drive_runs WHERE job_uid = $1 AND drive_key = $2 AND owner = $7 AND token = $8 FOR SHARE)
+    ON CONFLICT (job_uid, drive_key, blob_key) DO UPDATE SET status = excluded.status, final_path = excluded.final_path, record = excluded.record`,
+  // Drives offered for claiming get a run row first (once; a purged job's are not made).
+  offerDrives: `INSERT INTO drive_runs (job_uid, drive_key)
+    SELECT x.u, x.k FROM unnest($1::text[], $2::text[]) AS x(u, k) JOIN jobs ON jobs.uid = x.u
+    ON CONFLICT DO NOTHING`,
+  // The queue claim: rows another runner is locking right now are skipped, not waited for
+  // (SKIP LOCKED); a row whose lease ran out ($4, now) is taken over with a new token.
+  claimDrives: `WITH want AS (
+      SELECT x.u, x.k, x.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(u, k, n)
+    ),
+    pick AS (
+      SELECT r.job_uid, r.drive_key, want.n FROM drive_runs r
+      JOIN want ON r.job_uid = want.u AND r.drive_key = want.k
+      WHERE NOT r.finished AND (r.owner IS NULL OR r.lease_until <= $4::timestamptz)
+      ORDER BY want.n LIMIT $6
+      FOR UPDATE OF r SKIP LOCKED
+    )
+    UPDATE drive_runs r SET owner = $3, token = r.token + 1, lease_until = $5::timestamptz
+    FROM pick WHERE r.job_uid = pick.job_uid AND r.drive_key = pick.drive_key
+    RETURNING r.job_uid, r.drive_key, r.token, pick.n`,
+  renewDrive: `UPDATE drive_runs SET lease_until = $5::timestamptz
+    WHERE job_uid = $1 AND drive_key = $2 AND owner = $3 AND token = $4`,
+  releaseDrive: `UPDATE drive_runs SET owner = NULL, lease_until = NULL, finished = finished OR $5
+    WHERE job_uid = $1 AND drive_key = $2 AND owner = $3 AND token = $4`,
+  driveProgress: `UPDATE drive_runs SET bytes_done = $5, bytes_total = $6
+    WHERE job_uid = $1 AND drive_key = $2 AND owner = $3 AND token = $4`,
+  driveRuns: `SELECT drive_key, owner, token, lease_until, finished, bytes_done, bytes_total
+    FROM drive_runs WHERE job_uid = $1 ORDER BY drive_key`,
+  // update, fenced by a lease ($14 drive key, $15 owner, $16 token): n = 1 written,
+  // fenced = 0 the lease no longer holds the drive.
+  updateFenced: `WITH f AS (
+    SELECT 1 FROM drive_runs WHERE job_uid = $1 AND drive_key = $14 AND owner = $15 AND token = $16 FOR SHARE
+  ),
+  j AS (
+    UPDATE jobs SET state = $2, due_at = $3::timestamptz, tracking_key = $4, version = version + 1, doc = $5::json
+    WHERE uid = $1 AND version = $13 AND EXISTS (SELECT 1 FROM f)
+    RETURNING uid
+  ),
+  gone AS (
+    DELETE FROM job_drives WHERE job_uid IN (SELECT uid FROM j) AND drive_key <> ALL ($6::text[])
+  ),${DRIVES_AND_HISTORY.replace(
+    "SELECT count(*)::int AS n FROM j",
+    "SELECT (SELECT count(*)::int FROM j) AS n, (SELECT count(*)::int FROM f) AS fenced",
+  )}`,
   getSetting: "SELECT value FROM settings WHERE name = $1",
   addSetting: "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
   putSetting:
@@ -444,20 +501,135 @@ export class PostgresJobStore implements JobStore {
     }));
   }
 
-  async recordImport(jobUid: string, driveId: string, record: ImportBlobRecord): Promise<void> {
+  async recordImport(
+    jobUid: string,
+    driveId: string,
+    record: ImportBlobRecord,
+    lease?: DriveLease,
+  ): Promise<boolean> {
+    const values = [
+      jobUid,
+      driveId.toLowerCase(),
+      record.blobKey,
+      record.status,
+      record.finalPath ?? null,
+      JSON.stringify(record.detail),
+    ];
     try {
-      await this.write("putImport", [
-        jobUid,
-        driveId.toLowerCase(),
-        record.blobKey,
-        record.status,
-        record.finalPath ?? null,
-        JSON.stringify(record.detail),
-      ]);
+      const r = lease
+        ? await this.write("putImportFenced", [...values, lease.owner, lease.token])
+        : await this.write("putImport", values);
+      return r.rowCount === 1;
     } catch (e) {
       // The job was purged meanwhile: its progress went with it, and there is none to keep.
       if ((e as { code?: string }).code !== FOREIGN_KEY_VIOLATION) throw e;
+      return false;
     }
+  }
+
+  /** $1–$4 of the lease statements. */
+  private static leaseKey(lease: DriveLease): unknown[] {
+    return [lease.jobUid, lease.driveId.toLowerCase(), lease.owner, lease.token];
+  }
+
+  async claimDrives(claim: {
+    candidates: readonly DriveCandidate[];
+    owner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+  }): Promise<DriveLease[]> {
+    if (claim.candidates.length === 0 || claim.limit <= 0) return [];
+    const uids = claim.candidates.map((c) => c.jobUid);
+    const keys = claim.candidates.map((c) => c.driveId.toLowerCase());
+    await this.write("offerDrives", [uids, keys]);
+    const until = new Date(claim.now.getTime() + claim.leaseMs);
+    const { rows } = await this.write<{
+      job_uid: string;
+      drive_key: string;
+      token: number;
+      n: string;
+    }>("claimDrives", [
+      uids,
+      keys,
+      claim.owner,
+      claim.now.toISOString(),
+      until.toISOString(),
+      claim.limit,
+    ]);
+    return rows
+      .sort((a, b) => Number(a.n) - Number(b.n))
+      .map((r) => ({
+        jobUid: r.job_uid,
+        driveId: claim.candidates[Number(r.n) - 1]!.driveId,
+        owner: claim.owner,
+        token: r.token,
+        leaseUntil: until,
+      }));
+  }
+
+  async renewDrive(lease: DriveLease, now: Date, leaseMs: number): Promise<DriveLease | undefined> {
+    const until = new Date(now.getTime() + leaseMs);
+    const r = await this.write("renewDrive", [
+      ...PostgresJobStore.leaseKey(lease),
+      until.toISOString(),
+    ]);
+    return r.rowCount === 1 ? { ...lease, leaseUntil: until } : undefined;
+  }
+
+  async releaseDrive(lease: DriveLease, finished: boolean): Promise<boolean> {
+    const r = await this.write("releaseDrive", [...PostgresJobStore.leaseKey(lease), finished]);
+    return r.rowCount === 1;
+  }
+
+  async recordDriveProgress(
+    lease: DriveLease,
+    bytesDone: number,
+    bytesTotal: number,
+  ): Promise<boolean> {
+    const r = await this.write("driveProgress", [
+      ...PostgresJobStore.leaseKey(lease),
+      bytesDone,
+      bytesTotal,
+    ]);
+    return r.rowCount === 1;
+  }
+
+  async driveRuns(jobUid: string): Promise<DriveRun[]> {
+    const { rows } = await this.read<{
+      drive_key: string;
+      owner: string | null;
+      token: number;
+      lease_until: Date | null;
+      finished: boolean;
+      bytes_done: string;
+      bytes_total: string | null;
+    }>("driveRuns", [jobUid]);
+    return rows.map((r) => ({
+      driveId: r.drive_key,
+      ...(r.owner !== null ? { owner: r.owner } : {}),
+      token: r.token,
+      ...(r.lease_until !== null ? { leaseUntil: new Date(r.lease_until) } : {}),
+      finished: r.finished,
+      bytesDone: Number(r.bytes_done),
+      ...(r.bytes_total !== null ? { bytesTotal: Number(r.bytes_total) } : {}),
+    }));
+  }
+
+  async updateFenced(
+    job: Job,
+    history: HistoryEntry[],
+    lease: DriveLease,
+  ): Promise<"ok" | "conflict" | "leaseLost"> {
+    const { rows } = await this.write<{ n: number; fenced: number }>("updateFenced", [
+      ...PostgresJobStore.written(job, history),
+      job.version,
+      lease.driveId.toLowerCase(),
+      lease.owner,
+      lease.token,
+    ]);
+    if (rows[0]!.n === 1) return "ok";
+    return rows[0]!.fenced === 0 ? "leaseLost" : "conflict";
   }
 
   async getSetting(name: string): Promise<string | undefined> {

@@ -5,7 +5,15 @@ import { fileURLToPath } from "node:url";
 import type { HistoryEntry, Job, JobKey, JobState } from "../../domain/job/model.ts";
 import { jobKeyOf } from "../../domain/job/model.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import type { ImportBlobRecord, JobStore, ListQuery, ListedJob } from "../ports.ts";
+import type {
+  DriveCandidate,
+  DriveLease,
+  DriveRun,
+  ImportBlobRecord,
+  JobStore,
+  ListQuery,
+  ListedJob,
+} from "../ports.ts";
 
 const MIGRATIONS_DIR = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -154,6 +162,43 @@ export class SqliteJobStore implements JobStore {
         `INSERT INTO import_blobs (job_uid, drive_key, blob_key, status, final_path, record) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (job_uid, drive_key, blob_key) DO UPDATE SET status = excluded.status, final_path = excluded.final_path, record = excluded.record`,
       ),
+      held: db.prepare<[string, string, string, number], { one: number }>(
+        "SELECT 1 AS one FROM drive_runs WHERE job_uid = ? AND drive_key = ? AND owner = ? AND token = ?",
+      ),
+      run: db.prepare<
+        [string, string],
+        { owner: string | null; lease_until: number | null; finished: number }
+      >("SELECT owner, lease_until, finished FROM drive_runs WHERE job_uid = ? AND drive_key = ?"),
+      jobExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM jobs WHERE uid = ?"),
+      claim: db.prepare<[string, string, string, number], { token: number }>(
+        `INSERT INTO drive_runs (job_uid, drive_key, owner, token, lease_until) VALUES (?, ?, ?, 1, ?)
+         ON CONFLICT (job_uid, drive_key) DO UPDATE SET owner = excluded.owner, token = token + 1, lease_until = excluded.lease_until
+         RETURNING token`,
+      ),
+      renew: db.prepare(
+        "UPDATE drive_runs SET lease_until = ? WHERE job_uid = ? AND drive_key = ? AND owner = ? AND token = ?",
+      ),
+      release: db.prepare(
+        "UPDATE drive_runs SET owner = NULL, lease_until = NULL, finished = max(finished, ?) WHERE job_uid = ? AND drive_key = ? AND owner = ? AND token = ?",
+      ),
+      driveProgress: db.prepare(
+        "UPDATE drive_runs SET bytes_done = ?, bytes_total = ? WHERE job_uid = ? AND drive_key = ? AND owner = ? AND token = ?",
+      ),
+      runs: db.prepare<
+        [string],
+        {
+          drive_key: string;
+          owner: string | null;
+          token: number;
+          lease_until: number | null;
+          finished: number;
+          bytes_done: number;
+          bytes_total: number | null;
+        }
+      >(
+        "SELECT drive_key, owner, token, lease_until, finished, bytes_done, bytes_total FROM drive_runs WHERE job_uid = ? ORDER BY drive_key",
+      ),
+      dropRuns: db.prepare("DELETE FROM drive_runs WHERE job_uid = ?"),
       addDrive: db.prepare("INSERT OR IGNORE INTO job_drives (drive_key, job_uid) VALUES (?, ?)"),
       byTracking: db.prepare<[string], JobRow>(
         "SELECT seq, version, doc FROM jobs WHERE tracking_key = ? ORDER BY seq",
@@ -212,6 +257,9 @@ export class SqliteJobStore implements JobStore {
       // Deleted jobs carry personal data (addresses, keys): overwrite freed pages.
       db.pragma("secure_delete = ON");
       migrate(db);
+      // One process owns the file (claimOwnership), so any drive still held was held by an
+      // earlier process that ended: its drives are free to be claimed again at once.
+      db.exec("UPDATE drive_runs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL");
       return db;
     } catch (e) {
       db?.close();
@@ -411,6 +459,7 @@ export class SqliteJobStore implements JobStore {
     if (this.stmts.purge.run(uid, version).changes !== 1) return false;
     this.stmts.purgeHistory.run(uid);
     this.stmts.dropImports.run(uid);
+    this.stmts.dropRuns.run(uid);
     this.stmts.dropDrives.run(uid);
     return true;
   }
@@ -464,9 +513,15 @@ export class SqliteJobStore implements JobStore {
     }));
   }
 
-  async recordImport(jobUid: string, driveId: string, record: ImportBlobRecord): Promise<void> {
-    await this.enqueue(
+  async recordImport(
+    jobUid: string,
+    driveId: string,
+    record: ImportBlobRecord,
+    lease?: DriveLease,
+  ): Promise<boolean> {
+    return this.enqueue(
       () =>
+        (!lease || this.holds(lease)) &&
         this.stmts.putImport.run(
           jobUid,
           driveId.toLowerCase(),
@@ -476,6 +531,126 @@ export class SqliteJobStore implements JobStore {
           JSON.stringify(record.detail),
         ).changes === 1,
     );
+  }
+
+  private holds(lease: DriveLease): boolean {
+    return (
+      this.stmts.held.get(lease.jobUid, lease.driveId.toLowerCase(), lease.owner, lease.token) !==
+      undefined
+    );
+  }
+
+  async claimDrives(claim: {
+    candidates: readonly DriveCandidate[];
+    owner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+  }): Promise<DriveLease[]> {
+    const leases: DriveLease[] = [];
+    const now = claim.now.getTime();
+    const until = now + claim.leaseMs;
+    await this.enqueue(() => {
+      for (const c of claim.candidates) {
+        if (leases.length >= claim.limit) break;
+        const key = c.driveId.toLowerCase();
+        const run = this.stmts.run.get(c.jobUid, key);
+        if (run?.finished) continue;
+        if (run && run.owner !== null && run.lease_until !== null && run.lease_until > now)
+          continue;
+        if (!run && this.stmts.jobExists.get(c.jobUid) === undefined) continue;
+        const { token } = this.stmts.claim.get(c.jobUid, key, claim.owner, until)!;
+        leases.push({
+          jobUid: c.jobUid,
+          driveId: c.driveId,
+          owner: claim.owner,
+          token,
+          leaseUntil: new Date(until),
+        });
+      }
+      return leases.length > 0;
+    });
+    return leases;
+  }
+
+  async renewDrive(lease: DriveLease, now: Date, leaseMs: number): Promise<DriveLease | undefined> {
+    const until = now.getTime() + leaseMs;
+    const ok = await this.enqueue(
+      () =>
+        this.stmts.renew.run(
+          until,
+          lease.jobUid,
+          lease.driveId.toLowerCase(),
+          lease.owner,
+          lease.token,
+        ).changes === 1,
+    );
+    return ok ? { ...lease, leaseUntil: new Date(until) } : undefined;
+  }
+
+  async releaseDrive(lease: DriveLease, finished: boolean): Promise<boolean> {
+    return this.enqueue(
+      () =>
+        this.stmts.release.run(
+          finished ? 1 : 0,
+          lease.jobUid,
+          lease.driveId.toLowerCase(),
+          lease.owner,
+          lease.token,
+        ).changes === 1,
+    );
+  }
+
+  async recordDriveProgress(
+    lease: DriveLease,
+    bytesDone: number,
+    bytesTotal: number,
+  ): Promise<boolean> {
+    return this.enqueue(
+      () =>
+        this.stmts.driveProgress.run(
+          bytesDone,
+          bytesTotal,
+          lease.jobUid,
+          lease.driveId.toLowerCase(),
+          lease.owner,
+          lease.token,
+        ).changes === 1,
+    );
+  }
+
+  async driveRuns(jobUid: string): Promise<DriveRun[]> {
+    return this.stmts.runs.all(jobUid).map((r) => ({
+      driveId: r.drive_key,
+      ...(r.owner !== null ? { owner: r.owner } : {}),
+      token: r.token,
+      ...(r.lease_until !== null ? { leaseUntil: new Date(r.lease_until) } : {}),
+      finished: r.finished === 1,
+      bytesDone: r.bytes_done,
+      ...(r.bytes_total !== null ? { bytesTotal: r.bytes_total } : {}),
+    }));
+  }
+
+  async updateFenced(
+    job: Job,
+    history: HistoryEntry[],
+    lease: DriveLease,
+  ): Promise<"ok" | "conflict" | "leaseLost"> {
+    let outcome: "ok" | "conflict" | "leaseLost" = "conflict";
+    await this.enqueue(
+      () => {
+        if (!this.holds(lease)) {
+          outcome = "leaseLost";
+          return false;
+        }
+        const r = this.stmts.update.run({ ...SqliteJobStore.columnsOf(job), version: job.version });
+        if (!this.afterWrite(r.changes, job, history)) return false;
+        outcome = "ok";
+        return true;
+      },
+      () => this.remember({ ...job, version: job.version + 1 }),
+    );
+    return outcome;
   }
 
   async history(uid: string): Promise<HistoryEntry[]> {

@@ -1,71 +1,42 @@
 /**
- * The import engine (SPEC §4.4): copies each drive that is `Transferring` into the job's
- * storage account, blob by blob, as its manifest says; verifies every range's MD5 inline;
- * applies the disposition rules; writes the drive logs; reports progress; and records
- * per-blob progress durably so a restart resumes without writing a blob twice or renaming
- * a blob it wrote itself. Drives finish through the lifecycle (`completeDrive`).
+ * The import copier (SPEC §4.4): copies a drive's files into the job's storage account,
+ * blob by blob, as its manifest says; verifies every range's MD5 inline; applies the
+ * disposition rules; and records per-blob progress durably (under the runner's lease) so a
+ * resumed copy, in this process or another worker, never writes a blob twice or renames a
+ * blob it wrote itself. The runner (../runner.ts) claims the drive, reports progress,
+ * writes the drive logs and completes the drive.
  */
 import { createHash } from "node:crypto";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import type { BlockBlobUploadOptions, ContainerClient } from "@azure/storage-blob";
-import { SystemClock, type Clock } from "../domain/clock.ts";
-import { COPYING_STATES, copyOutlook, type Effect, type Timers } from "../domain/job/lifecycle.ts";
-import { isBeingCopied } from "../domain/job/drive-lifecycle.ts";
-import type { CopyOutcome, Drive, Job } from "../domain/job/model.ts";
-import { storageAccountName } from "../domain/storage-accounts.ts";
-import { applyEvent } from "../service/apply.ts";
-import type { ImportBlobRecord, JobStore } from "../store/ports.ts";
+import { storageAccountName } from "../../domain/storage-accounts.ts";
 import {
-  driveLogXml,
-  logBlobName,
+  driveFailed,
+  type Copier,
+  type CopyRecord,
+  type CopyResult,
+  type DriveCopy,
+} from "../copier.ts";
+import {
+  ManifestReadError,
+  readDriveManifest,
+  resolveDriveFile,
+  splitBlobPath,
+} from "../drive-files.ts";
+import {
   needsAttention,
   renamed,
   type BlobLogEntry,
   type DispositionStatus,
   type DriveStatus,
   type PartStatus,
-} from "./drive-log.ts";
-import {
-  ManifestError,
-  blobPathProblem,
-  manifestHash,
-  parseManifest,
-  resolveDriveFile,
-} from "./manifest.ts";
-import {
-  RANGE_SIZE,
-  type DriveManifest,
-  type HashedPath,
-  type ManifestBlob,
-  type ManifestRange,
-} from "./manifest-types.ts";
-import { BufferPool } from "./buffer-pool.ts";
-import { parseMetadataFile, parsePropertiesFile } from "./xml-files.ts";
+} from "../drive-log.ts";
+import { blobPathProblem } from "../manifest.ts";
+import type { HashedPath, ManifestBlob, ManifestRange } from "../manifest-types.ts";
+import { EMPTY_MD5, hexUpper as hex, md5Hex } from "../md5.ts";
+import { LeaseLostError } from "../lease.ts";
+import { parseMetadataFile, parsePropertiesFile } from "../xml-files.ts";
 
-/** Where blobs go: a container of a storage account the service can reach. */
-export interface BlobStorage {
-  containerClient(accountName: string, container: string): Promise<ContainerClient>;
-}
-
-export interface ImportEngineDeps {
-  store: JobStore;
-  clock: Clock;
-  timers: Timers;
-  storage: BlobStorage;
-  logger?: { info(o: object, msg: string): void; error(o: object, msg: string): void };
-  /** Blobs of one drive copied at once (default 8). */
-  blobConcurrency?: number;
-  /** Drives copied at once (default 1: one drive's blobs already keep the endpoint busy). */
-  driveConcurrency?: number;
-  /** How often progress is written to the job (default 1 s). */
-  progressIntervalMs?: number;
-}
-
-/**
- * Range buffers shared by every copy (16 × 4 MiB): enough to keep 8 blobs and a large
- * blob's 4 staged blocks in flight, and the engine's whole data footprint.
- */
-const BUFFERS = 16;
 /** Blocks of one blob staged at once. */
 const STAGED_IN_FLIGHT = 4;
 
@@ -80,34 +51,8 @@ class BlobFailure extends Error {
   }
 }
 
-class DriveFailure extends Error {
-  constructor(
-    readonly status: DriveStatus,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface DriveRun {
-  job: Job;
-  drive: Drive;
-  manifest: DriveManifest;
-  manifestBytes: Buffer;
-  containers: Map<string, Promise<ContainerClient>>;
-  bytesDone: number;
-  bytesTotal: number;
-}
-
-const hex = (b: Buffer) => b.toString("hex").toUpperCase();
-
 function blobKeyOf(list: number, blob: number): string {
   return `${list}:${blob}`;
-}
-
-function splitBlobPath(blobPath: string): { container: string; name: string } {
-  const slash = blobPath.indexOf("/");
-  return { container: blobPath.slice(0, slash), name: blobPath.slice(slash + 1) };
 }
 
 /** Reads exactly `length` bytes at `offset` into `buf`, or fails with FileUnexpectedEnd. */
@@ -161,9 +106,6 @@ function isAlreadyExists(e: unknown): boolean {
   return err.statusCode === 409 && err.code === "BlobAlreadyExists";
 }
 
-/** MD5 of no bytes (an empty file's blob). */
-const EMPTY_MD5 = createHash("md5").digest();
-
 /**
  * Azure Storage refuses requests dated more than 15 minutes off its clock, so a blob the
  * endpoint dates earlier than that before this engine claimed its name was not written by it.
@@ -197,275 +139,38 @@ function expectedMd5(blob: ManifestBlob): Buffer {
   return r ? Buffer.from(r.hash, "hex") : EMPTY_MD5;
 }
 
-export class ImportEngine {
-  private readonly active = new Map<string, Promise<void>>();
-  /** Drives (`uid:driveId`) told to stop at their next blob boundary (a cancel or a fault). */
-  private readonly stopRequests = new Set<string>();
-  /** Bytes to move per drive (`uid:driveId`), known once its manifest is read. */
-  private readonly totals = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopping = false;
-  private polling: Promise<void> | undefined;
-  private readonly buffers = new BufferPool(BUFFERS, RANGE_SIZE);
-  /** The real time, as the blob endpoint dates blobs (the service clock may be advanced). */
-  private readonly wallClock = new SystemClock();
+export class ImportCopier implements Copier {
+  readonly jobType = "Import" as const;
 
-  /**
-   * Called before each blob is started (tests use it to act at a known point of a copy,
-   * e.g. cancel while a drive is in flight).
-   */
-  onBlobStart:
-    ((info: { job: string; driveId: string; index: number }) => Promise<void> | void) | undefined;
-
-  constructor(private readonly deps: ImportEngineDeps) {}
-
-  start(intervalMs: number): void {
-    this.stopping = false;
-    this.timer = setInterval(() => void this.poll(), intervalMs);
-    this.timer.unref();
+  copy(dc: DriveCopy): Promise<CopyResult> {
+    return new DriveImport(dc).run();
   }
+}
 
-  /** Stops at the next blob boundary; drives left unfinished resume on the next start. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.polling;
-    await Promise.allSettled([...this.active.values()]);
-  }
+/** One drive's import. */
+class DriveImport {
+  private readonly containers = new Map<string, Promise<ContainerClient>>();
 
-  /** Until no drive is being copied and none is waiting (for tests and clock control). */
-  async drain(): Promise<void> {
-    for (;;) {
-      await this.poll();
-      if (this.active.size === 0) return;
-      await Promise.allSettled([...this.active.values()]);
-    }
-  }
+  constructor(private readonly dc: DriveCopy) {}
 
-  /** A drive became Transferring: look for work now rather than on the next poll (once started). */
-  wake(): void {
-    if (this.timer && !this.stopping) void this.poll();
-  }
-
-  /**
-   * Carries out the lifecycle's effects on drives of `job` (the service layer hands over
-   * every stored decision's): a drive to copy wakes the engine; a drive to stop stops at
-   * its next blob boundary, where the stored job says whether it was cancelled or paused.
-   */
-  carryOut(job: Pick<Job, "uid">, effects: readonly Effect[]): void {
-    let wake = false;
-    for (const e of effects) {
-      if (e.kind === "startCopy") wake = true;
-      else if (e.kind === "stopCopy") this.stopRequests.add(`${job.uid}:${e.driveId}`);
-    }
-    if (wake) this.wake();
-  }
-
-  /** Looks for drives to copy and starts them (bounded by driveConcurrency). */
-  poll(): Promise<void> {
-    this.polling ??= this.findWork().finally(() => (this.polling = undefined));
-    return this.polling;
-  }
-
-  private async findWork(): Promise<void> {
-    if (this.stopping) return;
-    const limit = this.deps.driveConcurrency ?? 1;
-    let after = 0;
-    for (;;) {
-      const page = await this.deps.store.listByStates(COPYING_STATES, after, 200);
-      for (const { job } of page) {
-        for (const drive of job.driveList) {
-          const key = `${job.uid}:${drive.driveId}`;
-          if (!isBeingCopied(drive) || this.active.has(key)) continue;
-          if (this.active.size >= limit) return;
-          const run = this.copyDrive(job, drive)
-            .catch((err) =>
-              this.deps.logger?.error(
-                { err, job: job.name, drive: drive.driveId },
-                "drive import failed",
-              ),
-            )
-            .finally(() => {
-              this.active.delete(key);
-              this.stopRequests.delete(key);
-            });
-          this.active.set(key, run);
-        }
-      }
-      if (page.length < 200) return;
-      after = page[page.length - 1]!.seq;
-    }
-  }
-
-  private async uploadLog(
-    run: Pick<DriveRun, "job" | "drive">,
-    name: string,
-    body: string | Buffer,
-  ): Promise<string | undefined> {
-    try {
-      const cc = await this.deps.storage.containerClient(
-        storageAccountName(run.job.storageAccountId),
-        run.job.diagnosticsPath,
-      );
-      await cc.createIfNotExists();
-      const blob = cc.getBlockBlobClient(name);
-      const data = typeof body === "string" ? Buffer.from(body, "utf8") : body;
-      await blob.upload(data, data.length, {
-        blobHTTPHeaders: { blobContentType: "application/xml" },
-      });
-      // A SAS-configured account puts its token in the URL; job fields never carry it.
-      const url = new URL(blob.url);
-      url.search = "";
-      return url.toString();
-    } catch (err) {
-      this.deps.logger?.error(
-        { err, job: run.job.name, drive: run.drive.driveId },
-        "could not write a drive log",
-      );
-      return undefined;
-    }
-  }
-
-  /** Ends a drive: logs written, then `completeDrive` through the lifecycle. */
-  private async complete(
-    run: Pick<DriveRun, "job" | "drive"> & { manifestBytes?: Buffer },
-    status: DriveStatus,
-    entries: BlobLogEntry[],
-    bytes: number,
-    copyStatus: string,
-    message?: string,
-  ): Promise<void> {
-    const { job, drive } = run;
-    const now = this.deps.clock.now();
-    const problems = entries.filter(needsAttention);
-    const errorLogUri = await this.uploadLog(
-      run,
-      logBlobName(job.name, drive.driveId, now, "error"),
-      driveLogXml(drive.driveId, status, problems, message),
-    );
-    const verboseLogUri =
-      job.logLevel === "Verbose"
-        ? await this.uploadLog(
-            run,
-            logBlobName(job.name, drive.driveId, now, "verbose"),
-            driveLogXml(drive.driveId, status, entries, message),
-          )
-        : undefined;
-    const manifestUri =
-      job.backupDriveManifest && run.manifestBytes
-        ? await this.uploadLog(
-            run,
-            logBlobName(job.name, drive.driveId, now, "manifest"),
-            run.manifestBytes,
-          )
-        : undefined;
-    // The drive log's status, in the three words the lifecycle decides the job's outcome by.
-    const outcome: CopyOutcome =
-      status === "Completed" && problems.length === 0
-        ? "Completed"
-        : status === "CompletedWithWarnings"
-          ? "CompletedWithWarnings"
-          : "CompletedWithErrors";
-    await applyEvent(
-      this.deps,
-      job,
-      () => ({
-        type: "completeDrive",
-        driveId: drive.driveId,
-        outcome,
-        bytesSucceeded: bytes,
-        copyStatus,
-        errorLogUri,
-        verboseLogUri,
-        manifestUri,
-      }),
-      "engine",
-    );
-    this.deps.logger?.info(
-      { job: job.name, drive: drive.driveId, status, bytes, blobs: entries.length },
-      "drive import finished",
-    );
-  }
-
-  private async readManifest(
-    job: Job,
-    drive: Drive,
-  ): Promise<{ manifest: DriveManifest; bytes: Buffer }> {
+  async run(): Promise<CopyResult> {
+    const { drive } = this.dc;
     if (!drive.contentPath)
-      throw new DriveFailure("ReadManifestFailed", "the drive has no attached contents");
-    const path = drive.manifestFile
-      ? resolveDriveFile(drive.contentPath, drive.manifestFile)
-      : undefined;
-    if (!path)
-      throw new DriveFailure(
-        "ManifestNotFound",
-        `the manifest path '${drive.manifestFile ?? ""}' is not a file on the drive`,
-      );
-    let bytes: Buffer;
+      return driveFailed("ReadManifestFailed", "the drive has no attached contents");
+    if (!drive.manifestFile)
+      return driveFailed("ManifestNotFound", "the job names no manifest file for the drive");
+    let read: Awaited<ReturnType<typeof readDriveManifest>>;
     try {
-      bytes = await readFile(path);
-    } catch {
-      throw new DriveFailure(
-        "ManifestNotFound",
-        `the manifest '${drive.manifestFile}' is not on the drive`,
-      );
-    }
-    const expected = drive.manifestHash?.trim().toUpperCase();
-    if (expected) {
-      const actual =
-        expected.length === 64
-          ? hex(createHash("sha256").update(bytes).digest())
-          : manifestHash(bytes);
-      if (actual !== expected) {
-        throw new DriveFailure(
-          "ManifestCorrupted",
-          `the manifest's hash is ${actual}; the job says ${expected}`,
-        );
-      }
-    }
-    let manifest: DriveManifest;
-    try {
-      manifest = parseManifest(bytes.toString("utf8"));
+      read = await readDriveManifest(drive.contentPath, drive.manifestFile, drive.manifestHash);
     } catch (e) {
-      if (e instanceof ManifestError) throw new DriveFailure("ManifestFormatInvalid", e.message);
+      if (e instanceof ManifestReadError) return driveFailed(e.status, e.message);
       throw e;
     }
-    if (manifest.driveId.toLowerCase() !== drive.driveId.toLowerCase()) {
-      throw new DriveFailure(
+    if (read.manifest.driveId.toLowerCase() !== drive.driveId.toLowerCase()) {
+      return driveFailed(
         "ManifestDriveIdMismatch",
-        `the manifest is for drive '${manifest.driveId}', not '${drive.driveId}'`,
+        `the manifest is for drive '${read.manifest.driveId}', not '${drive.driveId}'`,
       );
-    }
-    return { manifest, bytes };
-  }
-
-  private async copyDrive(job: Job, drive: Drive): Promise<void> {
-    const records = new Map(
-      (await this.deps.store.importRecords(job.uid, drive.driveId)).map((r) => [r.blobKey, r]),
-    );
-    const runKey = `${job.uid}:${drive.driveId}`;
-    const outlook = copyOutlook(job, drive.driveId);
-    if (outlook === "paused") return;
-    if (outlook === "cancelled" && records.size === 0) {
-      // Cancelled before this drive started: it is skipped (SPEC §2.3).
-      await this.complete(
-        { job, drive },
-        "CompletedWithWarnings",
-        [],
-        0,
-        "Cancelled",
-        "The job was cancelled before this drive was copied.",
-      );
-      return;
-    }
-    let read: { manifest: DriveManifest; bytes: Buffer };
-    try {
-      read = await this.readManifest(job, drive);
-    } catch (e) {
-      if (!(e instanceof DriveFailure)) throw e;
-      await this.complete({ job, drive }, e.status, [], 0, e.status, e.message);
-      return;
     }
     const blobs = read.manifest.blobLists.flatMap((list, li) =>
       list.blobs.map((blob, bi) => ({
@@ -475,30 +180,16 @@ export class ImportEngine {
         properties: blob.properties ?? list.properties,
       })),
     );
-    const run: DriveRun = {
-      job,
-      drive,
-      manifest: read.manifest,
-      manifestBytes: read.bytes,
-      containers: new Map(),
-      bytesDone: 0,
-      bytesTotal: blobs.reduce((n, b) => n + b.blob.length, 0),
-    };
-    this.totals.set(runKey, run.bytesTotal);
+    const progress = this.dc.progress;
+    progress.total = blobs.reduce((n, b) => n + b.blob.length, 0);
+    const records = this.dc.records.earlier;
     const entries = new Map<string, BlobLogEntry>();
-    const fromEarlierRun: { key: string; record: ImportBlobRecord }[] = [];
+    const fromEarlierRun: { key: string; record: CopyRecord }[] = [];
     let stopped: "cancelled" | "paused" | undefined;
-    // A drive of a cancelled job resumed after a restart writes no further blob (SPEC §2.3).
-    if (outlook === "cancelled") this.stopRequests.add(runKey);
     let next = 0;
-    const progress = setInterval(
-      () => void this.reportProgress(run),
-      this.deps.progressIntervalMs ?? 1000,
-    );
-    progress.unref();
     const worker = async () => {
       for (;;) {
-        if (this.stopping || stopped) return;
+        if (stopped) return;
         const i = next++;
         if (i >= blobs.length) return;
         const item = blobs[i]!;
@@ -506,63 +197,57 @@ export class ImportEngine {
         if (record && record.status !== "writing") {
           entries.set(item.key, record.detail.entry as BlobLogEntry);
           if (record.status === "done") {
-            run.bytesDone += item.blob.length;
+            progress.done += item.blob.length;
             fromEarlierRun.push({ key: item.key, record });
           }
           continue;
         }
-        await this.onBlobStart?.({ job: job.name, driveId: drive.driveId, index: i });
-        // A cancel or a fault takes effect at the next blob boundary: the lifecycle's
-        // stopCopy effect says so, and the job as stored says which it was.
-        if (this.stopRequests.has(runKey)) {
-          const now = copyOutlook(await this.deps.store.get(job), drive.driveId);
-          if (now !== "copy") {
-            stopped ??= now;
-            return;
-          }
-          this.stopRequests.delete(runKey);
+        // A cancel, a fault, the runner stopping or its lease lost take effect here.
+        const outlook = await this.dc.boundary(i);
+        if (outlook !== "copy") {
+          stopped ??= outlook;
+          return;
         }
         entries.set(
           item.key,
-          await this.importBlob(run, item.key, item.blob, item.metadata, item.properties, record),
+          await this.importBlob(item.key, item.blob, item.metadata, item.properties, record),
         );
       }
     };
-    try {
-      await Promise.all(Array.from({ length: this.deps.blobConcurrency ?? 8 }, worker));
-      if (this.stopping || stopped === "paused") return;
-      // What this engine cannot trust: blobs written before a restart. Check them at the
-      // endpoint (it may have lost its last writes in the same crash) and redo any missing.
-      for (const { key, record } of stopped ? [] : fromEarlierRun) {
-        const { container, name } = splitBlobPath(record.finalPath!);
-        const props = await (
-          await this.container(run, container)
-        )
-          .getBlobClient(name)
-          .getProperties()
-          .catch(() => undefined);
-        const pageBlob = record.detail.blobType === "PageBlob";
-        const intact = pageBlob
-          ? props?.contentLength === record.detail.length
-          : props !== undefined &&
-            sameContent(props, record.detail.length as number, record.detail.md5 as string);
-        if (intact) continue;
-        const item = blobs.find((b) => b.key === key)!;
-        run.bytesDone -= item.blob.length;
-        entries.set(
-          key,
-          await this.importBlob(run, key, item.blob, item.metadata, item.properties, {
-            ...record,
-            status: "writing",
-          }),
-        );
-      }
-    } finally {
-      clearInterval(progress);
+    // Every worker ends before the copy does (one that fails, e.g. on a lost lease, does
+    // not leave the others writing behind its back).
+    const settled = await Promise.allSettled(Array.from({ length: this.dc.concurrency }, worker));
+    const thrown = settled.find((r) => r.status === "rejected");
+    if (thrown) throw thrown.reason;
+    if (stopped === "paused") return { kind: "paused" };
+    // What this copier cannot trust: blobs written before a restart or by another worker.
+    // Check them at the endpoint (it may have lost its last writes in the same crash) and
+    // redo any missing.
+    for (const { key, record } of stopped ? [] : fromEarlierRun) {
+      const { container, name } = splitBlobPath(record.finalPath!);
+      const props = await (
+        await this.container(container)
+      )
+        .getBlobClient(name)
+        .getProperties()
+        .catch(() => undefined);
+      const pageBlob = record.detail.blobType === "PageBlob";
+      const intact = pageBlob
+        ? props?.contentLength === record.detail.length
+        : props !== undefined &&
+          sameContent(props, record.detail.length as number, record.detail.md5 as string);
+      if (intact) continue;
+      const item = blobs.find((b) => b.key === key)!;
+      progress.done -= item.blob.length;
+      entries.set(
+        key,
+        await this.importBlob(key, item.blob, item.metadata, item.properties, {
+          ...record,
+          status: "writing",
+        }),
+      );
     }
-    if (this.stopping) return;
     const cancelled = stopped === "cancelled";
-    await this.reportProgress(run);
     const ordered = blobs
       .map((b) => entries.get(b.key))
       .filter((e): e is BlobLogEntry => e !== undefined);
@@ -586,80 +271,41 @@ export class ImportEngine {
       : warned || cancelled
         ? "CompletedWithWarnings"
         : "Completed";
-    await this.complete(
-      run,
+    return {
+      kind: "finished",
       status,
-      ordered,
-      run.bytesDone,
-      cancelled ? "Cancelled" : status,
-      cancelled
+      entries: ordered,
+      bytesSucceeded: progress.done,
+      copyStatus: cancelled ? "Cancelled" : status,
+      message: cancelled
         ? "The job was cancelled; the blobs listed as Cancelled were not imported."
         : undefined,
-    );
+      manifest: read.bytes,
+    };
   }
 
-  private async reportProgress(run: DriveRun): Promise<void> {
-    const percent = run.bytesTotal === 0 ? 100 : Math.floor((run.bytesDone * 100) / run.bytesTotal);
-    try {
-      await applyEvent(
-        this.deps,
-        run.job,
-        (job) => {
-          // A cancel or fault written by another process reaches this copy here.
-          if (copyOutlook(job, run.drive.driveId) !== "copy") {
-            this.stopRequests.add(`${job.uid}:${run.drive.driveId}`);
-          }
-          // Job percentComplete = bytes done / bytes to move over all drives (SPEC §2.1).
-          let done = 0;
-          let total = 0;
-          for (const d of job.driveList) {
-            const mine = d.driveId === run.drive.driveId;
-            done += mine ? run.bytesDone : (d.bytesSucceeded ?? 0);
-            total += mine
-              ? run.bytesTotal
-              : (this.totals.get(`${job.uid}:${d.driveId}`) ?? d.bytesSucceeded ?? 0);
-          }
-          return {
-            type: "reportProgress",
-            driveId: run.drive.driveId,
-            bytesSucceeded: run.bytesDone,
-            percentComplete: percent,
-            jobPercentComplete: total === 0 ? 0 : Math.min(100, Math.floor((done * 100) / total)),
-          };
-        },
-        "engine",
-      );
-    } catch (err) {
-      this.deps.logger?.error({ err, job: run.job.name }, "progress report failed");
-    }
-  }
-
-  private container(run: DriveRun, container: string): Promise<ContainerClient> {
-    let cc = run.containers.get(container);
+  private container(container: string): Promise<ContainerClient> {
+    let cc = this.containers.get(container);
     if (!cc) {
-      cc = this.deps.storage
-        .containerClient(storageAccountName(run.job.storageAccountId), container)
+      cc = this.dc.storage
+        .containerClient(storageAccountName(this.dc.job.storageAccountId), container)
         .then(async (c) => {
           await c.createIfNotExists();
           return c;
         });
-      run.containers.set(container, cc);
+      this.containers.set(container, cc);
     }
     return cc;
   }
 
-  private async readSideFile(
-    run: DriveRun,
-    hp: HashedPath,
-    kind: "metadata" | "properties",
-  ): Promise<string> {
+  private async readSideFile(hp: HashedPath, kind: "metadata" | "properties"): Promise<string> {
     const fail = (status: PartStatus, message: string) =>
       new BlobFailure("CompletedWithErrors", message, { [kind]: { path: hp.path, status } });
-    const path = resolveDriveFile(run.drive.contentPath!, hp.path);
+    const path = resolveDriveFile(this.dc.drive.contentPath!, hp.path);
     if (!path) throw fail("FileNotFound", `the ${kind} file '${hp.path}' is not on the drive`);
     const bytes = await readFile(path).catch(() => undefined);
     if (!bytes) throw fail("FileNotFound", `the ${kind} file '${hp.path}' is not on the drive`);
-    if (hex(createHash("md5").update(bytes).digest()) !== hp.hash.toUpperCase()) {
+    if (md5Hex(bytes) !== hp.hash.toUpperCase()) {
       throw fail(
         "Corrupted",
         `the ${kind} file '${hp.path}' does not match its MD5 in the manifest`,
@@ -669,15 +315,14 @@ export class ImportEngine {
   }
 
   /** Copies one blob; every outcome (also a failure) is recorded durably and returned for the log. */
-  private async importBlob(
-    run: DriveRun,
+  async importBlob(
     key: string,
     blob: ManifestBlob,
     metadataFile: HashedPath | undefined,
     propertiesFile: HashedPath | undefined,
-    earlier: ImportBlobRecord | undefined,
+    earlier: CopyRecord | undefined,
   ): Promise<BlobLogEntry> {
-    const { job, drive } = run;
+    const { drive } = this.dc;
     const base: BlobLogEntry = {
       status: "Completed",
       blobPath: blob.blobPath,
@@ -685,12 +330,12 @@ export class ImportEngine {
       length: blob.length,
     };
     const record = async (
-      status: ImportBlobRecord["status"],
+      status: CopyRecord["status"],
       entry: BlobLogEntry,
       extra: Record<string, unknown> = {},
       finalPath?: string,
     ) => {
-      await this.deps.store.recordImport(job.uid, drive.driveId, {
+      await this.dc.records.put({
         blobKey: key,
         status,
         finalPath,
@@ -717,9 +362,9 @@ export class ImportEngine {
       let props: ReturnType<typeof parsePropertiesFile> | undefined;
       try {
         if (metadataFile)
-          metadata = parseMetadataFile(await this.readSideFile(run, metadataFile, "metadata"));
+          metadata = parseMetadataFile(await this.readSideFile(metadataFile, "metadata"));
         if (propertiesFile)
-          props = parsePropertiesFile(await this.readSideFile(run, propertiesFile, "properties"));
+          props = parsePropertiesFile(await this.readSideFile(propertiesFile, "properties"));
       } catch (e) {
         if (e instanceof BlobFailure) throw e;
         const kind = metadata === undefined && metadataFile ? "metadata" : "properties";
@@ -738,14 +383,14 @@ export class ImportEngine {
         );
       }
       const { container, name } = splitBlobPath(blob.blobPath);
-      const cc = await this.container(run, container);
+      const cc = await this.container(container);
       const claim = (target: string, disposition: DispositionStatus, mode: WriteMode) =>
-        this.deps.store.recordImport(job.uid, drive.driveId, {
+        this.dc.records.put({
           blobKey: key,
           status: "writing",
           finalPath: `${container}/${target}`,
           // `since` is for comparing with the endpoint's dates (see ENDPOINT_CLOCK_SKEW_MS).
-          detail: { disposition, mode, since: this.wallClock.now().getTime() },
+          detail: { disposition, mode, since: this.dc.wallClock.now().getTime() },
         });
       let target = name;
       let disposition: DispositionStatus;
@@ -797,7 +442,7 @@ export class ImportEngine {
         ({ target, disposition, mode } = choice);
         await claim(target, disposition, mode);
       }
-      run.bytesDone += blob.length;
+      this.dc.progress.done += blob.length;
       const entry: BlobLogEntry = {
         ...base,
         blobPath: `${container}/${target}`,
@@ -810,6 +455,7 @@ export class ImportEngine {
         `${container}/${target}`,
       );
     } catch (e) {
+      if (e instanceof LeaseLostError) throw e;
       if (e instanceof BlobFailure)
         return record("failed", { ...base, ...e.part, status: e.status, message: e.message });
       const message = (e as Error).message;
@@ -912,7 +558,7 @@ export class ImportEngine {
       await pages.create(blob.length, { blobHTTPHeaders: headers, metadata, conditions });
       try {
         for (const r of blob.ranges) {
-          await this.buffers.with(async (buf) => {
+          await this.dc.buffers.with(async (buf) => {
             const data = await readRange(fh, r.offset, r.length, buf);
             const digest = createHash("md5").update(data).digest();
             if (hex(digest) !== r.hash.toUpperCase()) throw corrupted(r.offset, r.length);
@@ -937,7 +583,7 @@ export class ImportEngine {
     if (singleRequest(blob)) {
       const r = blob.ranges[0];
       const md5 = expectedMd5(blob);
-      await this.buffers.with(async (buf) => {
+      await this.dc.buffers.with(async (buf) => {
         const data = r ? await readRange(fh, r.offset, r.length, buf) : buf.subarray(0, 0);
         // The SDK sends `transactionalContentMD5` as Content-MD5; its types leave it out.
         const options: BlockBlobUploadOptions & { transactionalContentMD5: Uint8Array } = {
@@ -964,7 +610,7 @@ export class ImportEngine {
     try {
       for (let i = 0; i < blob.ranges.length; i++) {
         const r = blob.ranges[i]!;
-        const buf = await this.buffers.acquire();
+        const buf = await this.dc.buffers.acquire();
         let staged: Promise<unknown>;
         try {
           const data = await readRange(fh, r.offset, r.length, buf);
@@ -974,9 +620,9 @@ export class ImportEngine {
             block.stageBlock(ids[i]!, data, data.length, {
               transactionalContentMD5: Buffer.from(r.hash, "hex"),
             }),
-          ).finally(() => this.buffers.release(buf));
+          ).finally(() => this.dc.buffers.release(buf));
         } catch (e) {
-          this.buffers.release(buf);
+          this.dc.buffers.release(buf);
           throw e;
         }
         // Handled now, awaited below: a failed stage must not become an unhandled rejection.

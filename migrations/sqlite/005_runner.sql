@@ -1,0 +1,15 @@
+-- One row per drive a transfer runner has claimed (issue 12 items 3 and 4): who holds it,
+-- the claim's token (one more with every claim; writes fenced by a lease check it) and
+-- until when the lease runs (ms since the epoch), whether the copy finished, and the
+-- drive's own progress, so drives do not all write one job row for it.
+CREATE TABLE drive_runs (
+  job_uid TEXT NOT NULL,
+  drive_key TEXT NOT NULL,
+  owner TEXT,
+  token INTEGER NOT NULL DEFAULT 0,
+  lease_until INTEGER,
+  finished INTEGER NOT NULL DEFAULT 0,
+  bytes_done INTEGER NOT NULL DEFAULT 0,
+  bytes_total INTEGER,
+  PRIMARY KEY (job_uid, drive_key)
+) WITHOUT ROWID;
