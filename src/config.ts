@@ -473,12 +473,22 @@ function authSettings(
         typeof g?.principal !== "string" ||
         g.principal === "" ||
         !Array.isArray(g.subscriptions) ||
-        g.subscriptions.some((s) => typeof s !== "string" || s === ""),
+        g.subscriptions.some((s) => typeof s !== "string" || s === "") ||
+        (g.kind !== undefined && g.kind !== "user" && g.kind !== "app") ||
+        (g.issuer !== undefined && (typeof g.issuer !== "string" || g.issuer === "")),
     )
   ) {
     throw new ConfigError(
-      'auth.grants: use a list of { "principal": "<oid, appid or upn>", "subscriptions": ["<id>" or "*"] }.',
+      'auth.grants: use a list of { "principal": "<object id, or application id>", "kind": "user" (default) or "app", "issuer": "<issuer>" (needed with several issuers), "subscriptions": ["<id>" or "*"] }.',
     );
+  }
+  for (const g of grantsRaw as Grant[]) {
+    // A mail address or user name is a display claim: mutable, never proof of who calls.
+    if (g.principal.includes("@")) {
+      throw new ConfigError(
+        `auth.grants: '${g.principal}' looks like a mail address or user name; grant the user's object id (oid) instead (display claims such as upn and email never authorize).`,
+      );
+    }
   }
   const grants = grantsRaw as Grant[];
   const subscriptionsClaim = pick(
@@ -515,6 +525,18 @@ function authSettings(
   }
   if (token.jwksUri !== undefined && !/^https?:\/\//.test(token.jwksUri)) {
     throw new ConfigError(`auth.jwksUri: '${token.jwksUri}' is not an http(s) URL.`);
+  }
+  for (const g of grants) {
+    if (g.issuer === undefined && token.issuers.length > 1) {
+      throw new ConfigError(
+        `auth.grants: the grant for '${g.principal}' must name its issuer, since several issuers are configured (the same id from another issuer is another principal).`,
+      );
+    }
+    if (g.issuer !== undefined && !token.issuers.includes(g.issuer)) {
+      throw new ConfigError(
+        `auth.grants: the grant for '${g.principal}' names issuer '${g.issuer}', which is not one of auth.issuer (${token.issuers.join(", ")}).`,
+      );
+    }
   }
   if (grants.length === 0 && subscriptionsClaim === undefined) {
     throw new ConfigError(

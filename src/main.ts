@@ -82,7 +82,7 @@ function accessOf(config: Readonly<Config>, logger: pino.Logger): Access {
     (message) => logger.warn(message),
   );
   void verifier.refresh();
-  return new Access(config.auth, verifier);
+  return new Access(config.auth, verifier, token.issuers);
 }
 
 /** The certificate and key to serve https with, read now (errors name the file). */
@@ -332,6 +332,7 @@ export async function startService(
         logger,
         ready: isReady,
         operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
+        blobs: storage,
         access,
         ...(https ? { https } : {}),
       })

@@ -9,9 +9,17 @@ import { DomainError } from "../domain/errors.ts";
 import type { Principal } from "../service/job-service.ts";
 import { TokenError, type Claims, type TokenVerifier } from "./tokens.ts";
 
+/**
+ * A grant names one principal of one issuer: `kind` "user" (the default) matches a token
+ * whose `oid` (or, from an issuer that has no `oid`, whose `sub`) equals `principal`;
+ * "app" matches an app-only token whose application id (`appid`, else `azp`) equals it.
+ * Display claims (`upn`, `email`, `preferred_username`, `unique_name`, `name`) never match.
+ */
 export interface Grant {
-  /** Matched against the token's oid, sub, appid, azp, upn, unique_name, preferred_username, email. */
   principal: string;
+  kind?: "user" | "app";
+  /** The issuer the principal belongs to; may be left out when one issuer is configured. */
+  issuer?: string;
   /** Subscription ids, or "*" for all. */
   subscriptions: string[];
 }
@@ -23,33 +31,81 @@ export interface AuthSettings {
   subscriptionsClaim?: string;
 }
 
+/** Who a verified token is: its issuer, the kind of principal, and the immutable id. */
+export interface Identity {
+  issuer: string;
+  kind: "user" | "app";
+  id: string;
+}
+
 export interface Caller {
   principal: Principal;
   /** "*" or lower-cased subscription ids. */
   subscriptions: "*" | ReadonlySet<string>;
   /** When the caller's token expires (ms since the epoch); absent under development auth. */
   expiresAt?: number;
+  /** The verified identity (token auth only). */
+  identity?: Identity;
 }
 
 export const DEVELOPER: Principal = { id: "developer@drivebay.local", type: "User" };
 
-const ID_CLAIMS = [
-  "oid",
-  "sub",
-  "appid",
-  "azp",
-  "upn",
-  "unique_name",
-  "preferred_username",
-  "email",
-] as const;
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
-/** systemData's createdBy: the user's name when the token has one, else the application's id. */
+/**
+ * The identity of a verified token (ADR 0009). App-only tokens, by Entra ID's token
+ * reference: `idtyp: "app"` when the optional claim is sent; without it, a token with no
+ * `scp` (no delegated scopes) whose `oid` equals its `sub` (the service principal is its
+ * own subject). An app is named by its application id (`appid` in v1 tokens, `azp` in
+ * v2). Everything else is a user (or a delegated call on a user's behalf) named by `oid`,
+ * or by `sub` from issuers without `oid`: in delegated tokens `appid`/`azp` name only the
+ * client application the user signed in with, so they never make the caller that app.
+ */
+export function identityOf(claims: Claims): Identity | undefined {
+  const issuer = str(claims.iss);
+  if (!issuer) return undefined;
+  const oid = str(claims.oid);
+  const sub = str(claims.sub);
+  const idtyp = str(claims.idtyp);
+  const appOnly =
+    idtyp === "app" ||
+    (idtyp === undefined && claims.scp === undefined && oid !== undefined && oid === sub);
+  if (appOnly) {
+    const app = str(claims.appid) ?? str(claims.azp);
+    return app ? { issuer, kind: "app", id: app } : undefined;
+  }
+  const id = oid ?? sub;
+  return id ? { issuer, kind: "user", id } : undefined;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids compare exactly, except GUIDs (Entra's oids and appids), which ignore case. */
+function sameId(a: string, b: string): boolean {
+  return a === b || (GUID.test(a) && a.toLowerCase() === b.toLowerCase());
+}
+
+function grantMatches(g: Grant, who: Identity, onlyIssuer: string | undefined): boolean {
+  const issuer = g.issuer ?? onlyIssuer;
+  return issuer === who.issuer && (g.kind ?? "user") === who.kind && sameId(g.principal, who.id);
+}
+
+/**
+ * systemData's createdBy, and nothing else (display claims never authorize): a user's name
+ * when the token has one, else their id; an app-only caller's application id.
+ */
 export function principalOfClaims(claims: Claims): Principal | undefined {
-  const user = claims.upn ?? claims.unique_name ?? claims.preferred_username ?? claims.email;
-  if (typeof user === "string") return { id: user, type: "User" };
-  const app = claims.appid ?? claims.azp ?? claims.oid ?? claims.sub;
-  if (typeof app === "string") return { id: app, type: "Application" };
+  const who = identityOf(claims);
+  if (who?.kind === "app") return { id: who.id, type: "Application" };
+  const user =
+    str(claims.upn) ??
+    str(claims.unique_name) ??
+    str(claims.preferred_username) ??
+    str(claims.email);
+  if (user) return { id: user, type: "User" };
+  if (who) return { id: who.id, type: "User" };
+  const app = str(claims.appid) ?? str(claims.azp);
+  if (app) return { id: app, type: "Application" };
   return undefined;
 }
 
@@ -78,6 +134,8 @@ export class Access {
   constructor(
     readonly settings: AuthSettings,
     private readonly verifier: TokenVerifier | undefined,
+    /** The configured token issuers (grants without `issuer` need exactly one). */
+    private readonly issuers: readonly string[] = [],
   ) {
     // Fail closed: token auth without a verifier must never fall back to accepting anything.
     if (settings.mode === "token" && !verifier) {
@@ -110,12 +168,13 @@ export class Access {
     return this.callerOf(claims);
   }
 
+  /** The issuer a grant without `issuer` belongs to: the configured one, when there is one. */
+  private get onlyIssuer(): string | undefined {
+    return this.issuers.length === 1 ? this.issuers[0] : undefined;
+  }
+
   callerOf(claims: Claims): Caller {
-    const ids = new Set(
-      ID_CLAIMS.map((c) => claims[c])
-        .filter((v): v is string => typeof v === "string")
-        .map((v) => v.toLowerCase()),
-    );
+    const who = identityOf(claims);
     const subs = new Set<string>();
     let all = false;
     const add = (list: unknown[]) => {
@@ -125,8 +184,10 @@ export class Access {
         else subs.add(s.toLowerCase());
       }
     };
-    for (const g of this.settings.grants) {
-      if (ids.has(g.principal.toLowerCase())) add(g.subscriptions);
+    if (who) {
+      for (const g of this.settings.grants) {
+        if (grantMatches(g, who, this.onlyIssuer)) add(g.subscriptions);
+      }
     }
     const claimName = this.settings.subscriptionsClaim;
     if (claimName) {
@@ -138,6 +199,7 @@ export class Access {
       principal: principalOfClaims(claims) ?? { id: "unknown", type: "Application" },
       subscriptions: all ? "*" : subs,
       ...(typeof claims.exp === "number" ? { expiresAt: claims.exp * 1000 } : {}),
+      ...(who ? { identity: who } : {}),
     };
   }
 }

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from "commander";
 import { parseDriveSize } from "../domain/export/sizes.ts";
+import { jobStateNamed, unknownJobStateMessage } from "../domain/job/state-names.ts";
 
 /** A `key=value,…` group: its keys (canonical spelling) and which of them are integers. */
 export interface KeyValueShape {
@@ -143,6 +144,13 @@ export function byteCount(text: string): number {
     throw new InvalidArgumentError(`must be a whole number of bytes (0 or more); got '${text}'.`);
   }
   return n;
+}
+
+/** A job state in any case, as the API spells it (`shipping` → `Shipping`). */
+export function jobState(text: string): string {
+  const state = jobStateNamed(text);
+  if (state === undefined) throw new InvalidArgumentError(unknownJobStateMessage(text));
+  return state;
 }
 
 /** A drive size: bytes, or decimal units like `500GB` / `2TB` (1 GB = 10^9 bytes). */

@@ -4,6 +4,7 @@
  * `verify` checks a drive folder against its manifest (SPEC §4.6).
  */
 import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
+import { humanBytes, humanRate } from "./units.ts";
 import { readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -35,27 +36,13 @@ import {
   setAction,
 } from "./command.ts";
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
+import { registerPreviewExport } from "./preview-export.ts";
 
 const DEFAULT_DATA_DIR = ".drivebay";
 const JOB_GROUP = "Add the drive to a job, or create the job with it (optional):";
 
 // ---------------------------------------------------------------------------------------
 // Progress on stderr: a bar redrawn in place on a terminal, a plain line now and then otherwise.
-
-function size(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${units[u]}`;
-}
-
-function rate(bytes: number, ms: number): string {
-  return ms > 0 ? `${size((bytes * 1000) / ms)}/s` : "-";
-}
 
 interface Meter {
   update(bytes: number, bytesTotal: number, items: string): void;
@@ -73,9 +60,11 @@ function meter(io: Io, verb: string): Meter {
       const now = performance.now();
       if (now - last < (tty ? 100 : 10_000)) return;
       last = now;
+      const rate = humanRate(bytes, now - started);
       const pct = bytesTotal > 0 ? Math.floor((bytes * 100) / bytesTotal) : 100;
       const status =
-        `${pct}% ${size(bytes)}/${size(bytesTotal)}, ${items}, ` + rate(bytes, now - started);
+        `${pct}% ${humanBytes(bytes)}/${humanBytes(bytesTotal)}, ${items}` +
+        (rate ? `, ${rate}` : "");
       if (tty) {
         const width = 30;
         const fill = Math.round((width * pct) / 100);
@@ -194,10 +183,13 @@ function checkCreating(job: JobResponse, name: string): void {
 }
 
 function summary(r: PrepareResult, ms: number): string {
+  const rate = humanRate(r.copiedBytes, ms);
   const resumed = r.resumedFiles > 0 ? `, ${r.resumedFiles} already on the drive` : "";
   return (
-    `prepared ${r.files} file(s), ${size(r.bytes)} (${r.copiedFiles} copied${resumed}) in ` +
-    `${(ms / 1000).toFixed(1)} s, ${rate(r.copiedBytes, ms)}\n` +
+    `prepared ${r.files} file(s), ${humanBytes(r.bytes)} (${r.copiedFiles} copied${resumed}) in ` +
+    `${(ms / 1000).toFixed(1)} s` +
+    (rate ? `, ${rate}` : r.copiedBytes > 0 ? "" : ", nothing left to copy") +
+    "\n" +
     `manifest: ${r.manifestPath} (${r.driveFiles} blob(s) on the drive)\n` +
     `journal:  ${r.journalPath}\n`
   );
@@ -409,7 +401,7 @@ function manifestFileOf(driveDir: string, manifest: string | undefined, cmd: Com
 
 function verifyTable(r: VerifyResult): string {
   if (r.ok) {
-    return `ok: ${r.blobs} blob(s), ${size(r.bytes)} verified; manifestHash ${r.manifestHash}\n`;
+    return `ok: ${r.blobs} blob(s), ${humanBytes(r.bytes)} verified; manifestHash ${r.manifestHash}\n`;
   }
   return table(
     ["STATUS", "FILE", "MESSAGE"],
@@ -463,4 +455,5 @@ export function registerDriveCommands(program: Command, io: Io): void {
     .description("prepare import drives and verify drives against their manifests");
   registerPrepare(drive, io);
   registerVerify(drive, io);
+  registerPreviewExport(drive, io);
 }

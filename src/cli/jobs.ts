@@ -21,6 +21,7 @@ import {
   boolean,
   DELIVERY_PACKAGE,
   DRIVE,
+  jobState,
   keyValues,
   positiveInt,
   repeated,
@@ -341,7 +342,11 @@ function registerList(job: Command, io: Io): void {
     },
   )
     .option("--all-resource-groups", "list the jobs of every resource group of the subscription")
-    .option("--state <state>", "only jobs in this state (Creating, Shipping, Received, …)")
+    .option(
+      "--state <state>",
+      "only jobs in this state (Creating, Shipping, Received, …)",
+      jobState,
+    )
     .addOption(new Option("--type <type>", "only jobs of this type").choices(JOB_TYPE_CHOICES))
     .option("--top <n>", "at most n jobs", positiveInt)
     .addHelpText(
@@ -388,7 +393,11 @@ function registerUpdate(job: Command, io: Io): void {
       print(updated, () => jobDetails(updated));
     },
   )
-    .option("--state <state>", "Shipping: the drives are on their way (needs the shipping details)")
+    .option(
+      "--state <state>",
+      "Shipping: the drives are on their way (needs the shipping details)",
+      jobState,
+    )
     .addOption(shippingOptions.deliveryPackage())
     .addOption(shippingOptions.returnAddress())
     .addOption(shippingOptions.returnShipping())

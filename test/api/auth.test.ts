@@ -23,8 +23,8 @@ describe("token auth", () => {
       config: tokenAuthConfig(
         issuer,
         [
-          { principal: "ada@example.test", subscriptions: [SUBSCRIPTION] },
-          { principal: "ops-pipeline", subscriptions: ["*"] },
+          { principal: "oid-ada", subscriptions: [SUBSCRIPTION] },
+          { principal: "ops-pipeline", kind: "app", subscriptions: ["*"] },
         ],
         { jwksUri },
       ),
@@ -50,7 +50,9 @@ describe("token auth", () => {
     for await (const j of c.jobs.listBySubscription()) listed.push(j.name);
     assert.deepEqual(listed, ["tok-1"]);
     // The ES256 key of the same issuer works too; tenant-level operations need only a token.
-    const ec = server.client({ token: issuer.token({ upn: "ada@example.test" }, { kid: "ec-1" }) });
+    const ec = server.client({
+      token: issuer.token({ oid: "oid-ada", upn: "ada@example.test" }, { kid: "ec-1" }),
+    });
     assert.ok((await ec.locations.get("westus")).name);
     await assertConformant(t, server.exchanges);
   });
@@ -91,7 +93,7 @@ describe("token auth", () => {
     // ops-pipeline may use every subscription; it creates a job in OTHER.
     const ops = server.client({
       subscriptionId: OTHER,
-      token: issuer.token({ appid: "ops-pipeline" }),
+      token: issuer.token({ appid: "ops-pipeline", idtyp: "app" }),
     });
     const theirs = await ops.jobs.create("theirs", "rg", importJob());
     assert.equal(theirs.systemData?.createdByType, "Application");
@@ -156,9 +158,7 @@ describe("token auth over https", () => {
   before(async () => {
     server = await startTestServer({
       config: {
-        ...tokenAuthConfig(issuer, [
-          { principal: "ada@example.test", subscriptions: [SUBSCRIPTION] },
-        ]),
+        ...tokenAuthConfig(issuer, [{ principal: "oid-ada", subscriptions: [SUBSCRIPTION] }]),
         tls: { certFile: join(tls, "localhost.crt"), keyFile: join(tls, "localhost.key") },
       },
     });
@@ -188,7 +188,7 @@ describe("token auth over https", () => {
           script,
           "--",
           server.url,
-          issuer.token({ upn: "ada@example.test" }),
+          issuer.token({ oid: "oid-ada", upn: "ada@example.test" }),
           SUBSCRIPTION,
         ],
         {

@@ -289,13 +289,21 @@ for (const apiVersion of API_VERSIONS) {
         400,
         "InvalidStateTransition",
       );
+      // A name that is no state says so and suggests the nearest (not "set by the service").
+      const typo = await rejectsWith(
+        c.jobs.update("patchy", "rg", { state: "Shiped" }),
+        400,
+        "InvalidRequestContent",
+      );
+      assert.match(typo.message, /'Shiped' is not a job state; did you mean 'Shipping'\?/);
       await rejectsWith(
         c.jobs.update("patchy", "rg", { logLevel: "Chatty" }),
         400,
         "InvalidRequestContent",
       );
+      // State names match without regard to case, as ARM enum values do.
       const shipped = await c.jobs.update("patchy", "rg", {
-        state: "Shipping",
+        state: "shipping",
         returnShipping,
         deliveryPackage,
       });

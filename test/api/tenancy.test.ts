@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startTestServer, type TestServer } from "../support/server.ts";
 import { assertConformant } from "../support/conformance.ts";
-import { TestIssuer, tokenAuthConfig } from "../support/tokens.ts";
+import { ISSUER, TestIssuer, tokenAuthConfig } from "../support/tokens.ts";
 import { exportJob, importJob, rejectsWith } from "./fixtures.ts";
 
 export const S1 = "11111111-0000-4000-8000-000000000001";
@@ -161,5 +161,99 @@ describe("tenancy: storage accounts belong to a subscription", () => {
     const job = await stored(S1, "a-import");
     assert.equal(job?.storageAccountId, A_DATA);
     assert.equal(job?.version, 1, "the job was not written");
+  });
+});
+
+describe("tenancy: identities that cannot be spoofed", () => {
+  const issuer = new TestIssuer();
+  const OTHER_ISSUER = "https://login.example.test/tenant-2/v2.0";
+  const APP = "7f000000-aaaa-4bbb-8ccc-dddddddddddd";
+  let server: TestServer;
+  before(async () => {
+    const jwksUri = await issuer.serve();
+    const config = tokenAuthConfig(
+      issuer,
+      [
+        { principal: "oid-alice", issuer: ISSUER, subscriptions: [S1] },
+        { principal: APP, kind: "app", issuer: ISSUER, subscriptions: [S2] },
+        { principal: "oid-bob", issuer: OTHER_ISSUER, subscriptions: [S2] },
+      ],
+      { jwksUri },
+      [{ name: "adata", subscriptionId: S1, resourceGroup: "rg-a" }],
+    );
+    const auth = config.auth!;
+    server = await startTestServer({
+      config: {
+        ...config,
+        auth: { ...auth, token: { ...auth.token!, issuers: [ISSUER, OTHER_ISSUER] } },
+      },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await issuer.close();
+  });
+
+  const as = (sub: string, claims: Record<string, unknown>) =>
+    server.client({ subscriptionId: sub, token: issuer.token(claims) });
+
+  test("the granted principals work: a user by oid, an app-only token by its application id", async () => {
+    const a = await as(S1, { oid: "oid-alice", sub: "s-a", scp: "user_impersonation" }).jobs.create(
+      "alices",
+      "rg",
+      importJob({ storageAccountId: A_DATA }),
+    );
+    assert.equal(a.systemData?.createdByType, "User");
+    const app = as(S2, { appid: APP, idtyp: "app", oid: "sp-oid", sub: "sp-oid" });
+    const listed = [];
+    for await (const j of app.jobs.listBySubscription()) listed.push(j.name);
+    assert.deepEqual(listed, []);
+  });
+
+  test("each spoofing token is refused (403) and changes nothing", async () => {
+    const spoofs: [string, string, Record<string, unknown>][] = [
+      ["email = another's oid", S1, { oid: "oid-mallory", scp: "x", email: "oid-alice" }],
+      ["upn = another's oid", S1, { oid: "oid-mallory", scp: "x", upn: "oid-alice" }],
+      [
+        "preferred_username = another's oid",
+        S1,
+        { oid: "oid-mallory", scp: "x", preferred_username: "oid-alice" },
+      ],
+      [
+        "a user token carrying a granted app's azp",
+        S2,
+        { oid: "oid-mallory", sub: "m", scp: "user_impersonation", azp: APP, appid: APP },
+      ],
+      ["another issuer with the same oid", S1, { iss: OTHER_ISSUER, oid: "oid-alice" }],
+      ["the right oid with the wrong kind", S2, { appid: "oid-bob", idtyp: "app" }],
+    ];
+    for (const [why, sub, claims] of spoofs) {
+      const c = as(sub, claims);
+      await rejectsWith(c.jobs.get("alices", "rg"), 403, "AuthorizationFailed").catch((e) => {
+        throw new Error(`${why}: ${(e as Error).message}`);
+      });
+      await rejectsWith(
+        c.jobs.create("spoofed", "rg", importJob({ storageAccountId: A_DATA })),
+        403,
+        "AuthorizationFailed",
+      );
+      await rejectsWith(
+        c.jobs.update("alices", "rg", { tags: { spoofed: why.slice(0, 20) } }),
+        403,
+        "AuthorizationFailed",
+      );
+    }
+    const alices = await server.jobs.get({
+      subscriptionId: S1,
+      resourceGroup: "rg",
+      name: "alices",
+    });
+    assert.deepEqual(alices.tags, {});
+    assert.equal(alices.version, 1);
+    for (const sub of [S1, S2]) {
+      await assert.rejects(
+        server.jobs.get({ subscriptionId: sub, resourceGroup: "rg", name: "spoofed" }),
+      );
+    }
   });
 });

@@ -22,8 +22,8 @@ describe("customer portal, token auth", () => {
     if (SKIP) return;
     server = await startTestServer({
       config: tokenAuthConfig(issuer, [
-        { principal: "grace@example.test", subscriptions: [SUBSCRIPTION] },
-        { principal: "ops-pipeline", subscriptions: ["*"] },
+        { principal: "oid-grace", subscriptions: [SUBSCRIPTION] },
+        { principal: "ops-pipeline", kind: "app", subscriptions: ["*"] },
       ]),
     });
     browser = await launch();
@@ -39,7 +39,7 @@ describe("customer portal, token auth", () => {
     async (t) => {
       const ops = server.client({
         subscriptionId: OTHER,
-        token: issuer.token({ appid: "ops-pipeline" }),
+        token: issuer.token({ appid: "ops-pipeline", idtyp: "app" }),
       });
       await ops.jobs.create("not-yours", "rg", importJob());
       const { page, errors } = await newPage(browser);
@@ -69,7 +69,9 @@ describe("customer portal, token auth", () => {
       assert.deepEqual(await shownError(page), { code: expected.code, message: expected.message });
       assert.match(expected.message, /audience/);
 
-      await page.getByLabel("Access token").fill(issuer.token({ upn: "grace@example.test" }));
+      await page
+        .getByLabel("Access token")
+        .fill(issuer.token({ oid: "oid-grace", upn: "grace@example.test" }));
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.waitForURL(target);
       assert.ok(await page.getByRole("button", { name: "Sign out" }).isVisible());
@@ -122,7 +124,7 @@ describe("customer portal, token auth", () => {
       await page.getByRole("button", { name: "Create job" }).click();
       await page.locator("#notice", { hasText: "The job was created." }).waitFor();
       const created = await server
-        .client({ token: issuer.token({ upn: "grace@example.test" }) })
+        .client({ token: issuer.token({ oid: "oid-grace", upn: "grace@example.test" }) })
         .jobs.get("graces-job", "rg");
       assert.equal(created.systemData?.createdBy, "grace@example.test");
 

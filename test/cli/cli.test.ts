@@ -99,7 +99,8 @@ describe("drivebay CLI", () => {
     assert.match(listed.out, /^NAME +RESOURCE GROUP +TYPE +STATE/);
     assert.match(listed.out, /^cli-import +default +Import +Creating +false +westus/m);
 
-    const shipped = await cliJson<Job>(argv`job update -n cli-import --state Shipping
+    // The CLI matches the state's case itself.
+    const shipped = await cliJson<Job>(argv`job update -n cli-import --state shipping
       --delivery-package ${DELIVERY_PACKAGE} --return-address ${RETURN_ADDRESS}
       --return-shipping ${RETURN_SHIPPING}`);
     assert.equal(shipped.properties.state, "Shipping");
@@ -255,6 +256,10 @@ describe("drivebay CLI", () => {
     assert.match(nothing.err, /nothing to update/);
 
     assert.equal((await bin(argv`no-such-command`)).code, 2);
+
+    const typo = await runCli(argv`job update -n cli-x --state shiped --endpoint ${server.url}`);
+    assert.equal(typo.code, 2);
+    assert.match(typo.err, /'shiped' is not a job state; did you mean 'Shipping'\?/);
 
     const badRequest = await bin(argv`job create -n cli-x -l atlantis --storage-account acct
       --drive ${DRIVE} --endpoint ${server.url}`);

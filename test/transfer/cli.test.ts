@@ -50,13 +50,17 @@ describe("drivebay drive prepare / verify", () => {
       manifestHash: md5(readFileSync(join(drive, "D1.manifest"))),
       driveHeaderHash: "",
     });
-    assert.match(r.err, /prepared 8 file\(s\), 16\.0 MiB \(8 copied\)/);
+    assert.match(
+      r.err,
+      /prepared 8 file\(s\), 16\.0 MiB \(8 copied\) in \d+\.\d s, \d+(\.\d)? (B|KiB|MiB|GiB)\/s\n/,
+    );
     assert.doesNotMatch(r.err, /\r/, "no progress bar when stderr is not a terminal");
 
     const table = await bin(prepareArgs(csv, drive, "D1"));
     assert.equal(table.code, 0, table.err);
     assert.match(table.out, /^manifestHash +[0-9A-F]{32}$/m);
-    assert.match(table.err, /8 already on the drive/);
+    assert.match(table.err, /8 already on the drive\) in \d+\.\d s, nothing left to copy\n/);
+    assert.doesNotMatch(table.err, /B\/s/, "no rate when nothing was copied");
 
     const ok = await bin(["drive", "verify", "--drive", drive]);
     assert.equal(ok.code, 0, ok.err);

@@ -127,41 +127,71 @@ describe("token verification", () => {
 });
 
 describe("grants", () => {
+  const S1 = "aaaa0000-0000-4000-8000-000000000001";
+  const S2 = "bbbb0000-0000-4000-8000-000000000002";
+  const OID = "0e5a4b3c-1111-4222-8333-944455556666";
+  const APP = "7f000000-aaaa-4bbb-8ccc-dddddddddddd";
   const access = new Access(
     {
       mode: "token",
       grants: [
-        { principal: "U1", subscriptions: ["AAAA0000-0000-4000-8000-000000000001"] },
-        { principal: "ops-app", subscriptions: ["*"] },
+        { principal: OID, subscriptions: [S1] },
+        { principal: APP, kind: "app", subscriptions: ["*"] },
       ],
       subscriptionsClaim: "subscriptions",
     },
     verifier(),
+    [ISSUER],
   );
+  const of = (claims: Record<string, unknown>) => access.callerOf({ iss: ISSUER, ...claims });
 
-  test("by principal (any id claim, any case), by claim, or all", () => {
-    const u1 = access.callerOf({ oid: "u1", upn: "ada@example.test" });
+  test("a user by oid (GUIDs in any case), an app-only caller by its application id, or by claim", () => {
+    const u1 = of({ oid: OID.toUpperCase(), sub: "pairwise-1", upn: "ada@example.test", scp: "x" });
     assert.deepEqual(u1.principal, { id: "ada@example.test", type: "User" });
-    assert.ok(allows(u1, "aaaa0000-0000-4000-8000-000000000001"));
-    assert.ok(!allows(u1, "bbbb0000-0000-4000-8000-000000000002"));
-    const app = access.callerOf({ appid: "ops-app" });
-    assert.deepEqual(app.principal, { id: "ops-app", type: "Application" });
-    assert.ok(allows(app, "bbbb0000-0000-4000-8000-000000000002"));
-    const claimed = access.callerOf({
-      oid: "u9",
-      subscriptions: ["bbbb0000-0000-4000-8000-000000000002", "*"],
-    });
-    assert.ok(allows(claimed, "BBBB0000-0000-4000-8000-000000000002"));
-    assert.ok(
-      !allows(claimed, "cccc0000-0000-4000-8000-000000000003"),
-      "a token claim never grants all",
+    assert.deepEqual(u1.identity, { issuer: ISSUER, kind: "user", id: OID.toUpperCase() });
+    assert.ok(allows(u1, S1));
+    assert.ok(!allows(u1, S2));
+    // App-only: idtyp "app", or (no idtyp) no scp and oid equal to sub.
+    for (const claims of [
+      { appid: APP, idtyp: "app", oid: "sp-1", sub: "sp-1" },
+      { azp: APP, oid: "sp-1", sub: "sp-1" },
+    ]) {
+      const app = of(claims);
+      assert.deepEqual(app.principal, { id: APP, type: "Application" });
+      assert.ok(allows(app, S2), JSON.stringify(claims));
+    }
+    const claimed = of({ oid: "u9", subscriptions: [S2, "*"] });
+    assert.ok(allows(claimed, S2.toUpperCase()));
+    assert.ok(!allows(claimed, "cccc0000-0000-4000-8000-000000000003"), "a claim never grants all");
+    assert.ok(!allows(of({ oid: "u9" }), S1));
+  });
+
+  test("spoofing: display claims, a delegated token's azp/appid, another issuer, another kind", () => {
+    const refusedEverywhere = (claims: Record<string, unknown>, why: string) => {
+      const c = access.callerOf(claims);
+      assert.ok(!allows(c, S1) && !allows(c, S2), why);
+    };
+    for (const claim of ["email", "upn", "preferred_username", "unique_name", "name"]) {
+      refusedEverywhere({ iss: ISSUER, oid: "mallory", scp: "x", [claim]: OID }, `${claim} = oid`);
+    }
+    // A user signed in through the granted app: its token names the app in azp/appid.
+    refusedEverywhere(
+      { iss: ISSUER, oid: "mallory", sub: "m", scp: "user_impersonation", azp: APP, appid: APP },
+      "delegated token with the app's azp",
     );
-    const nobody = access.callerOf({ oid: "u9" });
-    assert.ok(!allows(nobody, "aaaa0000-0000-4000-8000-000000000001"));
+    refusedEverywhere(
+      { iss: ISSUER, oid: "mallory", sub: "m", idtyp: "user", azp: APP },
+      "idtyp user with the app's azp",
+    );
+    // The same oid from another issuer is another principal.
+    refusedEverywhere({ iss: "https://other.example.test/", oid: OID }, "other issuer");
+    // A user's oid as an app's id, or an app-only token whose oid is the granted user's.
+    refusedEverywhere({ iss: ISSUER, idtyp: "app", appid: OID, oid: OID }, "app with a user's id");
+    refusedEverywhere({ iss: ISSUER, sub: "x", oid: APP, scp: "x" }, "user with an app's id");
   });
 
   test("no token or a bad one is AuthenticationFailed; development auth takes anything", async () => {
-    const strict = new Access({ mode: "token", grants: [] }, verifier());
+    const strict = new Access({ mode: "token", grants: [] }, verifier(), [ISSUER]);
     await assert.rejects(strict.authenticate(undefined), /AuthenticationFailed|no bearer token/);
     await assert.rejects(
       strict.authenticate("Bearer nope"),
@@ -213,7 +243,18 @@ describe("auth and tls settings", () => {
       DRIVEBAY_AUTH_JWKS_URI: "https://login.example.test/keys",
     };
     refused(env, /nobody could use any subscription/);
-    const c = load(env, { auth: { grants: [{ principal: "ada", subscriptions: ["*"] }] } });
+    refused(env, /the grant for 'ada' must name its issuer/, {
+      auth: { grants: [{ principal: "ada", subscriptions: ["*"] }] },
+    });
+    refused(env, /names issuer 'https:\/\/x\/', which is not one of auth.issuer/, {
+      auth: { grants: [{ principal: "ada", issuer: "https://x/", subscriptions: ["*"] }] },
+    });
+    refused(env, /'ada@example.test' looks like a mail address.*grant the user's object id/, {
+      auth: { grants: [{ principal: "ada@example.test", issuer: ISSUER, subscriptions: ["*"] }] },
+    });
+    const c = load(env, {
+      auth: { grants: [{ principal: "ada", issuer: ISSUER, kind: "user", subscriptions: ["*"] }] },
+    });
     assert.deepEqual(c.auth.token?.issuers, [ISSUER, "https://sts.example.test/"]);
     assert.equal(c.auth.token?.jwksUri, "https://login.example.test/keys");
     assert.equal(c.auth.token?.clockSkewMs, 300_000);
@@ -222,7 +263,7 @@ describe("auth and tls settings", () => {
       "subs",
     );
     refused({ ...env, DRIVEBAY_AUTH_JWKS_URI: "file:///etc/keys" }, /not an http\(s\) URL/, {
-      auth: { grants: [{ principal: "a", subscriptions: ["*"] }] },
+      auth: { grants: [{ principal: "a", issuer: ISSUER, subscriptions: ["*"] }] },
     });
     refused(env, /auth.grants: use a list/, { auth: { grants: [{ principal: "a" }] } });
   });

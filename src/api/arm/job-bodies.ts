@@ -3,6 +3,7 @@ import { DRIVE_STATES, JOB_TYPES, LOG_LEVELS } from "../../domain/job/model.ts";
 import type { Drive } from "../../domain/job/model.ts";
 import type { JobChanges } from "../../domain/job/lifecycle.ts";
 import type { JobInput } from "../../service/job-service.ts";
+import { parseJobStateChange } from "../../domain/job/state-names.ts";
 import { arr, bool, check, int, map, obj, str } from "./schema.ts";
 
 const returnAddress = obj(
@@ -189,6 +190,7 @@ export function parseUpdateJob(body: unknown): UpdateInput {
   const p = (b.properties ?? {}) as UpdateInput["changes"] & {
     driveList?: Record<string, unknown>[];
   };
+  if (p.state !== undefined) p.state = parseJobStateChange(p.state);
   return {
     tags: b.tags,
     changes: { ...p, driveList: p.driveList?.map(dropDriveState) },

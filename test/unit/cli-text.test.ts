@@ -1,0 +1,67 @@
+/** What the CLI prints for people: sizes, rates, durations, and job state names as typed. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { humanBytes, humanDuration, humanRate } from "../../src/cli/units.ts";
+import {
+  jobStateNamed,
+  nearestName,
+  parseJobStateChange,
+} from "../../src/domain/job/state-names.ts";
+import { DomainError } from "../../src/domain/errors.ts";
+
+describe("sizes, rates and durations", () => {
+  test("bytes are whole below 1 KiB and one decimal above, never '1024.0 KiB'", () => {
+    assert.equal(humanBytes(0), "0 B");
+    assert.equal(humanBytes(415.0582467840044), "415 B");
+    assert.equal(humanBytes(1023.6), "1024 B");
+    assert.equal(humanBytes(1536), "1.5 KiB");
+    assert.equal(humanBytes(1024 * 1024 - 1), "1.0 MiB");
+    assert.equal(humanBytes(16 * 1024 * 1024), "16.0 MiB");
+  });
+
+  test("a rate is per second, and absent when nothing moved", () => {
+    assert.equal(humanRate(830_116.49, 2000), "405.3 KiB/s");
+    assert.equal(humanRate(415, 1000), "415 B/s");
+    assert.equal(humanRate(0, 1000), undefined);
+    assert.equal(humanRate(10, 0), undefined);
+  });
+
+  test("durations", () => {
+    assert.equal(humanDuration(400), "0 s");
+    assert.equal(humanDuration(45_000), "45 s");
+    assert.equal(humanDuration(125_000), "2 min 5 s");
+    assert.equal(humanDuration(12_000_000), "3 h 20 min");
+  });
+});
+
+describe("job state names", () => {
+  test("every state in any case is its own name; others are not states", () => {
+    assert.equal(jobStateNamed("shipping"), "Shipping");
+    assert.equal(jobStateNamed("COMPLETED"), "Completed");
+    assert.equal(jobStateNamed("Shipped"), undefined);
+  });
+
+  test("a typo gets the nearest state; a word far from every state gets none", () => {
+    assert.equal(nearestName("Shiping", ["Creating", "Shipping"]), "Shipping");
+    assert.equal(nearestName("shipped", ["Creating", "Shipping"]), "Shipping");
+    assert.equal(nearestName("banana", ["Creating", "Shipping"]), undefined);
+  });
+
+  test("Jobs_Update's state: '' passes, a state in any case is spelled right, an unknown one is InvalidRequestContent", () => {
+    assert.equal(parseJobStateChange(""), "");
+    assert.equal(parseJobStateChange("shipping"), "Shipping");
+    assert.throws(
+      () => parseJobStateChange("Shiped"),
+      (e: unknown) =>
+        e instanceof DomainError &&
+        e.code === "InvalidRequestContent" &&
+        /^'Shiped' is not a job state; did you mean 'Shipping'\? The states are Creating, Shipping, /.test(
+          e.message,
+        ),
+    );
+    assert.throws(
+      () => parseJobStateChange("banana"),
+      /'banana' is not a job state\. The states are /,
+    );
+  });
+});
