@@ -27,6 +27,7 @@ import {
 } from "./api/operator/routes.ts";
 import { ARM_ROUTES } from "./api/routes/index.ts";
 import { portalRoutes } from "./portal/plugin.ts";
+import type { LogStorage } from "./portal/context.ts";
 
 export interface AppDeps {
   jobs: JobService;
@@ -40,6 +41,8 @@ export interface AppDeps {
   ready?: () => boolean;
   /** ARM API auth (SPEC §6); development auth when absent. */
   access?: Access;
+  /** The storage accounts; the portal serves drive logs from them. */
+  blobs?: LogStorage;
   /** Serve https with this PEM certificate and key. */
   https?: { cert: Buffer; key: Buffer };
 }
@@ -240,6 +243,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         locations: deps.locations,
         operator: deps.operator,
         access,
+        ...(deps.blobs ? { blobs: deps.blobs } : {}),
       }),
     { prefix: "/portal" },
   );

@@ -250,6 +250,7 @@ export async function startService(
     logger,
     ready: () => ready && (azurite?.running ?? true),
     operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
+    blobs: storage,
     access,
     ...(https ? { https } : {}),
   });

@@ -1,5 +1,6 @@
 /** What every portal route gets: the use cases, the assets, the operator sessions; and rendering. */
 import type { FastifyReply } from "fastify";
+import type { ContainerClient } from "@azure/storage-blob";
 import { DomainError, isDomainError } from "../domain/errors.ts";
 import type { LocationCatalogue } from "../domain/locations.ts";
 import type { JobService } from "../service/job-service.ts";
@@ -18,6 +19,13 @@ export interface PortalDeps {
   access?: Access;
   /** The datacenter side; absent means no operator pages. */
   operator?: OperatorDeps;
+  /** Where drive logs are read from (the storage registry); absent means log links are plain URIs. */
+  blobs?: LogStorage;
+}
+
+/** The storage accounts, as far as the portal reads them: a container of an account. */
+export interface LogStorage {
+  containerClient(accountName: string, container: string): Promise<ContainerClient>;
 }
 
 export interface PortalContext extends PortalDeps {

@@ -41,6 +41,7 @@ import { driveRows, fieldOfTarget, MAX_DRIVE_ROWS, putBodyOf, shipBodyOf } from 
 import { html } from "./html.ts";
 import { cookies, form, PageError, queryOf, seeOther, setCookie } from "./http.ts";
 import { errorPage, page } from "./layout.ts";
+import { driveFileRoutes } from "./drive-logs.ts";
 
 const SCOPE_COOKIE = "drivebay_scope";
 const JOB_ROUTE = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/jobs/:jobName";
@@ -465,6 +466,8 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       crumbsFor(job),
     );
   });
+
+  driveFileRoutes(app, ctx, JOB_ROUTE);
 
   app.get(`${JOB_ROUTE}/progress`, named("Portal_JobProgress"), async (req, reply) => {
     try {

@@ -1,5 +1,5 @@
 /** The customer pages' templates. They show what the service returns; every decision comes in. */
-import type { HistoryEntry, Job, JobState, JobType } from "../domain/job/model.ts";
+import type { Drive, HistoryEntry, Job, JobState, JobType } from "../domain/job/model.ts";
 import { JOB_STATES, JOB_TYPES, LOG_LEVELS } from "../domain/job/model.ts";
 import { cancelEffect } from "../domain/job/cancel.ts";
 import type { EventType } from "../domain/job/lifecycle.ts";
@@ -23,7 +23,8 @@ import {
   tagLines,
   type WizardValues,
 } from "./forms.ts";
-import { html, safeHref, type Html } from "./html.ts";
+import { html, type Html } from "./html.ts";
+import { DRIVE_FILES, type DriveFile } from "./drive-logs.ts";
 import type { Form } from "./http.ts";
 import {
   checkbox,
@@ -369,14 +370,15 @@ function packageInfo(p: Job["deliveryPackage"]): Html {
   </dl>`;
 }
 
-function logLink(uri: string | undefined, label: string, drive: string): Html | undefined {
-  if (!uri) return undefined;
-  const href = safeHref(uri);
-  return href
-    ? html`<li>
-        <a href="${href}">${label}<span class="visually-hidden"> of drive ${drive}</span></a>
-      </li>`
-    : html`<li>${label}: <code>${uri}</code></li>`;
+/** A drive file through the portal's own route (the blob URL itself needs the account's key). */
+function logLink(job: Job, d: Drive, file: DriveFile, label: string): Html | undefined {
+  if (!d[DRIVE_FILES[file].field]) return undefined;
+  const href = `${jobUrl(job)}/drives/${encodeURIComponent(d.driveId)}/${file}`;
+  return html`<li>
+    <a href="${href}" download data-file="${file}"
+      >${label}<span class="visually-hidden"> of drive ${d.driveId}</span></a
+    >
+  </li>`;
 }
 
 const ACTOR_LABEL: Record<string, string> = {
@@ -545,9 +547,9 @@ export function jobPage(v: JobPageView): Html {
                     ${
                       d.errorLogUri || d.verboseLogUri || d.manifestUri
                         ? html`<ul class="plain">
-                            ${logLink(d.errorLogUri, "Error log", d.driveId)}
-                            ${logLink(d.verboseLogUri, "Verbose log", d.driveId)}
-                            ${logLink(d.manifestUri, "Manifest backup", d.driveId)}
+                            ${logLink(job, d, "error-log", "Error log")}
+                            ${logLink(job, d, "verbose-log", "Verbose log")}
+                            ${logLink(job, d, "manifest", "Manifest backup")}
                           </ul>`
                         : html`<span class="muted">None yet</span>`
                     }

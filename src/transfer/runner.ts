@@ -59,6 +59,8 @@ export interface TransferRunnerDeps {
   leaseMs?: number;
   /** This runner's name in the claims (default host/pid/random). */
   owner?: string;
+  /** The real time, for leases and the blob endpoint's dates (default the system clock). */
+  wallClock?: Clock;
 }
 
 /**
@@ -90,7 +92,7 @@ export class TransferRunner {
   private polling: Promise<void> | undefined;
   private readonly buffers = new BufferPool(BUFFERS, RANGE_SIZE);
   /** The real time: leases and the blob endpoint's dates (the service clock may be advanced). */
-  private readonly wallClock = new SystemClock();
+  private readonly wallClock: Clock;
   private readonly leaseMs: number;
 
   /**
@@ -104,6 +106,7 @@ export class TransferRunner {
     this.copiers = new Map(deps.copiers.map((c) => [c.jobType, c]));
     this.owner = deps.owner ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
     this.leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+    this.wallClock = deps.wallClock ?? new SystemClock();
   }
 
   start(intervalMs: number): void {

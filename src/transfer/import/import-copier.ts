@@ -214,7 +214,11 @@ class DriveImport {
         );
       }
     };
-    await Promise.all(Array.from({ length: this.dc.concurrency }, worker));
+    // Every worker ends before the copy does (one that fails, e.g. on a lost lease, does
+    // not leave the others writing behind its back).
+    const settled = await Promise.allSettled(Array.from({ length: this.dc.concurrency }, worker));
+    const thrown = settled.find((r) => r.status === "rejected");
+    if (thrown) throw thrown.reason;
     if (stopped === "paused") return { kind: "paused" };
     // What this copier cannot trust: blobs written before a restart or by another worker.
     // Check them at the endpoint (it may have lost its last writes in the same crash) and
