@@ -36,6 +36,7 @@ import {
   setAction,
 } from "./command.ts";
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
+import { registerPreviewExport } from "./preview-export.ts";
 
 const DEFAULT_DATA_DIR = ".drivebay";
 const JOB_GROUP = "Add the drive to a job, or create the job with it (optional):";
@@ -454,4 +455,5 @@ export function registerDriveCommands(program: Command, io: Io): void {
     .description("prepare import drives and verify drives against their manifests");
   registerPrepare(drive, io);
   registerVerify(drive, io);
+  registerPreviewExport(drive, io);
 }

@@ -35,6 +35,11 @@ export interface ExportBlob {
   lastModified: Date;
   /** Base64 Content-MD5 as stored with the blob, if any. */
   contentMD5?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  metadata?: Record<string, string>;
 }
 
 export interface ResolvedBlobList {
@@ -223,15 +228,32 @@ interface ListedProps {
   lastModified?: Date;
   contentMD5?: Uint8Array;
   accessTier?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
 }
+
+const defined = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined && v !== ""),
+  ) as Partial<T>;
 
 function exportBlob(
   container: string,
   name: string,
   p: ListedProps,
+  metadata: Record<string, string> | undefined,
   snapshot?: string,
 ): ExportBlob & { accessTier?: string } {
   return {
+    ...defined({
+      contentType: p.contentType,
+      contentEncoding: p.contentEncoding,
+      contentLanguage: p.contentLanguage,
+      cacheControl: p.cacheControl,
+    }),
+    ...(metadata && Object.keys(metadata).length > 0 ? { metadata } : {}),
     container,
     name,
     ...(snapshot ? { snapshot } : {}),
@@ -267,7 +289,7 @@ async function* matches(
     if (entry.snapshot) client = client.withSnapshot(entry.snapshot);
     try {
       const p = await client.getProperties();
-      yield exportBlob(container, name, p, entry.snapshot);
+      yield exportBlob(container, name, p, p.metadata, entry.snapshot);
     } catch (e) {
       if (!isNotFound(e)) throw storageFailure(e, `Reading '${entryText(entry)}'`);
     }
@@ -283,8 +305,9 @@ async function* matches(
   for await (const cc of containers) {
     const blobPrefix = rest.length === 0 ? "" : name;
     try {
-      for await (const b of cc.listBlobsFlat(blobPrefix ? { prefix: blobPrefix } : {})) {
-        yield exportBlob(cc.containerName, b.name, b.properties);
+      const options = { includeMetadata: true, ...(blobPrefix ? { prefix: blobPrefix } : {}) };
+      for await (const b of cc.listBlobsFlat(options)) {
+        yield exportBlob(cc.containerName, b.name, b.properties, b.metadata);
       }
     } catch (e) {
       if (isNotFound(e)) continue; // the container does not exist: the entry matches nothing
