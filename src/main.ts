@@ -23,6 +23,7 @@ import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
 import { EmbeddedAzurite } from "./storage/azurite.ts";
 import { StorageAccounts } from "./storage/registry.ts";
+import { ExportCopier } from "./transfer/export/export-copier.ts";
 import { ImportCopier } from "./transfer/import/import-copier.ts";
 import { TransferRunner } from "./transfer/runner.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -208,7 +209,7 @@ export async function startService(
         timers,
         storage,
         logger,
-        copiers: [new ImportCopier()],
+        copiers: [new ImportCopier(), new ExportCopier(store)],
         blobConcurrency: config.importConcurrency,
       })
     : undefined;
@@ -220,6 +221,7 @@ export async function startService(
     clock,
     timers,
     autoTransfer: transfers,
+    autoExportTransfer: transfers,
     effects,
   });
   const dockDir = join(config.dataDir, "dock");
@@ -231,6 +233,7 @@ export async function startService(
     logger,
     dockDir,
     transfers,
+    exportTransfers: transfers,
     exportDriveCapacityBytes: config.autopilot.exportDriveCapacityBytes,
     effects,
   });
