@@ -289,6 +289,46 @@ describe("exports from a real Azurite", () => {
     assert.deepEqual(files(dir), []);
   });
 
+  test("a blob rewritten during the copy is exported as one version, never a mix", async () => {
+    const busy = service.getContainerClient("busy");
+    await busy.createIfNotExists();
+    const blob = busy.getBlockBlobClient("hot.bin");
+    const size = 9 * MiB;
+    await blob.upload(Buffer.alloc(size, 1), size);
+    let stop = false;
+    let version = 1;
+    const writer = (async () => {
+      while (!stop) {
+        version = (version % 200) + 1;
+        await blob.upload(Buffer.alloc(size, version), size);
+      }
+    })();
+    const dir = join(tempDir("drivebay-export-"), "H1");
+    let job;
+    try {
+      job = await exportJob("exp-busy", { blobPath: ["/busy/hot.bin"] }, [
+        { driveId: "BUSY1", dir, capacityBytes: 1e9 },
+      ]);
+    } finally {
+      stop = true;
+      await writer;
+    }
+    assert.equal(job.properties!.driveList![0]!.state, "Completed");
+    const bytes = readFileSync(join(dir, "busy", "hot.bin"));
+    assert.equal(bytes.length, size);
+    const first = bytes[0]!;
+    assert.ok(
+      bytes.every((b) => b === first),
+      "every byte from the same version",
+    );
+    assert.ok((await verifyDrive(dir, "\\BUSY1.manifest")).ok);
+    // The snapshot taken for the copy is gone again.
+    const left = [];
+    for await (const b of busy.listBlobsFlat({ includeSnapshots: true }))
+      if (b.snapshot) left.push(b);
+    assert.deepEqual(left, []);
+  });
+
   test("cancel during the export stops at a blob boundary; the manifest lists exactly the files written", async () => {
     const dir = join(tempDir("drivebay-export-"), "C1");
     let cancelled = false;
@@ -321,6 +361,69 @@ describe("exports from a real Azurite", () => {
       assert.ok(statSync(join(dir, "CANCEL1.manifest")).size > 0);
     } finally {
       server.runner!.onBlobStart = undefined;
+    }
+  });
+});
+
+describe("the autopilot with a real export", () => {
+  test("an export job marked Shipping arrives with driveCount dock drives, is copied, packaged and shipped back Completed", async () => {
+    const server = await startTestServer({
+      blob: "memory",
+      autopilot: { arrivalDelayMs: 1000, stepDelayMs: 1000, exportDriveCapacityBytes: 2e9 },
+    });
+    try {
+      const r = await server.operator("GET", "/storage/autoexport");
+      const service = BlobServiceClient.fromConnectionString(r.body.connectionString);
+      const cc = service.getContainerClient("photos");
+      await cc.create();
+      for (let i = 0; i < 5; i++) {
+        await cc.getBlockBlobClient(`p${i}.jpg`).upload(Buffer.alloc(1000 + i, i), 1000 + i);
+      }
+      const c = server.client();
+      await c.jobs.create("auto-export", RG, {
+        location: "westus",
+        properties: {
+          storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/autoexport`,
+          jobType: "Export",
+          export: { blobPathPrefix: ["/photos/"] },
+        },
+      });
+      await c.jobs.update("auto-export", RG, {
+        returnAddress,
+        returnShipping,
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-auto", driveCount: 2 },
+        state: "Shipping",
+      });
+      await server.operator("POST", "/clock/advance", { by: "1s" });
+      assert.equal((await c.jobs.get("auto-export", RG)).properties?.state, "Received");
+      await server.operator("POST", "/clock/advance", { by: "1s" });
+      await server.runner!.drain();
+      const copied = await c.jobs.get("auto-export", RG);
+      assert.equal(copied.properties?.state, "Packaging");
+      await server.operator("POST", "/clock/advance", { by: "1s" });
+      const done = await c.jobs.get("auto-export", RG);
+      assert.equal(done.properties?.state, "Completed");
+      const drives = done.properties!.driveList!;
+      assert.equal(drives.length, 2);
+      assert.deepEqual(
+        drives.map((d) => d.state),
+        ["ShippedBack", "ShippedBack"],
+      );
+      // Everything fits on the first dock drive; the second gets an empty manifest.
+      const first = join(server.dockDir, drives[0]!.driveId!);
+      const verified = await verifyDrive(first, `\\${drives[0]!.driveId}.manifest`);
+      assert.ok(verified.ok, JSON.stringify(verified.problems));
+      assert.equal(verified.blobs, 5);
+      for (let i = 0; i < 5; i++) {
+        assert.equal(
+          md5(readFileSync(join(first, "photos", `p${i}.jpg`))),
+          md5(Buffer.alloc(1000 + i, i)),
+        );
+      }
+      const second = join(server.dockDir, drives[1]!.driveId!);
+      assert.equal((await verifyDrive(second, `\\${drives[1]!.driveId}.manifest`)).blobs, 0);
+    } finally {
+      await server.close();
     }
   });
 });

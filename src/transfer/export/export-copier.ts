@@ -392,6 +392,7 @@ class DriveExport {
     key: string,
     item: PlannedItem,
     earlier: CopyRecord | undefined,
+    attempt = 1,
   ): Promise<{ entry: BlobLogEntry; manifest?: ExportManifestEntry }> {
     const { drive } = this.dc;
     const blobPath = `${item.container}/${item.name}`;
@@ -501,6 +502,10 @@ class DriveExport {
       await Promise.all(
         [path, `${path}.metadata`, `${path}.properties`].map((p) => rm(p, { force: true })),
       );
+      // The blob changed between reading its properties and its bytes (If-Match failed):
+      // read it again as it is now.
+      if (isStatus(e, 412) && attempt < 3)
+        return this.exportBlob(key, item, undefined, attempt + 1);
       const entry: BlobLogEntry =
         e instanceof BlobFailure
           ? { ...base, status: e.status, message: e.message }
