@@ -11,7 +11,7 @@ import type { LocationInfo } from "./domain/locations.ts";
 import type { StorageAccountConfig } from "./domain/storage-accounts.ts";
 import { storageAccountConfigProblem } from "./storage/account-config.ts";
 import type { AuthSettings, Grant } from "./auth/access.ts";
-import type { TokenSettings } from "./auth/tokens.ts";
+import { jwksUriProblem, type TokenSettings } from "./auth/tokens.ts";
 
 export type Profile = "emulator" | "service";
 
@@ -456,9 +456,8 @@ function authSettings(
         "To accept any bearer token instead (trusted networks only), set auth.mode to 'development' (DRIVEBAY_AUTH_MODE=development).",
     );
   }
-  if (token.jwksUri !== undefined && !/^https?:\/\//.test(token.jwksUri)) {
-    throw new ConfigError(`auth.jwksUri: '${token.jwksUri}' is not an http(s) URL.`);
-  }
+  const uriProblem = token.jwksUri === undefined ? undefined : jwksUriProblem(token.jwksUri);
+  if (uriProblem) throw new ConfigError(`auth.jwksUri: ${uriProblem}.`);
   for (const g of grants) {
     if (g.issuer === undefined && token.issuers.length > 1) {
       throw new ConfigError(

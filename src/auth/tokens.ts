@@ -2,8 +2,11 @@
  * Token auth (SPEC §6): bearer tokens are JWTs signed by a key of a configured JWKS (a
  * file, a URL such as Entra ID's `…/discovery/v2.0/keys`, or one PEM public key), issued by
  * a configured issuer for a configured audience. Only asymmetric algorithms are accepted
- * (RS*, PS*, ES*, EdDSA), each only with a key of its own type, so neither `none` nor an
- * HMAC "signed" with a public key can pass.
+ * (RS*, PS*, ES*, EdDSA), each only with a key of its own type (ES* with its own curve,
+ * RSA of at least 2048 bits), so neither `none` nor an HMAC "signed" with a public key can
+ * pass. Parsing is strict (RFC 7515, 7519, 8725): canonical base64url only, numeric time
+ * claims, no `crit`, `typ` absent or a JWT's, and a JWK's own `use`, `alg` and `key_ops`
+ * are honoured.
  */
 import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -27,13 +30,15 @@ export class TokenError extends Error {
 
 interface Key {
   kid?: string;
+  /** The JWK's own `alg`: the key verifies only tokens of that algorithm. */
+  alg?: string;
   key: KeyObject;
 }
 
-/** alg → how to verify, and which key type it needs. */
+/** alg → how to verify, and which key type (and EC curve) it needs. */
 const ALGORITHMS: Record<
   string,
-  { hash: string | null; type: "rsa" | "ec" | "ed25519"; pss?: boolean }
+  { hash: string | null; type: "rsa" | "ec" | "ed25519"; pss?: boolean; curve?: string }
 > = {
   RS256: { hash: "sha256", type: "rsa" },
   RS384: { hash: "sha384", type: "rsa" },
@@ -41,11 +46,30 @@ const ALGORITHMS: Record<
   PS256: { hash: "sha256", type: "rsa", pss: true },
   PS384: { hash: "sha384", type: "rsa", pss: true },
   PS512: { hash: "sha512", type: "rsa", pss: true },
-  ES256: { hash: "sha256", type: "ec" },
-  ES384: { hash: "sha384", type: "ec" },
-  ES512: { hash: "sha512", type: "ec" },
+  ES256: { hash: "sha256", type: "ec", curve: "prime256v1" },
+  ES384: { hash: "sha384", type: "ec", curve: "secp384r1" },
+  ES512: { hash: "sha512", type: "ec", curve: "secp521r1" },
   EdDSA: { hash: null, type: "ed25519" },
 };
+
+/** RFC 8725 §3.5 and NIST: shorter RSA keys are refused. */
+export const MIN_RSA_BITS = 2048;
+/** The most a JWKS URL may answer with. */
+export const JWKS_MAX_BYTES = 256 * 1024;
+/** `typ` values of a JWT access token (RFC 7519 §5.1, RFC 9068 §2.1), compared ignoring case. */
+const TYPES = new Set(["jwt", "at+jwt", "application/jwt", "application/at+jwt"]);
+
+/** Why a key cannot verify tokens, or undefined when it can. */
+function keyProblem(key: KeyObject): string | undefined {
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (key.asymmetricKeyType === "rsa" || key.asymmetricKeyType === "rsa-pss") {
+    if (bits === undefined || bits < MIN_RSA_BITS) {
+      return `an RSA key of ${bits ?? "?"} bits (at least ${MIN_RSA_BITS} are needed)`;
+    }
+  }
+  if (key.type !== "public") return "not a public key";
+  return undefined;
+}
 
 /** How long keys from a URL are trusted before they are fetched again. */
 const JWKS_TTL_MS = 60 * 60 * 1000;
@@ -57,12 +81,25 @@ function keysOfJwks(jwks: unknown, source: string): Key[] {
   if (!Array.isArray(list)) throw new Error(`${source} is not a JWKS (no "keys" array)`);
   const out: Key[] = [];
   for (const jwk of list as Record<string, unknown>[]) {
-    // Keys for encryption, or of a symmetric kind, never verify a token.
+    if (!jwk || typeof jwk !== "object") continue;
+    // Keys for encryption, or of a symmetric kind, never verify a token; nor does a key
+    // whose key_ops leave out "verify", or whose alg is not one accepted here.
     if (jwk.use !== undefined && jwk.use !== "sig") continue;
     if (jwk.kty === "oct") continue;
+    if (
+      jwk.key_ops !== undefined &&
+      !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes("verify"))
+    )
+      continue;
+    if (jwk.alg !== undefined && (typeof jwk.alg !== "string" || !ALGORITHMS[jwk.alg])) continue;
     try {
       const key = createPublicKey({ key: jwk as never, format: "jwk" });
-      out.push({ kid: typeof jwk.kid === "string" ? jwk.kid : undefined, key });
+      if (keyProblem(key)) continue;
+      out.push({
+        kid: typeof jwk.kid === "string" ? jwk.kid : undefined,
+        ...(typeof jwk.alg === "string" ? { alg: jwk.alg } : {}),
+        key,
+      });
     } catch {
       // A key this runtime cannot use is skipped; the others still work.
     }
@@ -80,12 +117,34 @@ export function loadStaticKeys(settings: TokenSettings): Key[] {
     );
   }
   if (settings.publicKeyFile) {
-    keys.push({ key: createPublicKey(readFileSync(settings.publicKeyFile, "utf8")) });
+    const key = createPublicKey(readFileSync(settings.publicKeyFile, "utf8"));
+    const problem = keyProblem(key);
+    if (problem) throw new Error(`${settings.publicKeyFile} holds ${problem}`);
+    keys.push({ key });
   }
   return keys;
 }
 
+/** base64url without padding, in its one canonical spelling (RFC 7515 §2, §3.1). */
+function isCanonicalBase64url(part: string): boolean {
+  if (!/^[A-Za-z0-9_-]*$/.test(part) || part.length % 4 === 1) return false;
+  return Buffer.from(part, "base64url").toString("base64url") === part;
+}
+
+/** Numeric time claims (RFC 7519 §4.1.4–6): absent, or a finite number. */
+function timeClaim(c: Claims, name: "exp" | "nbf" | "iat"): number | undefined {
+  const v = c[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new TokenError(`the token's ${name} is not a number of seconds (NumericDate)`);
+  }
+  return v;
+}
+
 function decodePart(part: string, what: string): Claims {
+  if (!isCanonicalBase64url(part)) {
+    throw new TokenError(`the token's ${what} is not canonical base64url`);
+  }
   try {
     const v = JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as unknown;
     if (v && typeof v === "object" && !Array.isArray(v)) return v as Claims;
@@ -116,6 +175,21 @@ export class TokenVerifier {
     if (parts.length !== 3) throw new TokenError("the bearer token is not a JWT");
     const [h, p, s] = parts as [string, string, string];
     const header = decodePart(h, "header");
+    if (!isCanonicalBase64url(p))
+      throw new TokenError("the token's payload is not canonical base64url");
+    if (header.crit !== undefined) {
+      throw new TokenError(
+        "the token's header has 'crit' extensions, which this service does not understand",
+      );
+    }
+    if (
+      header.typ !== undefined &&
+      !(typeof header.typ === "string" && TYPES.has(header.typ.toLowerCase()))
+    ) {
+      throw new TokenError(
+        `the token's type '${String(header.typ)}' is not a JWT (use JWT or at+jwt)`,
+      );
+    }
     const alg = typeof header.alg === "string" ? header.alg : "";
     const spec = ALGORITHMS[alg];
     if (!spec) {
@@ -123,9 +197,14 @@ export class TokenVerifier {
         `the token's algorithm '${alg}' is not accepted; sign with ${Object.keys(ALGORITHMS).join(", ")}`,
       );
     }
+    if (!isCanonicalBase64url(s) || s === "") {
+      throw new TokenError("the token's signature is not canonical base64url");
+    }
     const kid = typeof header.kid === "string" ? header.kid : undefined;
     const candidates = (await this.keysFor(kid)).filter((k) => {
+      if (k.alg !== undefined && k.alg !== alg) return false;
       const t = k.key.asymmetricKeyType;
+      if (spec.curve) return t === "ec" && k.key.asymmetricKeyDetails?.namedCurve === spec.curve;
       return spec.type === "ed25519" ? t === "ed25519" || t === "ed448" : t === spec.type;
     });
     if (candidates.length === 0) {
@@ -167,9 +246,12 @@ export class TokenVerifier {
       );
     }
     const now = this.now();
-    if (typeof c.exp !== "number") throw new TokenError("the token has no expiry (exp)");
-    if (c.exp * 1000 + clockSkewMs <= now) throw new TokenError("the token has expired");
-    if (typeof c.nbf === "number" && c.nbf * 1000 - clockSkewMs > now) {
+    const exp = timeClaim(c, "exp");
+    const nbf = timeClaim(c, "nbf");
+    timeClaim(c, "iat");
+    if (exp === undefined) throw new TokenError("the token has no expiry (exp)");
+    if (exp * 1000 + clockSkewMs <= now) throw new TokenError("the token has expired");
+    if (nbf !== undefined && nbf * 1000 - clockSkewMs > now) {
       throw new TokenError("the token is not valid yet (nbf)");
     }
   }
@@ -190,9 +272,7 @@ export class TokenVerifier {
     if (!uri) return Promise.resolve();
     this.fetching ??= (async () => {
       try {
-        const res = await fetch(uri, { signal: AbortSignal.timeout(10_000) });
-        if (!res.ok) throw new Error(`${uri} answered ${res.status}`);
-        this.remote = keysOfJwks(await res.json(), uri);
+        this.remote = keysOfJwks(await fetchJwks(uri), uri);
       } catch (e) {
         // Keep what we had; the next unknown kid or the TTL tries again.
         this.onKeysError(`the signing keys at ${uri} could not be read: ${(e as Error).message}`);
@@ -203,4 +283,49 @@ export class TokenVerifier {
     })();
     return this.fetching;
   }
+}
+
+/** Plain http is allowed only to this machine (tests, a local issuer). */
+export function jwksUriProblem(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `'${uri}' is not a URL`;
+  }
+  if (url.protocol === "https:") return undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (url.protocol === "http:" && loopback) return undefined;
+  return `'${uri}' is not an https URL (plain http only for a loopback address)`;
+}
+
+/** GETs a JWKS: https (or loopback http), no redirects, at most JWKS_MAX_BYTES. */
+async function fetchJwks(uri: string): Promise<unknown> {
+  const problem = jwksUriProblem(uri);
+  if (problem) throw new Error(problem);
+  const res = await fetch(uri, { redirect: "manual", signal: AbortSignal.timeout(10_000) });
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel();
+    throw new Error(`${uri} answered ${res.status} (a redirect, which is not followed)`);
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`${uri} answered ${res.status}`);
+  }
+  const declared = Number(res.headers.get("content-length") ?? 0);
+  if (declared > JWKS_MAX_BYTES) {
+    await res.body?.cancel();
+    throw new Error(`${uri} answered with ${declared} bytes (at most ${JWKS_MAX_BYTES})`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += (chunk as Uint8Array).byteLength;
+    if (size > JWKS_MAX_BYTES) {
+      throw new Error(`${uri} answered with more than ${JWKS_MAX_BYTES} bytes`);
+    }
+    chunks.push(Buffer.from(chunk as Uint8Array));
+  }
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
 }

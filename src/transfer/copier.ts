@@ -41,8 +41,12 @@ export type CopyRecord = ImportBlobRecord;
 export interface CopyRecords {
   /** Records of earlier attempts at this drive (this process's or another worker's). */
   readonly earlier: ReadonlyMap<string, CopyRecord>;
-  /** Stores a record; throws LeaseLostError when another worker has taken the drive over. */
-  put(record: CopyRecord): Promise<void>;
+  /**
+   * Stores a record; throws LeaseLostError when another worker has taken the drive over.
+   * `relaxed`: the store need not wait for the disk (a power cut may lose the record, a
+   * crash does not); only for records whose loss the copier's resume tolerates.
+   */
+  put(record: CopyRecord, relaxed?: boolean): Promise<void>;
 }
 
 /** Bytes of the drive: the copier sets the total once it knows it and counts what is done. */
@@ -67,6 +71,10 @@ export interface DriveCopy {
   readonly drive: Drive;
   readonly storage: BlobStorage;
   readonly records: CopyRecords;
+  /** When the drive's copy first started (its first claim, by any runner; wall clock). */
+  readonly startedAt: Date;
+  /** The drive was claimed before (a restart, a takeover): earlier attempts may have written. */
+  readonly resumed: boolean;
   readonly progress: DriveProgress;
   /** Asked before each item is started; once not `copy`, the copier starts no further item. */
   boundary(index: number): Promise<Outlook>;

@@ -212,3 +212,137 @@ describe("token auth over https", () => {
     assert.equal(stored.systemData.createdBy, "ada@example.test");
   });
 });
+
+describe("strict JWT (RFC 7515, 7519, 8725): every case is a 401", () => {
+  const issuer = new TestIssuer();
+  let server: TestServer;
+  before(async () => {
+    issuer.addKey("ec-384", "ES384", { curve: "P-384" }, { alg: undefined });
+    issuer.addKey("rs512-only", "RS512", {});
+    issuer.addKey("no-verify", "RS256", {}, { key_ops: ["encrypt"] });
+    issuer.addKey("for-encryption", "RS256", {}, { use: "enc" });
+    issuer.addKey("weak-rsa", "RS256", { rsaBits: 1024 });
+    const jwksUri = await issuer.serve();
+    server = await startTestServer({
+      config: tokenAuthConfig(issuer, [{ principal: "oid-ada", subscriptions: [SUBSCRIPTION] }], {
+        jwksUri,
+      }),
+    });
+  });
+  after(async () => {
+    await server.close();
+    await issuer.close();
+  });
+
+  const claims = { oid: "oid-ada" };
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const parts = (t: string) => t.split(".") as [string, string, string];
+
+  test("the accepted forms still work: typ JWT, at+jwt or none, ES384 on P-384, RS512 on its own key", async () => {
+    for (const token of [
+      issuer.token(claims),
+      issuer.token(claims, { header: { typ: "at+jwt" } }),
+      issuer.token(claims, { header: { typ: undefined } }),
+      issuer.token(claims, { kid: "ec-384" }),
+      issuer.token(claims, { kid: "rs512-only" }),
+    ]) {
+      const location = await server.client({ token }).locations.get("westus");
+      assert.equal(location.id, "/providers/Microsoft.ImportExport/locations/westus");
+    }
+  });
+
+  test("each malformed, ambiguous or mis-keyed token is 401 AuthenticationFailed and changes nothing", async () => {
+    const good = issuer.token(claims);
+    const [h, p, s] = parts(good);
+    const last = s.at(-1)!;
+    const cases: [string, string, RegExp][] = [
+      [
+        "junk inside the signature",
+        `${h}.${p}.${s.slice(0, 20)}*${s.slice(20)}`,
+        /signature is not canonical/,
+      ],
+      ["padding on the signature", `${h}.${p}.${s}=`, /signature is not canonical/],
+      [
+        "base64 (not url) characters",
+        `${h}.${p}.${s.replace(/-/g, "+").replace(/_/g, "/")}${s.includes("-") || s.includes("_") ? "" : "+"}`,
+        /not canonical/,
+      ],
+      [
+        "non-zero trailing bits in the signature",
+        `${h}.${p}.${s.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(last) ^ 1]}`,
+        /signature is not canonical/,
+      ],
+      [
+        "junk inside the payload",
+        `${h}.${p.slice(0, 10)} ${p.slice(10)}.${s}`,
+        /payload is not canonical/,
+      ],
+      [
+        "exp as a string",
+        issuer.token({ ...claims, exp: String(Math.floor(Date.now() / 1000) + 3600) }),
+        /exp is not a number/,
+      ],
+      ["nbf not a number", issuer.token({ ...claims, nbf: "tomorrow" }), /nbf is not a number/],
+      ["iat not a number", issuer.token({ ...claims, iat: "now" }), /iat is not a number/],
+      ["a crit header", issuer.token(claims, { header: { crit: ["exp"] } }), /'crit'/],
+      ["an empty crit header", issuer.token(claims, { header: { crit: [] } }), /'crit'/],
+      [
+        "typ JOSE+JSON",
+        issuer.token(claims, { header: { typ: "JOSE+JSON" } }),
+        /type 'JOSE\+JSON' is not a JWT/,
+      ],
+      ["typ JWE", issuer.token(claims, { header: { typ: "JWE" } }), /is not a JWT/],
+      [
+        "ES256 made with a P-384 key",
+        issuer.token(claims, { kid: "ec-384", header: { alg: "ES256" } }),
+        /no signing key with kid 'ec-384' for algorithm ES256/,
+      ],
+      [
+        "RS256 with a key whose JWK says RS512",
+        issuer.token(claims, { kid: "rs512-only", header: { alg: "RS256" } }),
+        /no signing key with kid 'rs512-only'/,
+      ],
+      [
+        "a key whose key_ops leave out verify",
+        issuer.token(claims, { kid: "no-verify" }),
+        /no signing key with kid 'no-verify'/,
+      ],
+      [
+        "a key for encryption (use enc)",
+        issuer.token(claims, { kid: "for-encryption" }),
+        /no signing key with kid 'for-encryption'/,
+      ],
+      [
+        "an RSA key of 1024 bits",
+        issuer.token(claims, { kid: "weak-rsa" }),
+        /no signing key with kid 'weak-rsa'/,
+      ],
+    ];
+    for (const [why, token, reason] of cases) {
+      const res = await fetch(
+        `${server.url}/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/strict?api-version=2021-01-01`,
+        {
+          method: "PUT",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify(importJob()),
+        },
+      );
+      assert.equal(res.status, 401, why);
+      assert.ok(res.headers.get("x-ms-request-id"), why);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, "AuthenticationFailed", why);
+      assert.match(body.error.message, reason, why);
+    }
+    // And through the SDK: the same 401.
+    await rejectsWith(
+      server
+        .client({ token: issuer.token(claims, { header: { crit: ["exp"] } }) })
+        .jobs.get("strict", "rg"),
+      401,
+      "AuthenticationFailed",
+    );
+    await assert.rejects(
+      server.jobs.get({ subscriptionId: SUBSCRIPTION, resourceGroup: "rg", name: "strict" }),
+    );
+  });
+});

@@ -18,12 +18,14 @@ export const AUDIENCE = "https://management.drivebay.test/";
 
 interface SigningKey {
   kid: string;
-  alg: "RS256" | "ES256";
+  alg: string;
   privateKey: KeyObject;
   publicKey: KeyObject;
+  /** Members of its JWK other than the defaults (alg, use), or undefined to leave one out. */
+  jwk?: Record<string, unknown>;
 }
 
-function keyPair(kid: string, alg: SigningKey["alg"]): SigningKey {
+function keyPair(kid: string, alg: "RS256" | "ES256"): SigningKey {
   const { privateKey, publicKey } =
     alg === "RS256"
       ? generateKeyPairSync("rsa", { modulusLength: 2048 })
@@ -45,12 +47,17 @@ export class TestIssuer {
 
   jwks(): { keys: Record<string, unknown>[] } {
     return {
-      keys: this.keys.map((k) => ({
-        ...(k.publicKey.export({ format: "jwk" }) as Record<string, unknown>),
-        kid: k.kid,
-        alg: k.alg,
-        use: "sig",
-      })),
+      keys: this.keys.map((k) =>
+        Object.fromEntries(
+          Object.entries({
+            ...(k.publicKey.export({ format: "jwk" }) as Record<string, unknown>),
+            kid: k.kid,
+            alg: k.alg,
+            use: "sig",
+            ...k.jwk,
+          }).filter(([, v]) => v !== undefined),
+        ),
+      ),
     };
   }
 
@@ -59,11 +66,28 @@ export class TestIssuer {
   }
 
   /** Adds a key (as an identity provider rotates keys) and returns its kid. */
-  rotate(alg: SigningKey["alg"] = "RS256"): string {
+  rotate(alg: "RS256" | "ES256" = "RS256"): string {
     const k = keyPair(`${alg.toLowerCase()}-${this.keys.length + 1}`, alg);
     this.keys.push(k);
     this.writeJwks();
     return k.kid;
+  }
+
+  /**
+   * Adds a key of any shape to the JWKS (an EC curve, an RSA size, JWK members such as
+   * alg or key_ops; `alg` is what tokens signed with it name by default).
+   */
+  addKey(
+    kid: string,
+    alg: string,
+    shape: { curve?: string; rsaBits?: number },
+    jwk: Record<string, unknown> = {},
+  ): void {
+    const { privateKey, publicKey } = shape.curve
+      ? generateKeyPairSync("ec", { namedCurve: shape.curve })
+      : generateKeyPairSync("rsa", { modulusLength: shape.rsaBits ?? 2048 });
+    this.keys.push({ kid, alg, privateKey, publicKey, jwk });
+    this.writeJwks();
   }
 
   /** Serves the JWKS at a local URL (as `…/discovery/v2.0/keys`). */
@@ -95,9 +119,10 @@ export class TestIssuer {
     const payload = { iss: ISSUER, aud: AUDIENCE, iat: now, nbf: now, exp: now + 3600, ...claims };
     const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
     const data = `${enc(header)}.${enc(payload)}`;
-    const signature = sign("sha256", Buffer.from(data), {
+    const alg = String(header.alg);
+    const signature = sign(`sha${/\d+$/.exec(alg)?.[0] ?? "256"}`, Buffer.from(data), {
       key: o.key ?? k.privateKey,
-      ...(k.alg === "ES256" ? { dsaEncoding: "ieee-p1363" as const } : {}),
+      ...(alg.startsWith("ES") ? { dsaEncoding: "ieee-p1363" as const } : {}),
     });
     return `${data}.${signature.toString("base64url")}`;
   }

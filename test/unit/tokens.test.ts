@@ -6,7 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Access, allows } from "../../src/auth/access.ts";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import {
+  JWKS_MAX_BYTES,
   loadStaticKeys,
   TokenError,
   TokenVerifier,
@@ -85,7 +88,8 @@ describe("token verification", () => {
       /no signing key with kid 'gone'/,
     );
     await refused(v, "not-a-jwt", /not a JWT/);
-    await refused(v, "a.b.c", /header is not base64url-encoded JSON/);
+    await refused(v, "a.b.c", /header is not canonical base64url/);
+    await refused(v, "bm90IGpzb24.e30.c2ln", /header is not base64url-encoded JSON/);
   });
 
   test("issuer, audience, expiry and not-before are checked", async () => {
@@ -123,6 +127,81 @@ describe("token verification", () => {
     monotonicMs += 31_000;
     await v.verify(issuer.token({ oid: "u1" }, { kid }));
     assert.equal(issuer.fetches, before + 1);
+  });
+});
+
+describe("keys at a URL: no redirects, a size limit", () => {
+  const servers: Server[] = [];
+  after(() => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))));
+  const serve = async (handler: (res: ServerResponse) => void) => {
+    const s = createServer((_req, res) => handler(res));
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}/keys`;
+  };
+
+  const own = new TestIssuer();
+  test("a redirect is not followed and an oversized answer is not read: the token is a 401", async () => {
+    const real = await own.serve();
+    servers.push({ close: (cb: () => void) => void own.close().then(cb) } as unknown as Server);
+    const redirect = await serve((res) => {
+      res.writeHead(302, { location: real }).end();
+    });
+    const huge = await serve((res) => {
+      const jwks = JSON.stringify({ ...own.jwks(), padding: "x".repeat(JWKS_MAX_BYTES) });
+      res
+        .writeHead(200, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(jwks),
+        })
+        .end(jwks);
+    });
+    const chunked = await serve((res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(JSON.stringify(own.jwks()).slice(0, -1));
+      res.end(`, "padding": "${"x".repeat(JWKS_MAX_BYTES)}"}`);
+    });
+    for (const [uri, why] of [
+      [redirect, /answered 302 \(a redirect, which is not followed\)/],
+      [huge, /answered with \d+ bytes \(at most 262144\)/],
+      [chunked, /answered with more than 262144 bytes/],
+    ] as const) {
+      const problems: string[] = [];
+      const v = new TokenVerifier(
+        { issuers: [ISSUER], audiences: [AUDIENCE], jwksUri: uri, clockSkewMs: 0 },
+        [],
+        () => Date.now(),
+        () => 0,
+        (m) => problems.push(m),
+      );
+      await refused(v, own.token({ oid: "u1" }), /no signing key/);
+      assert.match(problems.join("\n"), why);
+    }
+    // The same keys served directly verify.
+    const direct = new TokenVerifier(
+      { issuers: [ISSUER], audiences: [AUDIENCE], jwksUri: real, clockSkewMs: 0 },
+      [],
+      () => Date.now(),
+      () => 0,
+    );
+    assert.equal((await direct.verify(own.token({ oid: "u1" }))).oid, "u1");
+  });
+
+  test("a PEM RSA key under 2048 bits is refused at start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "drivebay-pem-"));
+    const weak = join(dir, "weak.pem");
+    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    writeFileSync(weak, publicKey.export({ format: "pem", type: "spki" }));
+    assert.throws(
+      () =>
+        loadStaticKeys({
+          issuers: [ISSUER],
+          audiences: [AUDIENCE],
+          publicKeyFile: weak,
+          clockSkewMs: 0,
+        }),
+      /an RSA key of 1024 bits \(at least 2048 are needed\)/,
+    );
   });
 });
 
@@ -262,7 +341,25 @@ describe("auth and tls settings", () => {
       load({ ...env, DRIVEBAY_AUTH_SUBSCRIPTIONS_CLAIM: "subs" }).auth.subscriptionsClaim,
       "subs",
     );
-    refused({ ...env, DRIVEBAY_AUTH_JWKS_URI: "file:///etc/keys" }, /not an http\(s\) URL/, {
+    for (const uri of ["file:///etc/keys", "http://login.example.test/keys", "http://10.0.0.1/k"]) {
+      refused(
+        { ...env, DRIVEBAY_AUTH_JWKS_URI: uri },
+        /is not an https URL \(plain http only for a loopback address\)/,
+        {
+          auth: { grants: [{ principal: "a", issuer: ISSUER, subscriptions: ["*"] }] },
+        },
+      );
+    }
+    for (const uri of ["http://127.0.0.1:9/k", "http://[::1]:9/k", "http://localhost/k"]) {
+      const ok = load(
+        { ...env, DRIVEBAY_AUTH_JWKS_URI: uri },
+        {
+          auth: { grants: [{ principal: "a", issuer: ISSUER, subscriptions: ["*"] }] },
+        },
+      );
+      assert.equal(ok.auth.token?.jwksUri, uri);
+    }
+    refused({ ...env, DRIVEBAY_AUTH_JWKS_URI: "file:///etc/keys" }, /not an https URL/, {
       auth: { grants: [{ principal: "a", issuer: ISSUER, subscriptions: ["*"] }] },
     });
     refused(env, /auth.grants: use a list/, { auth: { grants: [{ principal: "a" }] } });
