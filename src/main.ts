@@ -29,6 +29,7 @@ import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
 import { EmbeddedAzurite } from "./storage/azurite.ts";
 import { StorageAccounts } from "./storage/registry.ts";
+import { ExportCopier } from "./transfer/export/export-copier.ts";
 import { ImportCopier } from "./transfer/import/import-copier.ts";
 import { TransferRunner } from "./transfer/runner.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -260,7 +261,7 @@ export async function startService(
           timers,
           storage,
           logger,
-          copiers: [new ImportCopier()],
+          copiers: [new ImportCopier(), new ExportCopier(store)],
           blobConcurrency: config.importConcurrency,
           leaseMs: config.driveLeaseMs,
         })
@@ -301,6 +302,7 @@ export async function startService(
     clock,
     timers,
     autoTransfer: transfers,
+    autoExportTransfer: transfers,
     effects,
   });
   const dockDir = join(config.dataDir, "dock");
@@ -313,6 +315,7 @@ export async function startService(
         logger,
         dockDir,
         transfers,
+        exportTransfers: transfers,
         exportDriveCapacityBytes: config.autopilot.exportDriveCapacityBytes,
         effects,
         beforeSweep: syncClock,
