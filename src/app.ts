@@ -10,7 +10,7 @@ import Fastify, {
 } from "fastify";
 import { randomUUID } from "node:crypto";
 import { DomainError, isDomainError } from "./domain/errors.ts";
-import { Access, armAction, authorize } from "./auth/access.ts";
+import { Access, armAction, authorize, bearerOf } from "./auth/access.ts";
 import type { LocationCatalogue } from "./domain/locations.ts";
 import type { JobService } from "./service/job-service.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -176,7 +176,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       reply.code(domainError.status);
       if (domainError.code === "MethodNotAllowed") reply.header("allow", domainError.target ?? "");
       if (domainError.code === "AuthenticationFailed") {
-        reply.header("www-authenticate", 'Bearer error="invalid_token"');
+        // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+        reply.header(
+          "www-authenticate",
+          bearerOf(req.headers.authorization) === undefined
+            ? "Bearer"
+            : 'Bearer error="invalid_token"',
+        );
       }
       return envelope(domainError);
     }
