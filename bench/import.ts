@@ -1,9 +1,11 @@
 /**
- * npm run bench:import — drivebay's import engine against AzCopy, into the same Blob endpoint.
+ * npm run bench:import — drivebay's import (the transfer runner and its import copier)
+ * against AzCopy and against a plain-Node uploader, into the same kind of Blob endpoint.
  *
- * One dataset (about 1,000 files of 4 KiB–1 MiB, a few 128 MiB files and a 1 GiB file) is
- * made once in a temporary folder, and a drive is prepared from it with `prepareDrive`
- * (timed separately). Then, alternating, for BENCH_ROUNDS rounds:
+ * Two datasets ("sets"), each made once in a temporary folder with a drive prepared from it
+ * by `prepareDrive` (timed separately): `mixed`, about 1,000 files of 4 KiB–1 MiB, a few
+ * 128 MiB files and a 1 GiB file; and `small`, 5,000 files of 1–16 KiB (where per-blob
+ * costs, not bytes, decide). Then for each set, alternating, for BENCH_ROUNDS rounds:
  *
  *   - drivebay: a fresh service (bench/server-child.ts `import`: emulator profile, embedded
  *     Azurite in memory, autopilot off). A job is created and marked Shipping through the
@@ -15,6 +17,10 @@
  *     --recursive --put-md5 --from-to LocalBlob`, stdin an open pipe. Timed from the spawn
  *     until its last read (file or socket, /proc/<pid>/io rchar sampled every 10 ms): AzCopy
  *     only exits on its 2 s status tick, so its wall time is reported but not compared.
+ *   - plain: bench/plain-uploader.ts in its own process against a fresh embedded Azurite
+ *     as AzCopy's: @azure/storage-blob, 16 files in parallel, each file read once with its
+ *     MD5 computed while uploading (the floor of a Node uploader: no store, no resume).
+ *     Timed by the uploader from its start signal to its last response.
  *
  * Every run is checked: the blob count, each blob's length and Content-MD5 against the
  * source files, and a sample of blobs downloaded and hashed. Each run also reports the CPU
@@ -22,12 +28,15 @@
  * is the limit), and the CPU other processes used meanwhile (from /proc/stat): a run where
  * they used more than 0.5 s is marked NOISY and left out of the medians.
  *
- * Targets: throughput ratio drivebay / AzCopy ≥ 1.0 (medians); drivebay peak RSS ≤ 300 MB.
+ * Targets, on every set: throughput ratio drivebay / AzCopy ≥ 1.0 and drivebay / plain
+ * ≥ 1.0 (medians); drivebay peak RSS ≤ 300 MB.
  *
- * Options (env): BENCH_SMALL_FILES (1000), BENCH_SMALL_MIN_KB (4), BENCH_SMALL_MAX_KB (1024),
- * BENCH_LARGE_FILES (3), BENCH_LARGE_MB (128), BENCH_HUGE_MB (1024; 0 for none),
- * BENCH_ROUNDS (2), BENCH_ONLY (drivebay | azcopy), BENCH_CPU_PROF (a folder: the drivebay
- * process runs with --cpu-prof there). Linux only (/proc, the AzCopy binary).
+ * Options (env): BENCH_SETS (mixed,small), BENCH_SMALL_FILES (1000), BENCH_SMALL_MIN_KB
+ * (4), BENCH_SMALL_MAX_KB (1024), BENCH_LARGE_FILES (3), BENCH_LARGE_MB (128),
+ * BENCH_HUGE_MB (1024; 0 for none) for `mixed`; BENCH_TINY_FILES (5000), BENCH_TINY_MIN_KB
+ * (1), BENCH_TINY_MAX_KB (16) for `small`; BENCH_ROUNDS (2), BENCH_ONLY (a comma list of
+ * drivebay, azcopy, plain), BENCH_CPU_PROF (a folder: the drivebay process runs with
+ * --cpu-prof there). Linux only (/proc, the AzCopy binary).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -66,8 +75,13 @@ const SMALL_MAX = env("BENCH_SMALL_MAX_KB", 1024) * KiB;
 const LARGE_FILES = env("BENCH_LARGE_FILES", 3);
 const LARGE = env("BENCH_LARGE_MB", 128) * MiB;
 const HUGE = env("BENCH_HUGE_MB", 1024) * MiB;
+const TINY_FILES = env("BENCH_TINY_FILES", 5000);
+const TINY_MIN = env("BENCH_TINY_MIN_KB", 1) * KiB;
+const TINY_MAX = env("BENCH_TINY_MAX_KB", 16) * KiB;
+const SETS = (process.env.BENCH_SETS ?? "mixed,small").split(",").map((x) => x.trim());
 const ROUNDS = env("BENCH_ROUNDS", 2);
-const ONLY = process.env.BENCH_ONLY;
+const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(",");
+const runs = (who: string) => !ONLY || ONLY.includes(who.toLowerCase());
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const RSS_TARGET_MB = 300;
 /** A run during which other processes used more CPU than this (seconds) is noisy. */
@@ -200,19 +214,37 @@ function writeRandomFile(root: string, name: string, size: number): DataFile {
   return { name, size, md5: hash.digest("base64") };
 }
 
-/** Small files log-uniform between SMALL_MIN and SMALL_MAX, 100 to a folder; then the big ones. */
-function makeDataset(root: string): DataFile[] {
-  const random = prng(20261125);
+/** `count` files log-uniform between `min` and `max` bytes, 100 to a folder. */
+function smallFiles(root: string, count: number, min: number, max: number, seed: number) {
+  const random = prng(seed);
   const files: DataFile[] = [];
-  const [lo, hi] = [Math.log(SMALL_MIN), Math.log(SMALL_MAX)];
-  for (let i = 0; i < SMALL_FILES; i++) {
+  const [lo, hi] = [Math.log(min), Math.log(max)];
+  for (let i = 0; i < count; i++) {
     const size = Math.round(Math.exp(lo + random() * (hi - lo)));
     const dir = `small/d${String(Math.floor(i / 100)).padStart(2, "0")}`;
     files.push(writeRandomFile(root, `${dir}/f${String(i).padStart(5, "0")}.bin`, size));
   }
+  return files;
+}
+
+/** The `mixed` set: the small files, then the big ones. */
+function makeMixed(root: string): DataFile[] {
+  const files = smallFiles(root, SMALL_FILES, SMALL_MIN, SMALL_MAX, 20261125);
   for (let i = 0; i < LARGE_FILES; i++) files.push(writeRandomFile(root, `large/l${i}.bin`, LARGE));
   if (HUGE > 0) files.push(writeRandomFile(root, "huge/huge.bin", HUGE));
   return files;
+}
+
+/** The `small` set: many files of a few KiB, where the cost per blob decides. */
+const makeSmall = (root: string) => smallFiles(root, TINY_FILES, TINY_MIN, TINY_MAX, 20261202);
+
+interface DataSet {
+  name: string;
+  files: DataFile[];
+  bytes: number;
+  datasetDir: string;
+  driveDir: string;
+  prepared: PrepareResult;
 }
 
 // ---------------------------------------------------------------- checking what arrived
@@ -251,7 +283,8 @@ async function verify(cc: ContainerClient, files: DataFile[]): Promise<string> {
 // ---------------------------------------------------------------- one drivebay run
 
 interface RunResult {
-  who: "drivebay" | "AzCopy";
+  who: "drivebay" | "AzCopy" | "plain";
+  set: string;
   round: number;
   /** The compared time: attach → Packaging, or AzCopy's active transfer time. */
   ms: number;
@@ -319,13 +352,8 @@ async function call(url: string, method: string, body?: unknown, headers = AUTH)
   return (text ? JSON.parse(text) : undefined) as any;
 }
 
-async function runDrivebay(
-  round: number,
-  prepared: PrepareResult,
-  driveDir: string,
-  files: DataFile[],
-  dirs: TempDirs,
-): Promise<RunResult> {
+async function runDrivebay(round: number, set: DataSet, dirs: TempDirs): Promise<RunResult> {
+  const { prepared, driveDir, files } = set;
   const dataDir = dirs.make();
   const operatorKey = randomBytes(24).toString("base64url");
   const { url, child, azuritePid } = await startServer(dataDir, operatorKey);
@@ -333,7 +361,7 @@ async function runDrivebay(
   try {
     const operator = (method: string, path: string, body?: unknown) =>
       call(`${url}/operator/v1${path}`, method, body, { authorization: `Bearer ${operatorKey}` });
-    const name = `import-${round}`;
+    const name = `import-${set.name}-${round}`;
     const job = `${url}${jobPath(RG, name)}`;
     // The account exists before the clock starts (AzCopy's does too).
     const account = await operator("GET", `/storage/${ACCOUNT}`);
@@ -401,6 +429,7 @@ async function runDrivebay(
     const checked = await verify(cc, files);
     return {
       who: "drivebay",
+      set: set.name,
       round,
       ms,
       cpu,
@@ -424,14 +453,8 @@ interface AzCopySummary {
   TotalBytesTransferred: string;
 }
 
-async function runAzCopy(
-  round: number,
-  azcopy: string,
-  datasetDir: string,
-  files: DataFile[],
-  dirs: TempDirs,
-): Promise<RunResult> {
-  const dir = dirs.make();
+/** A fresh embedded Azurite, in memory in its own process, as drivebay's; the container made. */
+async function freshAzurite(dir: string) {
   const azurite = await EmbeddedAzurite.start({
     host: "127.0.0.1",
     port: 0,
@@ -439,21 +462,33 @@ async function runAzCopy(
     location: join(dir, "azurite"),
     accountsFile: join(dir, "storage-accounts.json"),
   });
+  const key = await azurite.ensureAccount(ACCOUNT);
+  const credential = new StorageSharedKeyCredential(ACCOUNT, key);
+  const cc = new BlobServiceClient(azurite.blobEndpoint(ACCOUNT), credential).getContainerClient(
+    CONTAINER,
+  );
+  await cc.create();
+  const sas = generateBlobSASQueryParameters(
+    {
+      containerName: CONTAINER,
+      permissions: ContainerSASPermissions.parse("racwl"),
+      expiresOn: new Date(Date.now() + 6 * 3600_000),
+    },
+    credential,
+  ).toString();
+  return { azurite, cc, sas };
+}
+
+async function runAzCopy(
+  round: number,
+  azcopy: string,
+  set: DataSet,
+  dirs: TempDirs,
+): Promise<RunResult> {
+  const { datasetDir, files } = set;
+  const dir = dirs.make();
+  const { azurite, cc, sas } = await freshAzurite(dir);
   try {
-    const key = await azurite.ensureAccount(ACCOUNT);
-    const credential = new StorageSharedKeyCredential(ACCOUNT, key);
-    const cc = new BlobServiceClient(azurite.blobEndpoint(ACCOUNT), credential).getContainerClient(
-      CONTAINER,
-    );
-    await cc.create();
-    const sas = generateBlobSASQueryParameters(
-      {
-        containerName: CONTAINER,
-        permissions: ContainerSASPermissions.parse("racwl"),
-        expiresOn: new Date(Date.now() + 6 * 3600_000),
-      },
-      credential,
-    ).toString();
     const azuritePid = azurite.pid!;
     const az0 = cpuSeconds(azuritePid);
     const machine0 = machineCpu().busy;
@@ -524,6 +559,7 @@ async function runAzCopy(
     const checked = await verify(cc, files);
     return {
       who: "AzCopy",
+      set: set.name,
       round,
       ms: end.t,
       wallMs,
@@ -532,6 +568,62 @@ async function runAzCopy(
       otherCpu,
       checked,
     };
+  } finally {
+    await azurite.close();
+  }
+}
+
+// ---------------------------------------------------------------- one plain-Node run
+
+async function runPlain(round: number, set: DataSet, dirs: TempDirs): Promise<RunResult> {
+  const { datasetDir, files } = set;
+  const dir = dirs.make();
+  const { azurite, cc, sas } = await freshAzurite(dir);
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(import.meta.dirname, "plain-uploader.ts"),
+        datasetDir,
+        `${cc.url}?${sas}`,
+      ],
+      { stdio: ["pipe", "pipe", "inherit"] },
+    );
+    const pid = child.pid!;
+    let out = "";
+    const said = (word: string) =>
+      new Promise<string>((resolve, reject) => {
+        const look = () => {
+          const m = new RegExp(`^${word}(.*)$`, "m").exec(out);
+          if (m) resolve(m[1]!.trim());
+        };
+        child.stdout!.on("data", (d: Buffer) => {
+          out += d.toString();
+          look();
+        });
+        child.once("exit", (code) =>
+          reject(new Error(`the plain uploader exited with ${code}: ${out}`)),
+        );
+        look();
+      });
+    child.stdin!.write(files.map((f) => `${f.size} ${f.name}\n`).join("") + "\n");
+    await said("READY");
+    const cpu0 = cpuSeconds(pid);
+    const az0 = cpuSeconds(azurite.pid!);
+    const machine0 = machineCpu().busy;
+    const own0 = ownCpu();
+    child.stdin!.write("GO\n");
+    const ms = Number(await said("DONE"));
+    const cpu = cpuSeconds(pid) - cpu0;
+    const azuriteCpu = cpuSeconds(azurite.pid!) - az0;
+    const otherCpu = machineCpu().busy - machine0 - cpu - azuriteCpu - (ownCpu() - own0);
+    await new Promise((resolve) =>
+      child.exitCode !== null ? resolve(null) : child.once("exit", resolve),
+    );
+    const checked = await verify(cc, files);
+    return { who: "plain", set: set.name, round, ms, cpu, azuriteCpu, otherCpu, checked };
   } finally {
     await azurite.close();
   }
@@ -546,126 +638,148 @@ const median = (xs: number[]) => {
 };
 const MB = (bytes: number) => fmt(bytes / 1e6);
 
-const azcopy = ONLY?.toLowerCase() === "drivebay" ? "" : azcopyBinary();
+const azcopy = runs("azcopy") ? azcopyBinary() : "";
 const dirs = new TempDirs();
 try {
-  const plannedSmall = (SMALL_FILES * (SMALL_MAX - SMALL_MIN)) / Math.log(SMALL_MAX / SMALL_MIN);
-  const planned = plannedSmall + LARGE_FILES * LARGE + HUGE;
+  const plannedMixed = SETS.includes("mixed")
+    ? (SMALL_FILES * (SMALL_MAX - SMALL_MIN)) / Math.log(SMALL_MAX / SMALL_MIN) +
+      LARGE_FILES * LARGE +
+      HUGE
+    : 0;
+  const plannedSmall = SETS.includes("small")
+    ? (TINY_FILES * (TINY_MAX - TINY_MIN)) / Math.log(TINY_MAX / TINY_MIN)
+    : 0;
+  const planned = plannedMixed + plannedSmall;
   const stats = statfsSync(tmpdir());
   const free = stats.bavail * stats.bsize;
   if (free < 2 * planned + 512 * MiB) {
     throw new Error(
-      `${tmpdir()} has ${fmt(mib(free))} MiB free; the dataset and its drive need about ${fmt(mib(2 * planned))} MiB`,
+      `${tmpdir()} has ${fmt(mib(free))} MiB free; the datasets and their drives need about ${fmt(mib(2 * planned))} MiB`,
     );
   }
   const busy = await cpuBusy(1000);
   console.log(
-    `drivebay bench:import — node ${process.version}, ${ROUNDS} round(s); CPU busy before the start ${fmt(busy * 100)} %, load average ${loadavg()
+    `drivebay bench:import — node ${process.version}, ${ROUNDS} round(s) of sets ${SETS.join(", ")}; CPU busy before the start ${fmt(busy * 100)} %, load average ${loadavg()
       .map((l) => fmt(l, 2))
       .join(" ")}`,
   );
   if (busy > 0.15) console.log("  (something else is using the CPUs: figures will be noisy)");
 
-  const root = dirs.make();
-  const datasetDir = join(root, "dataset");
-  let t = performance.now();
-  const files = makeDataset(datasetDir);
-  const bytes = files.reduce((n, f) => n + f.size, 0);
-  const smallBytes = files.slice(0, SMALL_FILES).reduce((n, f) => n + f.size, 0);
-  console.log(
-    `dataset: ${files.length} files, ${fmt(mib(bytes))} MiB — ${SMALL_FILES} of ${SMALL_MIN / KiB} KiB–${SMALL_MAX / KiB} KiB ` +
-      `(log-uniform, ${fmt(mib(smallBytes))} MiB), ${LARGE_FILES} × ${LARGE / MiB} MiB, ` +
-      `${HUGE > 0 ? `1 × ${HUGE / MiB} MiB` : "no huge file"} (made in ${sec(performance.now() - t)} s)`,
-  );
-  writeFileSync(
-    join(root, "dataset.csv"),
-    "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n" +
-      `"${datasetDir}/",${CONTAINER}/,BlockBlob,rename,,\n`,
-  );
-  const driveDir = join(root, "drive");
-  t = performance.now();
-  const prepared = await prepareDrive({
-    datasetCsv: join(root, "dataset.csv"),
-    driveDir,
-    driveId: DRIVE_ID,
-  });
-  const prepMs = performance.now() - t;
-  console.log(
-    `prepareDrive: ${sec(prepMs)} s, ${fmt(mib(bytes) / (prepMs / 1000))} MiB/s (not part of the import timings)`,
-  );
-  // Both sources are read from the page cache; flush the writes so no writeback runs during a round.
+  const sets: DataSet[] = [];
+  for (const name of SETS) {
+    if (name !== "mixed" && name !== "small") throw new Error(`BENCH_SETS: unknown set '${name}'`);
+    const root = dirs.make();
+    const datasetDir = join(root, "dataset");
+    let t = performance.now();
+    const files = name === "mixed" ? makeMixed(datasetDir) : makeSmall(datasetDir);
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    console.log(
+      name === "mixed"
+        ? `set mixed: ${files.length} files, ${fmt(mib(bytes))} MiB — ${SMALL_FILES} of ${SMALL_MIN / KiB} KiB–${SMALL_MAX / KiB} KiB ` +
+            `(log-uniform), ${LARGE_FILES} × ${LARGE / MiB} MiB, ` +
+            `${HUGE > 0 ? `1 × ${HUGE / MiB} MiB` : "no huge file"} (made in ${sec(performance.now() - t)} s)`
+        : `set small: ${files.length} files of ${TINY_MIN / KiB}–${TINY_MAX / KiB} KiB (log-uniform), ${fmt(mib(bytes))} MiB (made in ${sec(performance.now() - t)} s)`,
+    );
+    writeFileSync(
+      join(root, "dataset.csv"),
+      "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n" +
+        `"${datasetDir}/",${CONTAINER}/,BlockBlob,rename,,\n`,
+    );
+    const driveDir = join(root, "drive");
+    t = performance.now();
+    const prepared = await prepareDrive({
+      datasetCsv: join(root, "dataset.csv"),
+      driveDir,
+      driveId: DRIVE_ID,
+    });
+    const prepMs = performance.now() - t;
+    console.log(
+      `  prepareDrive: ${sec(prepMs)} s, ${fmt(mib(bytes) / (prepMs / 1000))} MiB/s (not part of the import timings)`,
+    );
+    sets.push({ name, files, bytes, datasetDir, driveDir, prepared });
+  }
+  // Every source is read from the page cache; flush the writes so no writeback runs during a round.
   spawnSync("sync");
 
   const results: RunResult[] = [];
-  const line = (r: RunResult) => {
+  const line = (set: DataSet, r: RunResult) => {
     const s = r.ms / 1000;
     // Azurite's CPU over the compared time: near 100 % means the endpoint is what limits.
-    const cpu = `CPU ${r.who} ${fmt(r.cpu, 1)} s, Azurite ${fmt(r.azuriteCpu, 1)} s (${fmt((100 * r.azuriteCpu) / s)} %)`;
+    const cpu = `CPU ${r.who} ${fmt(r.cpu, 1)} s, Azurite ${fmt(r.azuriteCpu, 1)} s (${fmt((100 * r.azuriteCpu) / s)} %, ${fmt((1000 * r.azuriteCpu) / set.files.length, 2)} ms a blob)`;
     const extra =
       r.who === "drivebay"
         ? `peak RSS ${MB(r.peakRss!)} MB (${MB(r.idleRss!)} MB before the attach); ${cpu}`
-        : `exit after ${sec(r.wallMs!)} s; ${cpu}`;
+        : r.who === "AzCopy"
+          ? `exit after ${sec(r.wallMs!)} s; ${cpu}`
+          : cpu;
     console.log(
-      `round ${r.round}  ${r.who.padEnd(8)}  ${sec(r.ms).padStart(6)} s  ${fmt(mib(bytes) / s, 1).padStart(6)} MiB/s  ${fmt(files.length / s, 1).padStart(6)} files/s  ${extra}`,
+      `${set.name.padEnd(5)} round ${r.round}  ${r.who.padEnd(8)}  ${sec(r.ms).padStart(6)} s  ${fmt(mib(set.bytes) / s, 1).padStart(6)} MiB/s  ${fmt(set.files.length / s, 1).padStart(7)} files/s  ${extra}`,
     );
     console.log(
-      `          checked: ${r.checked}; CPU used by other processes during the run ${fmt(Math.max(0, r.otherCpu), 1)} s${r.otherCpu > NOISY_CPU_S ? " — NOISY" : ""}`,
+      `                checked: ${r.checked}; CPU used by other processes during the run ${fmt(Math.max(0, r.otherCpu), 1)} s${r.otherCpu > NOISY_CPU_S ? " — NOISY" : ""}`,
     );
   };
-  for (let round = 1; round <= ROUNDS; round++) {
-    // Alternate who goes first, so a drift in the machine's speed hits both alike.
-    const order = round % 2 === 1 ? ["drivebay", "AzCopy"] : ["AzCopy", "drivebay"];
-    for (const who of order) {
-      if (ONLY && ONLY.toLowerCase() !== who.toLowerCase()) continue;
-      const r =
-        who === "drivebay"
-          ? await runDrivebay(round, prepared, driveDir, files, dirs)
-          : await runAzCopy(round, azcopy, datasetDir, files, dirs);
-      results.push(r);
-      line(r);
-      await sleep(1000);
+  const WHO = ["drivebay", "AzCopy", "plain"] as const;
+  for (const set of sets) {
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Rotate who goes first, so a drift in the machine's speed hits all alike.
+      const order = WHO.map((_, i) => WHO[(i + round - 1) % WHO.length]!);
+      for (const who of order) {
+        if (!runs(who)) continue;
+        const r =
+          who === "drivebay"
+            ? await runDrivebay(round, set, dirs)
+            : who === "AzCopy"
+              ? await runAzCopy(round, azcopy, set, dirs)
+              : await runPlain(round, set, dirs);
+        results.push(r);
+        line(set, r);
+        await sleep(1000);
+      }
     }
   }
 
   // Runs during which other processes used the CPUs are left out of the medians (when
-  // quiet runs of both remain); peak RSS counts every run.
+  // quiet runs remain); peak RSS counts every run.
   const noisy = (r: RunResult) => r.otherCpu > NOISY_CPU_S;
   const quietOnes = (rs: RunResult[]) =>
     rs.some((r) => !noisy(r)) ? rs.filter((r) => !noisy(r)) : rs;
-  const of = (who: RunResult["who"]) => results.filter((r) => r.who === who);
-  const rate = (rs: RunResult[]) => median(rs.map((r) => mib(bytes) / (r.ms / 1000)));
-  const filesRate = (rs: RunResult[]) => median(rs.map((r) => files.length / (r.ms / 1000)));
-  const db = of("drivebay");
-  const ac = of("AzCopy");
-  console.log("");
-  for (const [who, all] of [
-    ["drivebay", db],
-    ["AzCopy", ac],
-  ] as const) {
-    if (all.length === 0) continue;
-    const rs = quietOnes(all);
-    const left = all.length - rs.length;
-    console.log(
-      `${who.padEnd(8)}  median ${fmt(rate(rs), 1)} MiB/s, ${fmt(filesRate(rs), 1)} files/s over ${rs.length} run(s)${left ? ` (${left} noisy run(s) left out)` : ""}`,
-    );
-  }
-  if (db.length > 0 && ac.length > 0) {
-    const ratio = rate(quietOnes(db)) / rate(quietOnes(ac));
-    const perRound = db
-      .map((d) => {
-        const a = ac.find((x) => x.round === d.round);
-        return a ? `${fmt(a.ms / d.ms, 2)}${noisy(a) || noisy(d) ? " (noisy)" : ""}` : undefined;
-      })
-      .filter((x) => x !== undefined);
-    console.log(
-      `  ratio drivebay / AzCopy = ${fmt(ratio, 2)} (per round ${perRound.join(", ")})  (target ≥ 1.0: ${ratio >= 1 ? "met" : "MISSED"})`,
-    );
-  }
-  if (db.length > 0) {
-    const peak = Math.max(...db.map((r) => r.peakRss!));
-    console.log(
-      `  drivebay peak RSS = ${MB(peak)} MB  (target ≤ ${RSS_TARGET_MB} MB: ${peak <= RSS_TARGET_MB * 1e6 ? "met" : "MISSED"})`,
-    );
+  for (const set of sets) {
+    const of = (who: RunResult["who"]) =>
+      results.filter((r) => r.who === who && r.set === set.name);
+    const rate = (rs: RunResult[]) => median(rs.map((r) => mib(set.bytes) / (r.ms / 1000)));
+    const filesRate = (rs: RunResult[]) => median(rs.map((r) => set.files.length / (r.ms / 1000)));
+    console.log(`\nset ${set.name}:`);
+    for (const who of WHO) {
+      const all = of(who);
+      if (all.length === 0) continue;
+      const rs = quietOnes(all);
+      const left = all.length - rs.length;
+      console.log(
+        `  ${who.padEnd(8)}  median ${fmt(rate(rs), 1)} MiB/s, ${fmt(filesRate(rs), 1)} files/s over ${rs.length} run(s); Azurite ${fmt(median(rs.map((r) => r.azuriteCpu)), 1)} s CPU (runs ${all.map((r) => fmt(r.azuriteCpu, 1)).join(", ")})${left ? ` (${left} noisy run(s) left out)` : ""}`,
+      );
+    }
+    const db = of("drivebay");
+    for (const other of ["AzCopy", "plain"] as const) {
+      const ac = of(other);
+      if (db.length === 0 || ac.length === 0) continue;
+      const ratio = rate(quietOnes(db)) / rate(quietOnes(ac));
+      const perRound = db
+        .map((d) => {
+          const a = ac.find((x) => x.round === d.round);
+          return a ? `${fmt(a.ms / d.ms, 2)}${noisy(a) || noisy(d) ? " (noisy)" : ""}` : undefined;
+        })
+        .filter((x) => x !== undefined);
+      console.log(
+        `  ratio drivebay / ${other} = ${fmt(ratio, 2)} (per round ${perRound.join(", ")})  (target ≥ 1.0: ${ratio >= 1 ? "met" : "MISSED"})`,
+      );
+    }
+    if (db.length > 0) {
+      const peak = Math.max(...db.map((r) => r.peakRss!));
+      console.log(
+        `  drivebay peak RSS = ${MB(peak)} MB  (target ≤ ${RSS_TARGET_MB} MB: ${peak <= RSS_TARGET_MB * 1e6 ? "met" : "MISSED"})`,
+      );
+    }
   }
   if (CPU_PROF) console.log(`CPU profiles of the drivebay process: ${CPU_PROF}`);
 } finally {

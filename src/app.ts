@@ -334,6 +334,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return envelope(err);
   });
 
+  // A person who opens the server's address in a browser lands on the portal.
+  app.get("/", async (_req, reply) => reply.redirect("/portal/", 302));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const ready = deps.ready ? deps.ready() : true;

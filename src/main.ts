@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import type { FastifyInstance } from "fastify";
+import { createServer } from "node:net";
 import { buildApp } from "./app.ts";
 import { performance } from "node:perf_hooks";
 import { createSecureContext } from "node:tls";
@@ -23,6 +24,7 @@ import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
 import { EmbeddedAzurite } from "./storage/azurite.ts";
 import { StorageAccounts } from "./storage/registry.ts";
+import { ExportCopier } from "./transfer/export/export-copier.ts";
 import { ImportCopier } from "./transfer/import/import-copier.ts";
 import { TransferRunner } from "./transfer/runner.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -109,6 +111,21 @@ function operatorKeyOf(config: Readonly<Config>): { key: string; file?: string }
   return { key, file };
 }
 
+/**
+ * Fails with the listen error (EADDRINUSE, EACCES, …) when `host:port` cannot be listened
+ * on now. Port 0 always can. A port taken between this probe and the real listen still
+ * fails there, with the same error.
+ */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", reject);
+    probe.listen({ host, port, exclusive: true }, () => resolve());
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
 export async function startService(
   config: Readonly<Config>,
   options: { clock?: OffsetClock } = {},
@@ -123,38 +140,41 @@ export async function startService(
   // Bad key or certificate settings stop the start before anything is opened.
   const access = accessOf(config, logger);
   const https = httpsOf(config);
-  mkdirSync(config.dataDir, { recursive: true });
-  // Azurite starts in its own process while the store opens.
-  const azuriteStart = config.blob.embedded
-    ? EmbeddedAzurite.start({
-        host: config.blob.host,
-        port: config.blob.port,
-        inMemory: config.blob.inMemory,
-        location: config.blob.location,
-        accountsFile: join(config.dataDir, "storage-accounts.json"),
-        logger,
-      })
-    : undefined;
-  // If the start fails later on, Azurite must not outlive it.
-  const stopAzurite = async () => (await azuriteStart?.catch(() => undefined))?.close();
-  let store: JobStore;
-  try {
-    store = config.store.url
-      ? await PostgresJobStore.open({
-          url: config.store.url,
-          onError: (err) => logger.warn({ err }, "an idle PostgreSQL connection failed"),
-        })
-      : new SqliteJobStore({
-          file: join(config.dataDir, "drivebay.sqlite"),
-          synchronous: config.sqliteSynchronous,
-        });
-  } catch (e) {
-    await stopAzurite();
-    throw e;
+  // Under token auth every storage account belongs to a subscription (checked before anything starts).
+  if (config.auth.mode === "token") {
+    const unowned = config.storageAccounts.filter((a) => !a.subscriptionId || !a.resourceGroup);
+    if (unowned.length > 0) {
+      throw new ConfigError(
+        `storageAccounts: under token auth every account names its subscriptionId and resourceGroup (missing for ${unowned.map((a) => a.name).join(", ")}).`,
+      );
+    }
   }
+  // A busy port or a data directory in use stops the start before anything is created or
+  // started: the port is probed first, then the store (it holds the data directory's lock)
+  // opens before Azurite starts.
+  await checkPortFree(config.host, config.port);
+  mkdirSync(config.dataDir, { recursive: true });
+  const store: JobStore = config.store.url
+    ? await PostgresJobStore.open({
+        url: config.store.url,
+        onError: (err) => logger.warn({ err }, "an idle PostgreSQL connection failed"),
+      })
+    : new SqliteJobStore({
+        file: join(config.dataDir, "drivebay.sqlite"),
+        synchronous: config.sqliteSynchronous,
+      });
   let azurite: EmbeddedAzurite | undefined;
   try {
-    azurite = await azuriteStart;
+    azurite = config.blob.embedded
+      ? await EmbeddedAzurite.start({
+          host: config.blob.host,
+          port: config.blob.port,
+          inMemory: config.blob.inMemory,
+          location: config.blob.location,
+          accountsFile: join(config.dataDir, "storage-accounts.json"),
+          logger,
+        })
+      : undefined;
   } catch (e) {
     await store.close();
     throw e;
@@ -182,14 +202,6 @@ export async function startService(
   const locations = new LocationCatalogue(undefined, config.locations);
   // Under development auth the emulator serves every account name to everyone (shared by
   // name); under token auth only registered accounts, each in its own subscription.
-  if (config.auth.mode === "token") {
-    const unowned = config.storageAccounts.filter((a) => !a.subscriptionId || !a.resourceGroup);
-    if (unowned.length > 0) {
-      throw new ConfigError(
-        `storageAccounts: under token auth every account names its subscriptionId and resourceGroup (missing for ${unowned.map((a) => a.name).join(", ")}).`,
-      );
-    }
-  }
   const storageAccounts = new StorageAccountRegistry(
     config.profile === "emulator" && config.auth.mode !== "token",
     config.storageAccounts,
@@ -208,7 +220,7 @@ export async function startService(
         timers,
         storage,
         logger,
-        copiers: [new ImportCopier()],
+        copiers: [new ImportCopier(), new ExportCopier(store)],
         blobConcurrency: config.importConcurrency,
       })
     : undefined;
@@ -220,6 +232,7 @@ export async function startService(
     clock,
     timers,
     autoTransfer: transfers,
+    autoExportTransfer: transfers,
     effects,
   });
   const dockDir = join(config.dataDir, "dock");
@@ -231,6 +244,7 @@ export async function startService(
     logger,
     dockDir,
     transfers,
+    exportTransfers: transfers,
     exportDriveCapacityBytes: config.autopilot.exportDriveCapacityBytes,
     effects,
   });

@@ -11,5 +11,9 @@ CREATE TABLE drive_runs (
   finished BOOLEAN NOT NULL DEFAULT false,
   bytes_done BIGINT NOT NULL DEFAULT 0,
   bytes_total BIGINT,
+  -- When the drive was first claimed: a copier resuming it treats what it finds at the
+  -- endpoint written since then as possibly its own (records committed without waiting
+  -- for the disk may be lost with a power cut).
+  started_at TIMESTAMPTZ,
   PRIMARY KEY (job_uid, drive_key)
 );

@@ -3,6 +3,8 @@
  * print where it listens and how to connect (stderr; stdout carries the JSON request logs),
  * and shut down gracefully on SIGINT/SIGTERM.
  */
+import { realpathSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { ConfigError, loadConfig, type Config, type ConfigSources } from "../config.ts";
 import { startService, type RunningService } from "../main.ts";
 import { EmbeddedAzuriteError } from "../storage/azurite.ts";
@@ -142,12 +144,41 @@ function blobLines(
 `;
 }
 
+const BIN = join(import.meta.dirname, "..", "..", "bin", "drivebay.js");
+
+function realOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How to run this CLI from a shell, as printed: `drivebay` when that name on the PATH is
+ * this very program (npm link, a global install); otherwise `npx drivebay`, which finds
+ * the project's own binary from inside the project folder.
+ */
+export function cliCommand(path = process.env.PATH ?? ""): { name: string; note: string } {
+  const self = realOrUndefined(BIN);
+  for (const dir of path.split(delimiter)) {
+    if (dir && self && realOrUndefined(join(dir, "drivebay")) === self) {
+      return { name: "drivebay", note: "" };
+    }
+  }
+  return {
+    name: "npx drivebay",
+    note: " (in the project folder; `npm link` there puts `drivebay` on your PATH)",
+  };
+}
+
 export function banner(
   running: Pick<RunningService, "url" | "operatorKey" | "operatorKeyFile" | "dockDir"> &
     Partial<Pick<RunningService, "azurite" | "storage">>,
   config: Readonly<Config>,
 ): string {
   const { url } = running;
+  const command = cliCommand();
   const dataDirFlag = running.operatorKeyFile ? ` --data-dir ${config.dataDir}` : "";
   return `drivebay listening on ${url}
   profile:      ${config.profile}
@@ -156,9 +187,12 @@ export function banner(
   operator key: ${operatorKeyLine(running, config)}
   auth:         ${authLine(config)}
 ${blobLines(running, config)}${datacenterLines(running.dockDir, config)}
-${connectLines(url, config)}Or from a shell: drivebay job list --endpoint ${url}
-The datacenter side: drivebay operator inbound --endpoint ${url}${dataDirFlag}
-Read imported blobs: drivebay storage show <account> --output json --endpoint ${url}${dataDirFlag}
+Portal: ${url}/portal/ (open it in a browser)
+
+${connectLines(url, config)}Or from a shell${command.note}:
+  ${command.name} job list --endpoint ${url}
+  ${command.name} operator inbound --endpoint ${url}${dataDirFlag}   (the datacenter side)
+  ${command.name} storage show <account> --output json --endpoint ${url}${dataDirFlag}   (imported blobs)
 Stop with Ctrl+C (SIGINT) or SIGTERM.
 `;
 }

@@ -35,13 +35,16 @@ export interface ImportProgressStore {
   importRecords(jobUid: string, driveId: string): Promise<ImportBlobRecord[]>;
   /**
    * Stores a blob's record. With `lease`, only while that lease still holds the drive
-   * (see DriveClaimStore); false when it does not and nothing was written.
+   * (see DriveClaimStore); false when it does not and nothing was written. `relaxed`: the
+   * store may commit it without waiting for the disk (a power cut may lose it; a process
+   * crash does not), for records whose loss the copier's resume tolerates.
    */
   recordImport(
     jobUid: string,
     driveId: string,
     record: ImportBlobRecord,
     lease?: DriveLease,
+    relaxed?: boolean,
   ): Promise<boolean>;
 }
 
@@ -62,6 +65,8 @@ export interface DriveLease {
   token: number;
   /** Until when the claim holds unless renewed (the time the claimer passed plus leaseMs). */
   leaseUntil: Date;
+  /** When the drive was first claimed (by any runner): its copy started then. */
+  startedAt: Date;
 }
 
 /** A drive's copy as the runners record it: who holds it and how far it got (one row a drive). */

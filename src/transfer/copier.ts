@@ -10,7 +10,7 @@
  * fenced by the runner's lease: a copier whose runner lost the drive cannot write them),
  * a progress counter, and `boundary()`, which it asks before each item (blob) it starts.
  */
-import type { ContainerClient } from "@azure/storage-blob";
+import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import type { Clock } from "../domain/clock.ts";
 import type { Drive, Job, JobType } from "../domain/job/model.ts";
 import type { ImportBlobRecord } from "../store/ports.ts";
@@ -20,6 +20,8 @@ import type { BlobLogEntry, DriveStatus } from "./drive-log.ts";
 /** Where blobs are: a container of a storage account the service can reach. */
 export interface BlobStorage {
   containerClient(accountName: string, container: string): Promise<ContainerClient>;
+  /** The account's Blob service (the export copier lists containers with it). */
+  serviceClient?(accountName: string): Promise<BlobServiceClient>;
 }
 
 export interface TransferLogger {
@@ -39,8 +41,12 @@ export type CopyRecord = ImportBlobRecord;
 export interface CopyRecords {
   /** Records of earlier attempts at this drive (this process's or another worker's). */
   readonly earlier: ReadonlyMap<string, CopyRecord>;
-  /** Stores a record; throws LeaseLostError when another worker has taken the drive over. */
-  put(record: CopyRecord): Promise<void>;
+  /**
+   * Stores a record; throws LeaseLostError when another worker has taken the drive over.
+   * `relaxed`: the store need not wait for the disk (a power cut may lose the record, a
+   * crash does not); only for records whose loss the copier's resume tolerates.
+   */
+  put(record: CopyRecord, relaxed?: boolean): Promise<void>;
 }
 
 /** Bytes of the drive: the copier sets the total once it knows it and counts what is done. */
@@ -65,6 +71,10 @@ export interface DriveCopy {
   readonly drive: Drive;
   readonly storage: BlobStorage;
   readonly records: CopyRecords;
+  /** When the drive's copy first started (its first claim, by any runner; wall clock). */
+  readonly startedAt: Date;
+  /** The drive was claimed before (a restart, a takeover): earlier attempts may have written. */
+  readonly resumed: boolean;
   readonly progress: DriveProgress;
   /** Asked before each item is started; once not `copy`, the copier starts no further item. */
   boundary(index: number): Promise<Outlook>;
@@ -94,6 +104,8 @@ export type CopyResult =
       message?: string;
       /** The drive manifest read or written, backed up to the account with `backupDriveManifest`. */
       manifest?: Buffer;
+      /** Export: where the list of blobs that fit on no drive was written (the job's field). */
+      incompleteBlobListUri?: string;
     };
 
 export interface Copier {

@@ -292,10 +292,13 @@ export class TransferRunner {
       concurrency: this.deps.blobConcurrency ?? 8,
       wallClock: this.wallClock,
       logger: this.deps.logger,
+      startedAt: run.lease.startedAt,
+      resumed: run.lease.token > 1 || earlier.size > 0,
       records: {
         earlier,
-        put: async (record) => {
-          if (!(await this.deps.store.recordImport(job.uid, drive.driveId, record, run.lease))) {
+        put: async (record, relaxed) => {
+          const { store } = this.deps;
+          if (!(await store.recordImport(job.uid, drive.driveId, record, run.lease, relaxed))) {
             run.lost = true;
             throw new LeaseLostError(job.name, drive.driveId);
           }
@@ -468,6 +471,9 @@ export class TransferRunner {
       errorLogUri,
       verboseLogUri,
       manifestUri,
+      ...(result.incompleteBlobListUri
+        ? { incompleteBlobListUri: result.incompleteBlobListUri }
+        : {}),
     }));
     await this.deps.store.releaseDrive(run.lease, true);
     this.deps.logger?.info(

@@ -51,6 +51,16 @@ describe("portal pages over HTTP", () => {
     await server.close();
   });
 
+  test("the server's address opened in a browser redirects to the portal", async () => {
+    const res = await fetch(`${server.url}/`, { redirect: "manual" });
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get("location"), "/portal/");
+    const landed = await fetch(`${server.url}/`);
+    assert.equal(landed.status, 200);
+    assert.match(new URL(landed.url).pathname, /^\/portal\//);
+    assert.match(await landed.text(), /<html/);
+  });
+
   test("pages are HTML with a strict content security policy and nothing from elsewhere", async () => {
     const res = await fetch(jobPage("http", "plain"));
     assert.equal(res.status, 200);

@@ -5,10 +5,12 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { run } from "../../src/cli/index.ts";
+import { cliCommand } from "../../src/cli/serve.ts";
 import {
   argv,
   bin,
@@ -25,6 +27,7 @@ import {
 } from "./helpers.ts";
 import { AUDIENCE, ISSUER, TestIssuer } from "../support/tokens.ts";
 
+const PROJECT = join(import.meta.dirname, "..", "..");
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-00000000c11a";
 const OPERATOR_ENV = { DRIVEBAY_OPERATOR_KEY: "cli-test-operator-key-0123456789" };
 
@@ -64,7 +67,45 @@ describe("drivebay CLI", () => {
     );
     assert.ok(banner.includes(`endpoint: "${server.url}", allowInsecureConnection: true`));
     assert.match(banner, /removePolicy\(\{ name: "bearerTokenAuthenticationPolicy" \}\)/);
-    assert.ok(banner.includes(`drivebay job list --endpoint ${server.url}`));
+    assert.ok(banner.includes(`Portal: ${server.url}/portal/ (open it in a browser)\n`), banner);
+    // The hint runs as printed: from the project folder, without anything installed globally.
+    const command = cliCommand();
+    const hint = `  ${command.name} job list --endpoint ${server.url}\n`;
+    assert.ok(banner.includes(hint), banner);
+  });
+
+  test("the printed job list hint works as printed, from the project folder", async () => {
+    const line = new RegExp(`^  (\\S.* job list --endpoint ${server.url})$`, "m").exec(
+      server.stderr(),
+    );
+    assert.ok(line, server.stderr());
+    const r = spawnSync(line[1]!, {
+      shell: true,
+      cwd: PROJECT,
+      encoding: "utf8",
+      env: { ...process.env, npm_config_yes: "false" },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    // The default subscription of the hint has no jobs here; the answer came from the server.
+    assert.equal(r.stdout, "no jobs\n");
+  });
+
+  test("cliCommand: 'drivebay' only when that name on the PATH is this program", () => {
+    const dir = mkdtempSync(join(tmpdir(), "drivebay-path-"));
+    try {
+      assert.equal(cliCommand("").name, "npx drivebay");
+      assert.match(cliCommand("").note, /npm link/);
+      writeFileSync(join(dir, "drivebay"), "#!/bin/sh\n");
+      assert.equal(cliCommand(dir).name, "npx drivebay", "another program of that name");
+      rmSync(join(dir, "drivebay"));
+      symlinkSync(join(PROJECT, "bin", "drivebay.js"), join(dir, "drivebay"));
+      assert.deepEqual(cliCommand(`/nonexistent${delimiter}${dir}`), {
+        name: "drivebay",
+        note: "",
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a job from create to cancel, with its history", async () => {
@@ -279,6 +320,27 @@ describe("drivebay CLI", () => {
     assert.match(help.out, /history/);
   });
 
+  test("a second serve on a data directory in use fails with exit code 2 before Azurite starts", async () => {
+    const first = await startServe({ env: { DRIVEBAY_BLOB_IN_MEMORY: "true" } });
+    try {
+      // The in-memory Azurite only made its folder; a second Azurite would make it again.
+      const azuriteDir = join(first.dataDir, "azurite");
+      assert.ok(existsSync(azuriteDir));
+      rmSync(azuriteDir, { recursive: true });
+      const second = await bin(argv`serve --port 0 --data-dir ${first.dataDir}`, {
+        env: { DRIVEBAY_BLOB_PORT: "0" },
+      });
+      assert.equal(second.code, 2, second.err);
+      assert.match(
+        second.err,
+        /is in use by another drivebay process; stop it, or give this one another data directory/,
+      );
+      assert.equal(existsSync(azuriteDir), false, "Azurite was not started");
+    } finally {
+      assert.equal(await stop(first), 0, first.stderr());
+    }
+  });
+
   test("serve refuses a bad profile, a port in use and an unusable data directory with exit code 2", async () => {
     const profile = await bin(argv`serve --profile production --port 0`);
     assert.equal(profile.code, 2);
@@ -287,15 +349,19 @@ describe("drivebay CLI", () => {
       /profile: 'production' is not a profile; use 'emulator' or 'service'/,
     );
 
+    // A busy port is found before anything is created: the new data directory is not made.
     const port = new URL(server.url).port;
-    const dataDir = mkdtempSync(join(tmpdir(), "drivebay-cli-busy-"));
+    const parentDir = mkdtempSync(join(tmpdir(), "drivebay-cli-busy-"));
+    const dataDir = join(parentDir, "data");
     const busy = await bin(argv`serve --port ${port} --data-dir ${dataDir}`);
-    rmSync(dataDir, { recursive: true, force: true });
+    const created = existsSync(dataDir);
+    rmSync(parentDir, { recursive: true, force: true });
     assert.equal(busy.code, 2);
     assert.ok(
       busy.err.includes(`port ${port} is in use; pick another with --port or DRIVEBAY_PORT`),
       busy.err,
     );
+    assert.equal(created, false, "nothing created for a serve that cannot listen");
 
     // A data directory that cannot be made (here: under a file) is named, not blamed on the port.
     const parent = mkdtempSync(join(tmpdir(), "drivebay-cli-file-"));

@@ -103,6 +103,12 @@ for (const factory of STORE_FACTORIES) {
       const [taken] = await claim(store, "w2", j, at(LEASE * 1.5 + 1));
       assert.ok(taken);
       assert.equal(taken.token, 2);
+      assert.equal(
+        taken.startedAt.getTime(),
+        T0.getTime(),
+        "the drive's copy started at the first claim",
+      );
+      assert.equal(old.startedAt.getTime(), T0.getTime());
       assert.equal(await store.recordImport(j.uid, "D1", record("0:1"), old), false);
       assert.equal(await store.recordDriveProgress(old, 999, 1000), false);
       assert.equal(await store.renewDrive(old, at(LEASE * 1.5 + 2), LEASE), undefined);
@@ -117,7 +123,12 @@ for (const factory of STORE_FACTORIES) {
         (await store.importRecords(j.uid, "D1")).map((r) => r.blobKey),
         ["0:0"],
       );
-      assert.equal(await store.recordImport(j.uid, "D1", record("0:1"), taken), true);
+      assert.equal(await store.recordImport(j.uid, "D1", record("0:1"), taken, true), true);
+      assert.equal(
+        await store.recordImport(j.uid, "D1", record("0:2"), old, true),
+        false,
+        "relaxed or not, fenced",
+      );
       assert.equal(await store.recordDriveProgress(taken, 500, 1000), true);
       assert.equal(
         await store.updateFenced({ ...stored, percentComplete: 50 }, [h("progress")], taken),

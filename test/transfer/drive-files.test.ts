@@ -43,6 +43,8 @@ async function importStatus(job: Job): Promise<{ status: string; attempted: numb
       },
     },
     records: { earlier: new Map(), put: async () => undefined },
+    startedAt: new Date(),
+    resumed: false,
     progress: new DriveProgress(),
     boundary: async () => "copy",
     buffers: new BufferPool(2, 4 * 1024 * 1024),

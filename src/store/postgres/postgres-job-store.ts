@@ -169,9 +169,10 @@ const SQL = {
       ORDER BY want.n LIMIT $6
       FOR UPDATE OF r SKIP LOCKED
     )
-    UPDATE drive_runs r SET owner = $3, token = r.token + 1, lease_until = $5::timestamptz
+    UPDATE drive_runs r SET owner = $3, token = r.token + 1, lease_until = $5::timestamptz,
+      started_at = coalesce(r.started_at, $4::timestamptz)
     FROM pick WHERE r.job_uid = pick.job_uid AND r.drive_key = pick.drive_key
-    RETURNING r.job_uid, r.drive_key, r.token, pick.n`,
+    RETURNING r.job_uid, r.drive_key, r.token, r.started_at, pick.n`,
   renewDrive: `UPDATE drive_runs SET lease_until = $5::timestamptz
     WHERE job_uid = $1 AND drive_key = $2 AND owner = $3 AND token = $4`,
   releaseDrive: `UPDATE drive_runs SET owner = NULL, lease_until = NULL, finished = finished OR $5
@@ -501,11 +502,16 @@ export class PostgresJobStore implements JobStore {
     }));
   }
 
+  /**
+   * `relaxed` is not used: a commit here does not hold up the event loop (the server
+   * flushes WAL for many connections at once), so waiting for the disk costs little.
+   */
   async recordImport(
     jobUid: string,
     driveId: string,
     record: ImportBlobRecord,
     lease?: DriveLease,
+    _relaxed?: boolean,
   ): Promise<boolean> {
     const values = [
       jobUid,
@@ -548,6 +554,7 @@ export class PostgresJobStore implements JobStore {
       job_uid: string;
       drive_key: string;
       token: number;
+      started_at: Date;
       n: string;
     }>("claimDrives", [
       uids,
@@ -565,6 +572,7 @@ export class PostgresJobStore implements JobStore {
         owner: claim.owner,
         token: r.token,
         leaseUntil: until,
+        startedAt: new Date(r.started_at),
       }));
   }
 

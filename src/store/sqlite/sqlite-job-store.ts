@@ -170,10 +170,13 @@ export class SqliteJobStore implements JobStore {
         { owner: string | null; lease_until: number | null; finished: number }
       >("SELECT owner, lease_until, finished FROM drive_runs WHERE job_uid = ? AND drive_key = ?"),
       jobExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM jobs WHERE uid = ?"),
-      claim: db.prepare<[string, string, string, number], { token: number }>(
-        `INSERT INTO drive_runs (job_uid, drive_key, owner, token, lease_until) VALUES (?, ?, ?, 1, ?)
+      claim: db.prepare<
+        [string, string, string, number, number],
+        { token: number; started_at: number }
+      >(
+        `INSERT INTO drive_runs (job_uid, drive_key, owner, token, lease_until, started_at) VALUES (?, ?, ?, 1, ?, ?)
          ON CONFLICT (job_uid, drive_key) DO UPDATE SET owner = excluded.owner, token = token + 1, lease_until = excluded.lease_until
-         RETURNING token`,
+         RETURNING token, started_at`,
       ),
       renew: db.prepare(
         "UPDATE drive_runs SET lease_until = ? WHERE job_uid = ? AND drive_key = ? AND owner = ? AND token = ?",
@@ -518,6 +521,7 @@ export class SqliteJobStore implements JobStore {
     driveId: string,
     record: ImportBlobRecord,
     lease?: DriveLease,
+    relaxed = false,
   ): Promise<boolean> {
     return this.enqueue(
       () =>
@@ -530,6 +534,8 @@ export class SqliteJobStore implements JobStore {
           record.finalPath ?? null,
           JSON.stringify(record.detail),
         ).changes === 1,
+      undefined,
+      relaxed,
     );
   }
 
@@ -559,13 +565,14 @@ export class SqliteJobStore implements JobStore {
         if (run && run.owner !== null && run.lease_until !== null && run.lease_until > now)
           continue;
         if (!run && this.stmts.jobExists.get(c.jobUid) === undefined) continue;
-        const { token } = this.stmts.claim.get(c.jobUid, key, claim.owner, until)!;
+        const row = this.stmts.claim.get(c.jobUid, key, claim.owner, until, now)!;
         leases.push({
           jobUid: c.jobUid,
           driveId: c.driveId,
           owner: claim.owner,
-          token,
+          token: row.token,
           leaseUntil: new Date(until),
+          startedAt: new Date(row.started_at),
         });
       }
       return leases.length > 0;

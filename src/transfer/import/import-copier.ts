@@ -335,12 +335,13 @@ class DriveImport {
       extra: Record<string, unknown> = {},
       finalPath?: string,
     ) => {
-      await this.dc.records.put({
-        blobKey: key,
-        status,
-        finalPath,
-        detail: { entry, length: blob.length, ...extra },
-      });
+      // Without waiting for the disk: a final record lost with a power cut leaves the blob
+      // to be done again, and the claim before it (or the drive's start) says whose a blob
+      // found under its name is.
+      await this.dc.records.put(
+        { blobKey: key, status, finalPath, detail: { entry, length: blob.length, ...extra } },
+        true,
+      );
       return entry;
     };
     const skipped: BlobLogEntry = {
@@ -384,14 +385,22 @@ class DriveImport {
       }
       const { container, name } = splitBlobPath(blob.blobPath);
       const cc = await this.container(container);
-      const claim = (target: string, disposition: DispositionStatus, mode: WriteMode) =>
-        this.dc.records.put({
-          blobKey: key,
-          status: "writing",
-          finalPath: `${container}/${target}`,
-          // `since` is for comparing with the endpoint's dates (see ENDPOINT_CLOCK_SKEW_MS).
-          detail: { disposition, mode, since: this.dc.wallClock.now().getTime() },
-        });
+      const claim = (
+        target: string,
+        disposition: DispositionStatus,
+        mode: WriteMode,
+        relaxed = false,
+      ) =>
+        this.dc.records.put(
+          {
+            blobKey: key,
+            status: "writing",
+            finalPath: `${container}/${target}`,
+            // `since` is for comparing with the endpoint's dates (see ENDPOINT_CLOCK_SKEW_MS).
+            detail: { disposition, mode, since: this.dc.wallClock.now().getTime() },
+          },
+          relaxed,
+        );
       let target = name;
       let disposition: DispositionStatus;
       let mode: WriteMode;
@@ -409,7 +418,11 @@ class DriveImport {
         // (409), instead of asking first with a HEAD per blob.
         disposition = "Created";
         mode = "ifNew";
-        await claim(target, disposition, mode);
+        // The claim of a blob's own name need not wait for the disk: if a power cut loses
+        // it, a resumed copy takes what it finds under the name, with this blob's length
+        // and MD5 and written since the drive's copy started, as its own.
+        if (this.dc.resumed) resumedSince = this.dc.startedAt.getTime();
+        await claim(target, disposition, mode, true);
       } else {
         const exists = await cc.getBlobClient(name).exists();
         const choice = exists
