@@ -267,6 +267,15 @@ export async function startService(
     blobs: storage,
     access,
     ...(https ? { https } : {}),
+    ...(config.rateLimit.enabled
+      ? {
+          rateLimit: {
+            reads: config.rateLimit.reads,
+            writes: config.rateLimit.writes,
+            windowMs: config.rateLimit.windowMs,
+          },
+        }
+      : {}),
   });
   let address: string;
   try {
