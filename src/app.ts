@@ -9,8 +9,9 @@ import Fastify, {
   type FastifyReply,
 } from "fastify";
 import { randomUUID } from "node:crypto";
+import { STATUS_CODES, type IncomingMessage } from "node:http";
 import { DomainError, isDomainError } from "./domain/errors.ts";
-import { Access, armAction, authorize } from "./auth/access.ts";
+import { Access, armAction, authorize, bearerOf } from "./auth/access.ts";
 import type { LocationCatalogue } from "./domain/locations.ts";
 import type { JobService } from "./service/job-service.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -56,24 +57,133 @@ declare module "fastify" {
   }
 }
 
-const JOB_PATH =
-  /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.importexport\/jobs\/[^/]+\/?$/i;
-const KNOWN_PATHS: [RegExp, string[]][] = [
-  [JOB_PATH, ["GET", "PUT", "PATCH", "DELETE"]],
-  [
-    /^\/subscriptions\/[^/]+(\/resourcegroups\/[^/]+)?\/providers\/microsoft\.importexport\/jobs\/?$/i,
-    ["GET"],
-  ],
-  [
-    /^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.importexport\/jobs\/[^/]+\/listbitlockerkeys\/?$/i,
-    ["POST"],
-  ],
-  [/^\/providers\/microsoft\.importexport\/(locations(\/[^/]+)?|operations)\/?$/i, ["GET"]],
-];
+/** How many bytes of an oversized body are read (and discarded) so the client sees the 413. */
+export const DRAIN_LIMIT = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 30_000;
+
+const METHOD_ORDER = ["GET", "PUT", "PATCH", "DELETE", "POST"];
+
+/**
+ * The paths the server knows and the methods each takes, collected from the routes as
+ * they are registered (ARM, operator, portal), so a 405 and its Allow never drift from
+ * the route table.
+ */
+class RouteTable {
+  private readonly byPattern = new Map<string, { re: RegExp; methods: Set<string> }>();
+
+  add(url: string, methods: string | string[]): void {
+    let entry = this.byPattern.get(url.toLowerCase());
+    if (!entry) {
+      const source = url
+        .split("/")
+        .map((seg) =>
+          seg.startsWith(":")
+            ? "[^/]+"
+            : seg === "*"
+              ? ".*"
+              : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+        )
+        .join("/");
+      entry = { re: new RegExp(`^${source}/?$`, "i"), methods: new Set() };
+      this.byPattern.set(url.toLowerCase(), entry);
+    }
+    for (const m of [methods].flat()) if (m !== "HEAD") entry.methods.add(m);
+  }
+
+  /** The methods a known path takes, in a stable order; undefined for an unknown path. */
+  methodsOf(path: string): string[] | undefined {
+    const methods = new Set<string>();
+    for (const { re, methods: ms } of this.byPattern.values()) {
+      if (re.test(path)) for (const m of ms) methods.add(m);
+    }
+    if (methods.size === 0) return undefined;
+    const rank = (m: string) => (METHOD_ORDER.includes(m) ? METHOD_ORDER.indexOf(m) : 99);
+    return [...methods].sort((a, b) => rank(a) - rank(b));
+  }
+}
+
+/** Reads and discards the rest of a request body (up to DRAIN_LIMIT) before answering. */
+function drain(req: IncomingMessage): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let read = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off("data", onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > DRAIN_LIMIT) done();
+    };
+    const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
+    req.on("data", onData);
+    req.once("end", done);
+    req.once("close", done);
+    req.once("error", done);
+    req.resume();
+  });
+}
+
+/** A request line Node could not take (an unknown method, a malformed line). */
+function clientErrorResponse(
+  err: Error & { code?: string; rawPacket?: Buffer },
+  routes: RouteTable,
+): { status: number; headers: Record<string, string>; error: DomainError } {
+  const line = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\/\S*) HTTP\/1\.[01]\r?$/m.exec(
+    err.rawPacket?.subarray(0, 8192).toString("latin1").split("\n")[0] ?? "",
+  );
+  const path = line?.[2]?.split("?")[0];
+  const allowed = path ? routes.methodsOf(path) : undefined;
+  if (line && allowed && err.code === "HPE_INVALID_METHOD") {
+    return {
+      status: 405,
+      headers: { allow: allowed.join(", ") },
+      error: new DomainError(
+        "MethodNotAllowed",
+        `The method '${line[1]}' is not supported on this resource; allowed: ${allowed.join(", ")}.`,
+      ),
+    };
+  }
+  if (err.code === "HPE_HEADER_OVERFLOW") {
+    return {
+      status: 431,
+      headers: {},
+      error: new DomainError(
+        "RequestHeaderFieldsTooLarge",
+        "The request's headers are larger than this server accepts. Send fewer or shorter headers.",
+      ),
+    };
+  }
+  return {
+    status: 400,
+    headers: {},
+    error: new DomainError(
+      "BadRequest",
+      `The request could not be parsed as HTTP/1.1 (${err.code ?? "malformed"}). Send a standard method, path and headers.`,
+    ),
+  };
+}
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const access = deps.access ?? new Access({ mode: "development", grants: [] }, undefined);
+  const routes = new RouteTable();
   const app = Fastify({
+    // A request line Node cannot parse still gets an ARM envelope and a request id.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy(err);
+      const { status, headers, error } = clientErrorResponse(err as never, routes);
+      const body = JSON.stringify(envelope(error));
+      const head = [
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Bad Request"}`,
+        `x-ms-request-id: ${randomUUID()}`,
+        "content-type: application/json; charset=utf-8",
+        `content-length: ${Buffer.byteLength(body)}`,
+        "connection: close",
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      ];
+      socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
+    },
     ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
@@ -107,6 +217,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         .send(envelope(e));
     },
   });
+  app.addHook("onRoute", (route) => routes.add(route.url, route.method));
   const metrics = new Metrics();
   const logRequests = deps.logger ? ["trace", "debug", "info"].includes(deps.logger.level) : false;
 
@@ -175,8 +286,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (domainError) {
       reply.code(domainError.status);
       if (domainError.code === "MethodNotAllowed") reply.header("allow", domainError.target ?? "");
+      if (domainError.code === "RequestEntityTooLarge") {
+        // Read what the client is still sending, so it gets to read this answer.
+        reply.header("connection", "close");
+        await drain(req.raw);
+      }
       if (domainError.code === "AuthenticationFailed") {
-        reply.header("www-authenticate", 'Bearer error="invalid_token"');
+        // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+        reply.header(
+          "www-authenticate",
+          bearerOf(req.headers.authorization) === undefined
+            ? "Bearer"
+            : 'Bearer error="invalid_token"',
+        );
       }
       return envelope(domainError);
     }
@@ -192,14 +314,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.setNotFoundHandler(async (req, reply) => {
     const path = req.url.split("?")[0] ?? "";
-    const known = KNOWN_PATHS.find(([re]) => re.test(path));
+    const known = routes.methodsOf(path);
     let err: DomainError;
     if (known) {
       err = new DomainError(
         "MethodNotAllowed",
-        `The method '${req.method}' is not supported on this resource; allowed: ${known[1].join(", ")}.`,
+        `The method '${req.method}' is not supported on this resource; allowed: ${known.join(", ")}.`,
       );
-      reply.header("allow", known[1].join(", "));
+      reply.header("allow", known.join(", "));
     } else if (/\/providers\/microsoft\.importexport\//i.test(path)) {
       err = new DomainError(
         "InvalidResourceType",

@@ -15,6 +15,13 @@ import { jwksUriProblem, type TokenSettings } from "./auth/tokens.ts";
 
 export type Profile = "emulator" | "service";
 
+/**
+ * What a process does (ADR 0013): `all` is the single process; `api` serves the ARM API,
+ * the operator API and the portal; `worker` runs transfers, timers and the autopilot.
+ */
+export type Role = "all" | "api" | "worker";
+export const ROLES: readonly Role[] = ["all", "api", "worker"];
+
 /** The embedded Azurite (SPEC §4.3). */
 export interface BlobSettings {
   /** Start it (default: on in the emulator profile, off in the service profile). */
@@ -37,6 +44,8 @@ export interface StoreSettings {
 
 export interface Config {
   profile: Profile;
+  /** What this process does (default `all`); `api` and `worker` need a PostgreSQL store. */
+  role: Role;
   store: StoreSettings;
   host: string;
   port: number;
@@ -44,6 +53,11 @@ export interface Config {
   timers: Timers;
   /** How often the engine looks for due deadlines. */
   tickIntervalMs: number;
+  /**
+   * How long a worker's claim on a drive lasts unless renewed: a worker that dies is
+   * replaced by another within about this long (default 30 s).
+   */
+  driveLeaseMs: number;
   /** Blobs of one drive the transfer runner copies at once. */
   importConcurrency: number;
   storageAccounts: StorageAccountConfig[];
@@ -72,7 +86,15 @@ export class ConfigError extends Error {}
 export interface ConfigSources {
   flags?: Partial<
     Record<
-      "port" | "host" | "dataDir" | "profile" | "config" | "logLevel" | "blobPort" | "store",
+      | "port"
+      | "host"
+      | "dataDir"
+      | "profile"
+      | "config"
+      | "logLevel"
+      | "blobPort"
+      | "store"
+      | "role",
       string | number | undefined
     >
   >;
@@ -177,6 +199,16 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       ((file.store ?? {}) as Record<string, unknown>).url as string | undefined,
     ),
   );
+  const role = (pick(
+    flags.role as string | undefined,
+    env.DRIVEBAY_ROLE,
+    file.role as string | undefined,
+  ) ?? "all") as Role;
+  if (!ROLES.includes(role)) {
+    throw new ConfigError(
+      `role: '${String(role)}' is not a role; use 'all' (one process does everything), 'api' or 'worker'.`,
+    );
+  }
   const timersFile = (file.timers ?? {}) as Record<string, unknown>;
   const timers: Timers = {
     creatingExpiryMs: durationSetting(
@@ -206,6 +238,16 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     1000,
   );
   if (tickIntervalMs < 10) throw new ConfigError("tickInterval: must be at least 10ms.");
+  const driveLeaseMs = durationSetting(
+    "driveLease",
+    pick(env.DRIVEBAY_DRIVE_LEASE, file.driveLease as string),
+    30_000,
+  );
+  if (driveLeaseMs < 1000) {
+    throw new ConfigError(
+      "driveLease: must be at least 1s (workers renew it three times a lease; a short one is lost to a pause).",
+    );
+  }
   const importConcurrency = Number(
     pick(env.DRIVEBAY_IMPORT_CONCURRENCY, file.importConcurrency as string) ?? 8,
   );
@@ -246,6 +288,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     if (names.has(a.name)) throw new ConfigError(`storageAccounts: '${a.name}' is listed twice.`);
     names.add(a.name);
   }
+  roleProblem(role, store, blob);
   const locations = (file.locations ?? []) as Partial<LocationInfo>[];
   if (!Array.isArray(locations) || locations.some((l) => typeof l?.name !== "string")) {
     throw new ConfigError("locations: must be an array of objects with a 'name'.");
@@ -332,6 +375,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       : undefined;
   return Object.freeze({
     profile,
+    role,
     store,
     operatorKey,
     auth,
@@ -342,6 +386,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     dataDir,
     timers: Object.freeze(timers),
     tickIntervalMs,
+    driveLeaseMs,
     importConcurrency,
     storageAccounts,
     blob: Object.freeze(blob),
@@ -349,6 +394,28 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     logLevel,
     sqliteSynchronous,
   });
+}
+
+/**
+ * Split roles share their work through a PostgreSQL store (SQLite belongs to one process),
+ * and their blobs through storage every node reaches: the embedded Azurite is private to
+ * the process that starts it, so a worker would write blobs that no other node sees.
+ */
+function roleProblem(role: Role, store: StoreSettings, blob: BlobSettings): void {
+  if (role === "all") return;
+  if (!store.url) {
+    throw new ConfigError(
+      `role: '${role}' shares the work with other drivebay processes through a PostgreSQL store, and none is configured; ` +
+        "give --store postgres://user:password@host:5432/database (DRIVEBAY_STORE or store.url) to every node, or run one process with --role all.",
+    );
+  }
+  if (blob.embedded) {
+    throw new ConfigError(
+      `role: a '${role}' node cannot use the embedded Azurite: it is private to this process, so blobs written by one worker would not be seen by the other nodes. ` +
+        "Turn it off (DRIVEBAY_BLOB_EMBEDDED=off or blob.embedded: false) and list the storage accounts every node reaches in the config file's storageAccounts " +
+        "(Azure Storage, or one Azurite started on its own, each with blobEndpoint and a credential); see docs/deploying.md.",
+    );
+  }
 }
 
 /** The store URL: PostgreSQL's URL form, checked now so a typo fails at start, not later. */

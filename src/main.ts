@@ -1,4 +1,9 @@
-/** Wires the concrete parts (store, clock, engine, API) and starts listening. */
+/**
+ * Wires the concrete parts (store, clock, engine, API) and starts listening. The role
+ * (ADR 0013) decides which parts run here: `api` serves the ARM API, the operator API and
+ * the portal; `worker` runs the transfers, the timers and the autopilot (and answers only
+ * /healthz and /readyz); `all` is both, the single process.
+ */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,14 +29,18 @@ import { SqliteJobStore } from "./store/sqlite/sqlite-job-store.ts";
 import { PageTokens } from "./api/arm/paging.ts";
 import { EmbeddedAzurite } from "./storage/azurite.ts";
 import { StorageAccounts } from "./storage/registry.ts";
+import { ExportCopier } from "./transfer/export/export-copier.ts";
 import { ImportCopier } from "./transfer/import/import-copier.ts";
 import { TransferRunner } from "./transfer/runner.ts";
 import type { JobStore } from "./store/ports.ts";
+import type { Effect } from "./domain/job/lifecycle.ts";
+import Fastify from "fastify";
 
 export interface RunningService {
   url: string;
   app: FastifyInstance;
-  engine: Engine;
+  /** The timers' engine (on workers and single processes). */
+  engine?: Engine;
   store: JobStore;
   clock: OffsetClock;
   jobs: JobService;
@@ -39,6 +48,8 @@ export interface RunningService {
   /** The operator API's key, and the file it was read from or written to (if any). */
   operatorKey: string;
   operatorKeyFile?: string;
+  /** The key was made by the first node and is kept in the shared store (split roles). */
+  operatorKeyInStore?: boolean;
   /** The autopilot's dock: `<dock>/<driveId>/` is a drive that arrives with its package. */
   dockDir: string;
   /** The storage account registry: endpoints and credentials by account name. */
@@ -100,14 +111,42 @@ function httpsOf(config: Readonly<Config>): { cert: Buffer; key: Buffer } | unde
   return https;
 }
 
-/** The configured key, or the one kept in `<dataDir>/operator.key` (created on first start). */
-function operatorKeyOf(config: Readonly<Config>): { key: string; file?: string } {
+/**
+ * The configured key, or the one kept in `<dataDir>/operator.key` (created on first
+ * start); nodes of a split deployment share one, kept in the store.
+ */
+async function operatorKeyOf(
+  config: Readonly<Config>,
+  store: JobStore,
+): Promise<{ key: string; file?: string; inStore?: boolean }> {
   if (config.operatorKey) return { key: config.operatorKey };
+  if (config.role !== "all") {
+    const key = await store.setSettingIfAbsent(
+      "operator-key",
+      randomBytes(24).toString("base64url"),
+    );
+    return { key, inStore: true };
+  }
   const file = join(config.dataDir, "operator.key");
   if (existsSync(file)) return { key: readFileSync(file, "utf8").trim(), file };
   const key = randomBytes(24).toString("base64url");
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return { key, file };
+}
+
+/** A worker answers only whether it is alive and ready (for load balancers and systemd). */
+function workerApp(
+  ready: () => boolean,
+  https: { cert: Buffer; key: Buffer } | undefined,
+): FastifyInstance {
+  const app = Fastify({ ...(https ? { https } : {}), logger: false }) as FastifyInstance;
+  app.get("/healthz", async () => ({ status: "ok", role: "worker" }));
+  app.get("/readyz", async (_req, reply) => {
+    const ok = ready();
+    reply.code(ok ? 200 : 503);
+    return { status: ok ? "ready" : "starting", role: "worker" };
+  });
+  return app;
 }
 
 /**
@@ -210,73 +249,129 @@ export async function startService(
     embedded: azurite,
     createOnFirstUse: config.profile === "emulator",
   });
+  const works = config.role !== "api";
+  const serves = config.role !== "worker";
   // With blob storage to write to, attached drives are copied by the transfer runner.
   const transfers = azurite !== undefined || config.storageAccounts.length > 0;
-  const runner = transfers
-    ? new TransferRunner({
-        store,
-        clock,
-        timers,
-        storage,
-        logger,
-        copiers: [new ImportCopier()],
-        blobConcurrency: config.importConcurrency,
-      })
+  const runner =
+    transfers && works
+      ? new TransferRunner({
+          store,
+          clock,
+          timers,
+          storage,
+          logger,
+          copiers: [new ImportCopier(), new ExportCopier(store)],
+          blobConcurrency: config.importConcurrency,
+          leaseMs: config.driveLeaseMs,
+        })
+      : undefined;
+  // Every use case hands the effects of what it stored (drives to copy or stop) to the
+  // runners: this process's and every other worker's, through the store's wake-ups.
+  // A wake-up that is lost is made up by the runners' polling.
+  const effects = transfers
+    ? (job: { uid: string }, all: readonly Effect[]) => {
+        const drives = all.filter((e) => e.kind === "startCopy" || e.kind === "stopCopy");
+        if (drives.length === 0) return;
+        store.wakeups
+          .publish("effects", JSON.stringify({ uid: job.uid, effects: drives }))
+          .catch((err: unknown) => logger.warn({ err }, "the workers were not woken"));
+      }
     : undefined;
-  // Every use case hands the effects of what it stored (drives to copy or stop) to the runner.
-  const effects = runner ? runner.carryOut.bind(runner) : undefined;
+  const unsubscribe: (() => void)[] = [];
+  if (runner) {
+    unsubscribe.push(
+      store.wakeups.subscribe("effects", (payload) => {
+        const { uid, effects: drives } = JSON.parse(payload) as { uid: string; effects: Effect[] };
+        runner.carryOut({ uid }, drives);
+      }),
+    );
+  }
+  // The service clock follows advances made on other nodes: woken at once, and read
+  // again before every sweep and every few seconds in case a wake-up was lost.
+  const syncClock = async () => {
+    if (options.clock || config.profile !== "emulator") return;
+    clock.catchUp(Number((await store.getSetting(CLOCK_OFFSET_SETTING)) ?? 0));
+  };
+  if (!options.clock && config.profile === "emulator") {
+    unsubscribe.push(store.wakeups.subscribe("clock", (offset) => clock.catchUp(Number(offset))));
+  }
   const jobs = new JobService({ store, clock, timers, locations, storageAccounts, effects });
   const datacenter = new DatacenterService({
     store,
     clock,
     timers,
     autoTransfer: transfers,
+    autoExportTransfer: transfers,
     effects,
   });
   const dockDir = join(config.dataDir, "dock");
   mkdirSync(dockDir, { recursive: true });
-  const engine = new Engine({
-    store,
-    clock,
-    timers,
-    logger,
-    dockDir,
-    transfers,
-    exportDriveCapacityBytes: config.autopilot.exportDriveCapacityBytes,
-    effects,
-  });
+  const engine = works
+    ? new Engine({
+        store,
+        clock,
+        timers,
+        logger,
+        dockDir,
+        transfers,
+        exportTransfers: transfers,
+        exportDriveCapacityBytes: config.autopilot.exportDriveCapacityBytes,
+        effects,
+        beforeSweep: syncClock,
+      })
+    : undefined;
   const clockService = new ClockService({
     clock,
     store,
     enabled: config.profile === "emulator",
-    tick: () => engine.tick(),
+    ...(engine ? { tick: () => engine.tick() } : {}),
   });
-  const operatorKey = operatorKeyOf(config);
+  let operatorKey: Awaited<ReturnType<typeof operatorKeyOf>>;
+  try {
+    operatorKey = await operatorKeyOf(config, store);
+  } catch (e) {
+    await store.close();
+    await azurite?.close();
+    throw e;
+  }
   let ready = false;
-  const app = buildApp({
-    jobs,
-    store,
-    locations,
-    tokens: new PageTokens(Buffer.from(secret, "base64")),
-    logger,
-    ready: () => ready && (azurite?.running ?? true),
-    operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
-    blobs: storage,
-    access,
-    ...(https ? { https } : {}),
-  });
+  const isReady = () => ready && (azurite?.running ?? true);
+  const app = serves
+    ? buildApp({
+        jobs,
+        store,
+        locations,
+        tokens: new PageTokens(Buffer.from(secret, "base64")),
+        logger,
+        ready: isReady,
+        operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
+        blobs: storage,
+        access,
+        ...(https ? { https } : {}),
+      })
+    : workerApp(isReady, https);
   let address: string;
   try {
     // Deadlines that passed while the service was down fire before the first request.
-    await engine.tick();
+    await engine?.tick();
     address = await app.listen({ port: config.port, host: config.host });
   } catch (e) {
+    for (const stop of unsubscribe) stop();
     await app.close().catch(() => undefined);
     await store.close();
     await azurite?.close();
     throw e;
   }
-  engine.start(config.tickIntervalMs);
+  engine?.start(config.tickIntervalMs);
+  // API nodes have no sweep to read the clock before: they read it now and then.
+  const clockPoll = engine
+    ? undefined
+    : setInterval(
+        () => void syncClock().catch(() => undefined),
+        Math.max(config.tickIntervalMs, 1000),
+      );
+  clockPoll?.unref();
   // Drives left Transferring by a stop or a crash resume here.
   runner?.start(Math.min(config.tickIntervalMs, 500));
   ready = true;
@@ -292,6 +387,7 @@ export async function startService(
     datacenter,
     operatorKey: operatorKey.key,
     operatorKeyFile: operatorKey.file,
+    ...(operatorKey.inStore ? { operatorKeyInStore: true } : {}),
     dockDir,
     runner,
     storage,
@@ -300,7 +396,9 @@ export async function startService(
       if (closed) return;
       closed = true;
       ready = false;
-      await engine.stop();
+      if (clockPoll) clearInterval(clockPoll);
+      for (const stop of unsubscribe) stop();
+      await engine?.stop();
       // The runner stops at a blob boundary; what is left resumes on the next start.
       await runner?.stop();
       // Fastify's close waits for in-flight requests to finish.

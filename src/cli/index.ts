@@ -59,6 +59,12 @@ function registerServe(program: Command, io: Io, stopSignal: (io: Io) => StopSig
         "keep jobs in PostgreSQL (postgres://user:password@host:5432/db; default: SQLite in the data dir)",
       ).env("DRIVEBAY_STORE"),
     )
+    .addOption(
+      new Option(
+        "--role <role>",
+        "all (one process does everything), api (ARM API, operator API, portal) or worker (transfers, timers, autopilot); api and worker need a PostgreSQL --store (default: all)",
+      ).env("DRIVEBAY_ROLE"),
+    )
     .addOption(new Option("--config <file>", "JSON config file").env("DRIVEBAY_CONFIG"))
     .option(
       "--log-level <level>",

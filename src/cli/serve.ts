@@ -89,9 +89,12 @@ function listenFailure(e: unknown, config: Readonly<Config>): CliFailure | undef
 
 /** Where the operator key comes from; a configured key is printed only in the emulator profile. */
 function operatorKeyLine(
-  running: Pick<RunningService, "operatorKey" | "operatorKeyFile">,
+  running: Pick<RunningService, "operatorKey" | "operatorKeyFile" | "operatorKeyInStore">,
   config: Readonly<Config>,
 ): string {
+  if (running.operatorKeyInStore) {
+    return `${running.operatorKey} (kept in the store: the same on every node)`;
+  }
   if (running.operatorKeyFile) {
     return `${running.operatorKey} (saved in ${running.operatorKeyFile})`;
   }
@@ -142,6 +145,18 @@ function blobLines(
 `;
 }
 
+/** What this process does, when it is one of several. */
+function roleLine(config: Readonly<Config>): string {
+  switch (config.role) {
+    case "api":
+      return "  role:         api (ARM API, operator API, portal; the workers run transfers and timers)\n";
+    case "worker":
+      return "  role:         worker (transfers, timers, autopilot; only /healthz and /readyz are served)\n";
+    default:
+      return "";
+  }
+}
+
 const BIN = join(import.meta.dirname, "..", "..", "bin", "drivebay.js");
 
 function realOrUndefined(path: string): string | undefined {
@@ -172,15 +187,23 @@ export function cliCommand(path = process.env.PATH ?? ""): { name: string; note:
 
 export function banner(
   running: Pick<RunningService, "url" | "operatorKey" | "operatorKeyFile" | "dockDir"> &
-    Partial<Pick<RunningService, "azurite" | "storage">>,
+    Partial<Pick<RunningService, "azurite" | "storage" | "operatorKeyInStore">>,
   config: Readonly<Config>,
   redactUrl: (url: string) => string,
 ): string {
   const { url } = running;
+  if (config.role === "worker") {
+    return `drivebay worker listening on ${url} (only /healthz and /readyz)
+${roleLine(config)}  profile:      ${config.profile}
+  data dir:     ${config.dataDir}
+  store:        PostgreSQL ${redactUrl(config.store.url ?? "")}
+${blobLines(running, config)}${datacenterLines(running.dockDir, config)}Stop with Ctrl+C (SIGINT) or SIGTERM; a drive being copied is resumed by another worker.
+`;
+  }
   const command = cliCommand();
   const dataDirFlag = running.operatorKeyFile ? ` --data-dir ${config.dataDir}` : "";
   return `drivebay listening on ${url}
-  profile:      ${config.profile}
+${roleLine(config)}  profile:      ${config.profile}
   data dir:     ${config.dataDir}
   store:        ${config.store.url ? `PostgreSQL ${redactUrl(config.store.url)}` : "SQLite in the data dir"}
   operator key: ${operatorKeyLine(running, config)}

@@ -32,6 +32,11 @@ export class OffsetClock implements Clock {
     this.offsetMs += ms;
   }
 
+  /** Moves the offset up to `offsetMs` (another node's advance); a lower one changes nothing. */
+  catchUp(offsetMs: number): void {
+    if (Number.isFinite(offsetMs) && offsetMs > this.offsetMs) this.offsetMs = offsetMs;
+  }
+
   get offset(): number {
     return this.offsetMs;
   }

@@ -17,6 +17,8 @@ export const ERROR_CATALOGUE = {
   AuthorizationFailed: 403,
   LinkedAuthorizationFailed: 403,
   // request content
+  BadRequest: 400,
+  RequestHeaderFieldsTooLarge: 431,
   InvalidRequestUri: 400,
   InvalidRequestContent: 400,
   MissingRequiredProperty: 400,

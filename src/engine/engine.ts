@@ -2,12 +2,16 @@
  * The engine's tick(now): fires every stored deadline that is due (Creating expiry,
  * shipping alert and close, retention purge) through the lifecycle table. Work is done in
  * bounded batches that yield to the event loop, so a large sweep never blocks the API.
+ * Each batch is claimed in the store first (ADR 0013), so sweepers on several nodes share
+ * the due jobs instead of deciding each one twice; the compare-and-set write is what makes
+ * each deadline fire once, whatever happens to a claim.
  */
 import type { FastifyBaseLogger } from "fastify";
 import type { Clock } from "../domain/clock.ts";
 import type { Timers } from "../domain/job/lifecycle.ts";
 import { decide, EVENTS, purgeOf } from "../domain/job/lifecycle.ts";
-import { randomInt } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { mkdir, stat } from "node:fs/promises";
 import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
 import { autopilotExportDriveIds } from "../domain/export/drives.ts";
@@ -35,6 +39,10 @@ export interface EngineDeps {
   effects?: EffectSink;
   /** The autopilot's dock: a drive "arrives" when `<dockDir>/<driveId>/` exists. */
   dockDir?: string;
+  /** How long a claimed batch stays this sweeper's if it dies meanwhile (default 60 s). */
+  claimLeaseMs?: number;
+  /** Runs before each sweep (the service clock catches up with other nodes' advances). */
+  beforeSweep?: () => Promise<void>;
   /** An export copier writes onto attached export drives, so the autopilot starts those too. */
   exportTransfers?: boolean;
   /** The capacity the autopilot gives the empty dock drives of an export job (default 1 TB). */
@@ -60,6 +68,8 @@ export class Engine {
   private running: Promise<TickResult> | undefined;
   /** Job versions already handled in the current sweep (a stale one is never retried in a loop). */
   private readonly seen = new Set<string>();
+  /** This sweeper, as its claims name it. */
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -84,21 +94,34 @@ export class Engine {
     // long as the batch, about 2.2×, and the sweep took 42 s instead of 18 s.
     // Before start() (the start-up tick, before the server listens) no request can wait
     // behind the sweep: it runs in large batches, unpaced.
+    await this.deps.beforeSweep?.();
     const paced = this.timer !== undefined;
     const batchSize = this.deps.batchSize ?? (paced ? 3 : 64);
     const pauseFactor = paced ? (this.deps.sweepPause ?? 1) : 0;
     const now = this.deps.clock.now();
     const result: TickResult = { changed: 0, purged: 0 };
     this.seen.clear();
-    for (;;) {
-      const due = (await store.due(now, batchSize)).filter(
-        (j) => !this.seen.has(`${j.uid}:${j.version}`),
-      );
-      if (due.length === 0) break;
-      const started = performance.now();
-      await this.fireAll(due, now, result);
-      if (pauseFactor > 0) await pause(Math.max(1, (performance.now() - started) * pauseFactor));
-      else await new Promise<void>((resolve) => setImmediate(resolve));
+    const lease = { owner: this.owner, ms: this.deps.claimLeaseMs ?? 60_000 };
+    // Jobs left as they were keep their claims until the sweep ends, so the batches move on
+    // past them; then they are given back, due again on the next sweep.
+    const unchanged: Job[] = [];
+    try {
+      for (;;) {
+        const claimed = await store.claimDue(now, batchSize, lease);
+        const due = claimed.filter((j) => !this.seen.has(`${j.uid}:${j.version}`));
+        unchanged.push(...claimed.filter((j) => !due.includes(j)));
+        if (due.length === 0) break;
+        const started = performance.now();
+        unchanged.push(...(await this.fireAll(due, now, result)));
+        if (pauseFactor > 0) await pause(Math.max(1, (performance.now() - started) * pauseFactor));
+        else await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      if (unchanged.length > 0) {
+        await store
+          .releaseClaims(this.owner, unchanged)
+          .catch((err: unknown) => this.deps.logger?.warn({ err }, "claims not given back"));
+      }
     }
     return result;
   }
@@ -107,12 +130,17 @@ export class Engine {
    * Decides every due job of a batch, then writes the whole batch at once (the SQLite
    * store's group commit makes it one transaction): the purges together through
    * purgeExpired (a lost one is redone, since its deadline stays stored until it commits),
-   * the changes each with its own compare-and-set and their effects carried out.
+   * the changes each with its own compare-and-set and their effects carried out. Returns
+   * the jobs it left unchanged.
    */
-  private async fireAll(due: Job[], now: Date, result: TickResult): Promise<void> {
+  private async fireAll(due: Job[], now: Date, result: TickResult): Promise<Job[]> {
     const decided = await Promise.all(due.map((job) => this.decideDue(job, now)));
     const purges: { job: Job; reason: string }[] = [];
     const writes: Promise<void>[] = [];
+    const unchanged: Job[] = [];
+    decided.forEach((d, i) => {
+      if (!d?.decision.changed) unchanged.push(due[i]!);
+    });
     for (const d of decided) {
       if (!d?.decision.changed) continue;
       const purge = purgeOf(d.decision);
@@ -121,6 +149,7 @@ export class Engine {
     }
     if (purges.length > 0) writes.push(this.purge(purges, result));
     await Promise.all(writes);
+    return unchanged;
   }
 
   private async decideDue(

@@ -85,7 +85,10 @@ export function operatorRoutes(
     const q = queryOf(req);
     let notice = q.notice ? NOTICES[q.notice] : undefined;
     if (q.notice === "advanced") {
-      notice = `The clock was advanced; the timers changed ${Number(q.changed) || 0} job(s) and deleted ${Number(q.purged) || 0}.`;
+      notice =
+        q.changed === undefined
+          ? "The clock was advanced; the workers' timers fire what fell due."
+          : `The clock was advanced; the timers changed ${Number(q.changed) || 0} job(s) and deleted ${Number(q.purged) || 0}.`;
     }
     return sendHtml(
       reply,
@@ -426,7 +429,9 @@ export function operatorRoutes(
       const r = await clock.advance(ms);
       return seeOther(
         reply,
-        `${OPERATOR_HOME}?notice=advanced&changed=${r.tick.changed}&purged=${r.tick.purged}`,
+        r.tick
+          ? `${OPERATOR_HOME}?notice=advanced&changed=${r.tick.changed}&purged=${r.tick.purged}`
+          : `${OPERATOR_HOME}?notice=advanced`,
       );
     } catch (e) {
       if (!isRefusal(e)) throw e;

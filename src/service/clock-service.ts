@@ -1,7 +1,9 @@
 /**
  * Clock control (SPEC §3, emulator profile only): move the service clock forward so the
  * 14/30/90-day rules can be tried in seconds. The offset is stored, so a restart keeps
- * the service's time where it was; a tick runs right after every advance.
+ * the service's time where it was, and every node sharing the store follows it (they are
+ * woken, and also read it before each sweep); a tick runs right after every advance on a
+ * node that runs the timers. On an API node the workers' sweeps fire what fell due.
  */
 import { OffsetClock } from "../domain/clock.ts";
 import { DomainError } from "../domain/errors.ts";
@@ -21,8 +23,8 @@ export class ClockService {
       clock: OffsetClock;
       store: JobStore;
       enabled: boolean;
-      /** Runs the engine's sweep; returns what it did. */
-      tick: () => Promise<{ changed: number; purged: number }>;
+      /** Runs the engine's sweep; returns what it did (absent where the timers run elsewhere). */
+      tick?: () => Promise<{ changed: number; purged: number }>;
     },
   ) {}
 
@@ -34,7 +36,9 @@ export class ClockService {
     };
   }
 
-  async advance(ms: number): Promise<ClockReading & { tick: { changed: number; purged: number } }> {
+  async advance(
+    ms: number,
+  ): Promise<ClockReading & { tick?: { changed: number; purged: number } }> {
     if (!this.deps.enabled) {
       throw new DomainError(
         "ClockControlDisabled",
@@ -50,8 +54,13 @@ export class ClockService {
         },
       );
     }
-    this.deps.clock.advance(ms);
-    await this.deps.store.setSetting(CLOCK_OFFSET_SETTING, String(this.deps.clock.offset));
+    // Atomically in the store: advances made on two nodes at once both count.
+    const { clock, store } = this.deps;
+    const offset = await store.raiseSetting(CLOCK_OFFSET_SETTING, ms, clock.offset + ms);
+    clock.catchUp(offset);
+    // The other nodes also read the offset before each sweep: a lost wake-up only delays them.
+    await store.wakeups.publish("clock", String(offset)).catch(() => undefined);
+    if (!this.deps.tick) return this.read();
     const tick = await this.deps.tick();
     return { ...this.read(), tick };
   }

@@ -48,6 +48,47 @@ export interface ImportProgressStore {
   ): Promise<boolean>;
 }
 
+/**
+ * A claim on work for a while: who holds it, and for how long, measured by the store's
+ * own clock (the database server's for PostgreSQL), so nodes whose clocks differ agree.
+ */
+export interface Lease {
+  owner: string;
+  ms: number;
+}
+
+/** A job version a sweep claimed and then left as it was (its claim is given back). */
+export interface ClaimedVersion {
+  uid: string;
+  version: number;
+}
+
+/** What processes sharing a store tell each other (ADR 0013). */
+export type WakeTopic =
+  /** A stored decision's drive effects (start or stop copying), `{uid, effects}` as JSON. */
+  | "effects"
+  /** The service clock's offset moved (clock control); the payload is the new offset. */
+  | "clock"
+  /** A job was written or purged: `<uid> <version>` (version 0: purged). */
+  | "jobs";
+
+/**
+ * Wake-ups between the processes that share a store: LISTEN/NOTIFY on PostgreSQL, within
+ * the process on SQLite. Delivery is prompt but not guaranteed (a dropped connection
+ * loses what was sent meanwhile), so every subscriber also polls for what it is woken
+ * for; `onResync` runs after wake-ups may have been lost, when the listener is back.
+ */
+export interface Wakeups {
+  /** Tells every process sharing the store, this one included (at once, within it). */
+  publish(topic: WakeTopic, payload: string): Promise<void>;
+  /** Runs `fn` for every wake-up on `topic`; returns the unsubscribe function. */
+  subscribe(topic: WakeTopic, fn: (payload: string) => void): () => void;
+  /** Runs `fn` when wake-ups from other processes may have been missed (and when they are heard again). */
+  onResync(fn: () => void): () => void;
+  /** False while wake-ups from other processes may be missed (no listener connection). */
+  readonly listening: boolean;
+}
+
 /** A drive a transfer runner may copy: a drive being copied of a job whose type it copies. */
 export interface DriveCandidate {
   jobUid: string;
@@ -128,6 +169,8 @@ export interface DriveClaimStore {
 }
 
 export interface JobStore extends ImportProgressStore, DriveClaimStore {
+  /** Wake-ups between the processes that share this store. */
+  readonly wakeups: Wakeups;
   get(key: JobKey): Promise<Job | undefined>;
   /** Inserts a new job; false when a job with that key already exists. */
   insert(job: Job, history: HistoryEntry[]): Promise<boolean>;
@@ -152,10 +195,25 @@ export interface JobStore extends ImportProgressStore, DriveClaimStore {
   listByStates(states: readonly JobState[], afterSeq: number, limit: number): Promise<ListedJob[]>;
   /** Jobs whose stored deadline is at or before `now`, oldest deadline first. */
   due(now: Date, limit: number): Promise<Job[]>;
+  /**
+   * The timer sweep's claim: up to `limit` jobs whose deadline is at or before `now` and
+   * that no live claim holds, each claimed at its current version for `lease.ms`. Sweepers
+   * sharing the store never get the same job version while its claim lasts (PostgreSQL:
+   * `FOR UPDATE SKIP LOCKED`); a job changed since its claim is claimable again, and a
+   * claim that outlives its holder (a crash) lapses when its lease ends.
+   */
+  claimDue(now: Date, limit: number, lease: Lease): Promise<Job[]>;
+  /** Gives back claims on job versions the sweep left unchanged (their deadline is due again). */
+  releaseClaims(owner: string, claims: readonly ClaimedVersion[]): Promise<void>;
   countByState(): Promise<Partial<Record<JobState, number>>>;
   /** Small key/value settings the service keeps with its data (e.g. the paging-token secret). */
   getSetting(name: string): Promise<string | undefined>;
   setSettingIfAbsent(name: string, value: string): Promise<string>;
   setSetting(name: string, value: string): Promise<void>;
+  /**
+   * Atomically sets a numeric setting to max(its value (0 when absent) + `by`, `atLeast`)
+   * and returns the new value: the clock offset, advanced from any node.
+   */
+  raiseSetting(name: string, by: number, atLeast: number): Promise<number>;
   close(): Promise<void>;
 }

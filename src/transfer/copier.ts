@@ -10,7 +10,7 @@
  * fenced by the runner's lease: a copier whose runner lost the drive cannot write them),
  * a progress counter, and `boundary()`, which it asks before each item (blob) it starts.
  */
-import type { ContainerClient } from "@azure/storage-blob";
+import type { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import type { Clock } from "../domain/clock.ts";
 import type { Drive, Job, JobType } from "../domain/job/model.ts";
 import type { ImportBlobRecord } from "../store/ports.ts";
@@ -20,6 +20,8 @@ import type { BlobLogEntry, DriveStatus } from "./drive-log.ts";
 /** Where blobs are: a container of a storage account the service can reach. */
 export interface BlobStorage {
   containerClient(accountName: string, container: string): Promise<ContainerClient>;
+  /** The account's Blob service (the export copier lists containers with it). */
+  serviceClient?(accountName: string): Promise<BlobServiceClient>;
 }
 
 export interface TransferLogger {
@@ -102,6 +104,8 @@ export type CopyResult =
       message?: string;
       /** The drive manifest read or written, backed up to the account with `backupDriveManifest`. */
       manifest?: Buffer;
+      /** Export: where the list of blobs that fit on no drive was written (the job's field). */
+      incompleteBlobListUri?: string;
     };
 
 export interface Copier {

@@ -50,6 +50,9 @@ export type DriveStatus =
   | "ManifestFormatInvalid"
   | "ManifestDriveIdMismatch"
   | "ReadManifestFailed"
+  | "BlobListFormatInvalid"
+  | "BlobRequestForbidden"
+  | "DiskNotFound"
   | "InternalError";
 
 /** A blob entry goes to the error log when it failed, or its disposition was anything but Created. */

@@ -471,6 +471,9 @@ export class TransferRunner {
       errorLogUri,
       verboseLogUri,
       manifestUri,
+      ...(result.incompleteBlobListUri
+        ? { incompleteBlobListUri: result.incompleteBlobListUri }
+        : {}),
     }));
     await this.deps.store.releaseDrive(run.lease, true);
     this.deps.logger?.info(

@@ -80,7 +80,11 @@ describe("token auth", () => {
         body: JSON.stringify({ tags: { intruder: "yes" } }),
       });
       assert.equal(res.status, 401, String(authorization));
-      assert.equal(res.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
+      // RFC 6750 §3.1: an error code only when credentials were sent.
+      assert.equal(
+        res.headers.get("www-authenticate"),
+        authorization ? 'Bearer error="invalid_token"' : "Bearer",
+      );
       const body = (await res.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, "AuthenticationFailed");
       assert.match(body.error.message, reason);

@@ -11,7 +11,7 @@ import { API_VERSIONS, importJob, rejectsWith, shippable } from "./fixtures.ts";
 
 async function advance(server: TestServer, days: number): Promise<void> {
   server.clock.advance(days * DAY_MS);
-  await server.engine.tick();
+  await server.engine!.tick();
 }
 
 async function history(server: TestServer, name: string, rg = "rg") {

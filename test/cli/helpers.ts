@@ -95,7 +95,7 @@ export async function startServe(
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
-      const m = /^drivebay listening on (http:\/\/\S+)$/m.exec(stderr);
+      const m = /^drivebay (?:worker )?listening on (http:\/\/\S+)/m.exec(stderr);
       if (m) resolve(m[1]!);
     });
     child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));

@@ -21,6 +21,12 @@ export interface StoreFactory {
   /** Opens a store on `place`. */
   open(place: string): Promise<JobStore>;
   /**
+   * What a second node sees of `first`'s data: another store on the same place where
+   * several processes may share it (PostgreSQL), `first` itself where one process owns it
+   * (SQLite).
+   */
+  peer(place: string, first: JobStore): Promise<JobStore>;
+  /**
    * Where `text` can still be read in the store's data once every store on `place` is
    * closed: the names of files or tables that hold it (empty: nowhere).
    */
@@ -32,6 +38,7 @@ export const sqliteFactory: StoreFactory = {
   name: "SQLite file",
   place: async () => mkdtempSync(join(tmpdir(), "drivebay-store-")),
   open: async (place) => new SqliteJobStore({ file: join(place, "jobs.sqlite") }),
+  peer: async (_place, first) => first,
   // Every byte of every file: freed pages included (secure_delete overwrites them).
   async traces(place, text) {
     return readdirSync(place).filter((f) => readFileSync(join(place, f)).includes(text));
@@ -44,6 +51,7 @@ export const postgresFactory: StoreFactory = {
   skip: postgresSkip(),
   place: () => freshDatabase(),
   open: (url) => PostgresJobStore.open({ url, poolSize: 4 }),
+  peer: (url) => PostgresJobStore.open({ url, poolSize: 4 }),
   // Every row of every table of the database, as text.
   async traces(url, text) {
     const client = new pg.Client({ connectionString: url });

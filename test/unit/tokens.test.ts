@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Access, allows } from "../../src/auth/access.ts";
+import { principalOf } from "../../src/api/plugins/principal.ts";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -267,6 +268,17 @@ describe("grants", () => {
     // A user's oid as an app's id, or an app-only token whose oid is the granted user's.
     refusedEverywhere({ iss: ISSUER, idtyp: "app", appid: OID, oid: OID }, "app with a user's id");
     refusedEverywhere({ iss: ISSUER, sub: "x", oid: APP, scp: "x" }, "user with an app's id");
+  });
+
+  test("systemData never names a caller from an unverified token under token auth", () => {
+    const unverified = `Bearer ${issuer.token({ oid: "x", upn: "mallory@example.test" })}`;
+    const req = (developmentAuth: boolean) =>
+      ({ caller: undefined, developmentAuth, headers: { authorization: unverified } }) as never;
+    assert.throws(
+      () => principalOf(req(false)),
+      (e: Error & { code?: string }) => e.code === "AuthenticationFailed",
+    );
+    assert.equal(principalOf(req(true)).id, "mallory@example.test", "development auth only");
   });
 
   test("no token or a bad one is AuthenticationFailed; development auth takes anything", async () => {

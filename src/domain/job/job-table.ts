@@ -71,6 +71,8 @@ export type JobEvent =
       errorLogUri?: string;
       verboseLogUri?: string;
       manifestUri?: string;
+      /** Export: the blob list of blobs that fit on no drive (set on the job). */
+      incompleteBlobListUri?: string;
     }
   | {
       type: "reportProgress";

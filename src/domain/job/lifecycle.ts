@@ -702,8 +702,12 @@ const HANDLERS: { [T in Exclude<EventType, "update">]: Handler<T> } = {
       manifestUri: event.manifestUri,
     });
     const drive = done.moved[0] ?? findDrive(done.job, event.driveId);
+    const withList =
+      event.incompleteBlobListUri && done.moved.length > 0
+        ? { ...done.job, incompleteBlobListUri: event.incompleteBlobListUri }
+        : done.job;
     return {
-      job: done.job,
+      job: withList,
       effects: done.effects,
       history: (to) => [
         entry(

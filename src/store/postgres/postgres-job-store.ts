@@ -13,15 +13,18 @@ import pg from "pg";
 import type { HistoryEntry, Job, JobKey, JobState } from "../../domain/job/model.ts";
 import { jobKeyOf } from "../../domain/job/model.ts";
 import type {
+  ClaimedVersion,
   DriveCandidate,
   DriveLease,
   DriveRun,
   ImportBlobRecord,
   JobStore,
+  Lease,
   ListQuery,
   ListedJob,
 } from "../ports.ts";
 import { migrate } from "./migrate.ts";
+import { PostgresWakeups } from "./notifications.ts";
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database` (libpq's URL form and parameters). */
@@ -142,6 +145,22 @@ const SQL = {
   byStates: `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = ANY ($1::text[]) AND seq > $2 ORDER BY seq LIMIT $3`,
   history: `SELECT at, actor, event, from_state, to_state, reason FROM job_history WHERE job_uid = $1 ORDER BY id`,
   due: `SELECT ${JOB_COLUMNS} FROM jobs WHERE due_at IS NOT NULL AND due_at <= $1::timestamptz ORDER BY due_at, seq LIMIT $2`,
+  // The sweep's claim: due rows no live claim holds, locked without waiting for rows
+  // another sweeper is claiming (SKIP LOCKED); a row claimed meanwhile is re-checked
+  // against the WHERE once its lock is taken, and dropped. The lease runs on the server's clock.
+  claimDue: `UPDATE jobs SET claimed_version = jobs.version, claimed_until = now() + $3 * interval '1 millisecond', claimed_by = $4
+    FROM (
+      SELECT uid FROM jobs
+      WHERE due_at IS NOT NULL AND due_at <= $1::timestamptz
+        AND (claimed_until IS NULL OR claimed_until < now() OR claimed_version <> version)
+      ORDER BY due_at, seq LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ) AS c
+    WHERE jobs.uid = c.uid
+    RETURNING jobs.seq, jobs.version, jobs.doc`,
+  releaseClaims: `UPDATE jobs SET claimed_until = NULL, claimed_by = NULL
+    FROM unnest($2::text[], $3::int[]) AS x(uid, version)
+    WHERE jobs.uid = x.uid AND jobs.claimed_version = x.version AND jobs.claimed_by = $1`,
   count: "SELECT state, count(*)::int AS n FROM jobs GROUP BY state",
   imports: `SELECT blob_key, status, final_path, record FROM import_blobs WHERE job_uid = $1 AND drive_key = $2`,
   putImport: `INSERT INTO import_blobs (job_uid, drive_key, blob_key, status, final_path, record)
@@ -201,6 +220,10 @@ const SQL = {
   addSetting: "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
   putSetting:
     "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+  // One statement: two nodes raising it together both count (the row lock orders them).
+  raiseSetting: `INSERT INTO settings (name, value) VALUES ($1, greatest($2::float8, $3::float8)::text)
+    ON CONFLICT (name) DO UPDATE SET value = greatest(settings.value::float8 + $2::float8, $3::float8)::text
+    RETURNING value`,
 } as const;
 
 /** PostgreSQL's error code for a foreign key that names no row (the job is gone). */
@@ -277,6 +300,7 @@ export class PostgresJobStore implements JobStore {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly reads: ReadConnections,
+    readonly wakeups: PostgresWakeups,
   ) {}
 
   /**
@@ -321,10 +345,19 @@ export class PostgresJobStore implements JobStore {
       );
     }
     client.release();
-    const reads = new ReadConnections(config, options.readConnections ?? 2, (e) =>
-      options.onError?.(e),
-    );
-    return new PostgresJobStore(pool, reads);
+    const onError = (e: Error) => options.onError?.(e);
+    const wakeups = new PostgresWakeups(config, pool, onError);
+    try {
+      await wakeups.start();
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw new StoreUnavailableError(
+        `cannot listen for other nodes' wake-ups on the PostgreSQL store at ${where}: ${describe(e)}`,
+        { cause: e },
+      );
+    }
+    const reads = new ReadConnections(config, options.readConnections ?? 2, onError);
+    return new PostgresJobStore(pool, reads, wakeups);
   }
 
   /** A write: its own statement and transaction on a pooled connection. */
@@ -477,6 +510,25 @@ export class PostgresJobStore implements JobStore {
 
   async due(now: Date, limit: number): Promise<Job[]> {
     return (await this.read<JobRow>("due", [now.toISOString(), limit])).rows.map(toJob);
+  }
+
+  async claimDue(now: Date, limit: number, lease: Lease): Promise<Job[]> {
+    const { rows } = await this.write<JobRow>("claimDue", [
+      now.toISOString(),
+      limit,
+      lease.ms,
+      lease.owner,
+    ]);
+    return rows.map(toJob);
+  }
+
+  async releaseClaims(owner: string, claims: readonly ClaimedVersion[]): Promise<void> {
+    if (claims.length === 0) return;
+    await this.write("releaseClaims", [
+      owner,
+      claims.map((c) => c.uid),
+      claims.map((c) => c.version),
+    ]);
   }
 
   async countByState(): Promise<Partial<Record<JobState, number>>> {
@@ -653,7 +705,13 @@ export class PostgresJobStore implements JobStore {
     await this.write("putSetting", [name, value]);
   }
 
+  async raiseSetting(name: string, by: number, atLeast: number): Promise<number> {
+    const { rows } = await this.write<{ value: string }>("raiseSetting", [name, by, atLeast]);
+    return Number(rows[0]!.value);
+  }
+
   async close(): Promise<void> {
+    await this.wakeups.close();
     await this.reads.close();
     await this.pool.end();
   }

@@ -6,14 +6,17 @@ import type { HistoryEntry, Job, JobKey, JobState } from "../../domain/job/model
 import { jobKeyOf } from "../../domain/job/model.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import type {
+  ClaimedVersion,
   DriveCandidate,
   DriveLease,
   DriveRun,
   ImportBlobRecord,
   JobStore,
+  Lease,
   ListQuery,
   ListedJob,
 } from "../ports.ts";
+import { LocalWakeups } from "../wakeups.ts";
 
 const MIGRATIONS_DIR = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -117,6 +120,13 @@ export class SqliteJobStore implements JobStore {
   private readonly synchronous: "FULL" | "NORMAL";
   private readonly owner: Database.Database | undefined;
   private readonly checkpointer: Checkpointer | undefined;
+  /** One process owns the file, so wake-ups stay within it. */
+  readonly wakeups = new LocalWakeups();
+  /**
+   * The sweep's claims, by job uid: one process owns the file, so they live in memory
+   * (a restart ends every claim with the process that held it).
+   */
+  private readonly claims = new Map<string, { version: number; until: number; owner: string }>();
 
   constructor(options: SqliteOptions) {
     if (options.file !== ":memory:") {
@@ -229,6 +239,10 @@ export class SqliteJobStore implements JobStore {
       due: db.prepare<[string, number], JobRow>(
         "SELECT seq, version, doc FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
       ),
+      dueVersions: db.prepare<[string], { uid: string; version: number; seq: number }>(
+        "SELECT uid, version, seq FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, seq",
+      ),
+      bySeq: db.prepare<[number], JobRow>("SELECT seq, version, doc FROM jobs WHERE seq = ?"),
       count: db.prepare<[], { state: string; n: number }>(
         "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
       ),
@@ -675,6 +689,31 @@ export class SqliteJobStore implements JobStore {
     return this.stmts.due.all(now.toISOString(), limit).map(SqliteJobStore.toJob);
   }
 
+  async claimDue(now: Date, limit: number, lease: Lease): Promise<Job[]> {
+    const at = performance.now();
+    const picked: number[] = [];
+    // Lazily, so a long run of claimed rows costs only what is read of it.
+    for (const row of this.stmts.dueVersions.iterate(now.toISOString())) {
+      if (picked.length >= limit) break;
+      const claim = this.claims.get(row.uid);
+      if (claim && claim.version === row.version && claim.until >= at) continue;
+      this.claims.set(row.uid, { version: row.version, until: at + lease.ms, owner: lease.owner });
+      picked.push(row.seq);
+    }
+    // Claims of jobs that are gone or changed hold nothing: drop them now and then.
+    if (this.claims.size > 10_000) {
+      for (const [uid, c] of this.claims) if (c.until < at) this.claims.delete(uid);
+    }
+    return picked.map((seq) => SqliteJobStore.toJob(this.stmts.bySeq.get(seq)!));
+  }
+
+  async releaseClaims(owner: string, claims: readonly ClaimedVersion[]): Promise<void> {
+    for (const c of claims) {
+      const held = this.claims.get(c.uid);
+      if (held && held.owner === owner && held.version === c.version) this.claims.delete(c.uid);
+    }
+  }
+
   async countByState(): Promise<Partial<Record<JobState, number>>> {
     const out: Partial<Record<JobState, number>> = {};
     for (const r of this.stmts.count.all()) out[r.state as JobState] = r.n;
@@ -692,6 +731,16 @@ export class SqliteJobStore implements JobStore {
 
   async setSetting(name: string, value: string): Promise<void> {
     await this.enqueue(() => this.stmts.putSetting.run(name, value).changes === 1);
+  }
+
+  async raiseSetting(name: string, by: number, atLeast: number): Promise<number> {
+    let value = 0;
+    await this.enqueue(() => {
+      const current = Number(this.stmts.getSetting.get(name)?.value ?? 0);
+      value = Math.max(current + by, atLeast);
+      return this.stmts.putSetting.run(name, String(value)).changes === 1;
+    });
+    return value;
   }
 
   async close(): Promise<void> {

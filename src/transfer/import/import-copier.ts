@@ -385,22 +385,15 @@ class DriveImport {
       }
       const { container, name } = splitBlobPath(blob.blobPath);
       const cc = await this.container(container);
-      const claim = (
-        target: string,
-        disposition: DispositionStatus,
-        mode: WriteMode,
-        relaxed = false,
-      ) =>
-        this.dc.records.put(
-          {
-            blobKey: key,
-            status: "writing",
-            finalPath: `${container}/${target}`,
-            // `since` is for comparing with the endpoint's dates (see ENDPOINT_CLOCK_SKEW_MS).
-            detail: { disposition, mode, since: this.dc.wallClock.now().getTime() },
-          },
-          relaxed,
-        );
+      // A durable claim of the name a blob is written under, before any byte of it is.
+      const claim = (target: string, disposition: DispositionStatus, mode: WriteMode) =>
+        this.dc.records.put({
+          blobKey: key,
+          status: "writing",
+          finalPath: `${container}/${target}`,
+          // `since` is for comparing with the endpoint's dates (see ENDPOINT_CLOCK_SKEW_MS).
+          detail: { disposition, mode, since: this.dc.wallClock.now().getTime() },
+        });
       let target = name;
       let disposition: DispositionStatus;
       let mode: WriteMode;
@@ -418,11 +411,11 @@ class DriveImport {
         // (409), instead of asking first with a HEAD per blob.
         disposition = "Created";
         mode = "ifNew";
-        // The claim of a blob's own name need not wait for the disk: if a power cut loses
-        // it, a resumed copy takes what it finds under the name, with this blob's length
-        // and MD5 and written since the drive's copy started, as its own.
+        // Its own name needs no claim in the store: a resumed copy takes what it finds
+        // under the name, with this blob's length and MD5 and written since the drive's
+        // copy started (durably recorded at its first claim), as its own. One store write
+        // a blob instead of two (small files are where that counts).
         if (this.dc.resumed) resumedSince = this.dc.startedAt.getTime();
-        await claim(target, disposition, mode, true);
       } else {
         const exists = await cc.getBlobClient(name).exists();
         const choice = exists
