@@ -79,7 +79,7 @@ const noStateComparison = {
 };
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".test-output/", ".drivebay/"] },
+  { ignores: ["node_modules/", ".test-output/", ".drivebay/", "dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -52,7 +52,8 @@ const r = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { stdio: "inherit" },
+  // bin/drivebay.js runs the sources (through tsx) in tests, never a dist/ built earlier.
+  { stdio: "inherit", env: { ...process.env, RUN_DRIVEBAY_FROM_SOURCE: "1" } },
 );
 const text = readFileSync(tap, "utf8");
 rmSync(tap, { force: true });

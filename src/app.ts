@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
 } from "fastify";
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES, type IncomingMessage } from "node:http";
@@ -28,6 +29,8 @@ import {
 } from "./api/operator/routes.ts";
 import { ARM_ROUTES } from "./api/routes/index.ts";
 import { portalRoutes } from "./portal/plugin.ts";
+import rateLimit from "@fastify/rate-limit";
+import { principalOf } from "./api/plugins/principal.ts";
 import type { LogStorage } from "./portal/context.ts";
 
 export interface AppDeps {
@@ -46,7 +49,24 @@ export interface AppDeps {
   blobs?: LogStorage;
   /** Serve https with this PEM certificate and key. */
   https?: { cert: Buffer; key: Buffer };
+  /** Per-subscription request limits of the ARM API (SPEC §5); none when absent. */
+  rateLimit?: RateLimitSettings;
 }
+
+export interface RateLimitSettings {
+  /** Reads (GET) a subscription may make per window. */
+  reads: number;
+  /** Writes (PUT, PATCH, DELETE, POST) a subscription may make per window. */
+  writes: number;
+  windowMs: number;
+}
+
+type Limiter = (req: FastifyRequest) => Promise<{
+  isAllowed: boolean;
+  isExceeded: boolean;
+  remaining: number;
+  ttlInSeconds: number;
+}>;
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -218,6 +238,53 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
   app.addHook("onRoute", (route) => routes.add(route.url, route.method));
+  // Per-subscription limits (@fastify/rate-limit's counters), asked by the ARM routes
+  // after the caller is authorized, so refused callers never spend a tenant's budget.
+  const limiters: { reads?: Limiter; writes?: Limiter } = {};
+  const limits = deps.rateLimit;
+  if (limits) {
+    app.register(rateLimit, { global: false }).after(() => {
+      const keyOf = (kind: string) => (req: FastifyRequest) => {
+        const sub = (req.params as Record<string, string | undefined>).subscriptionId;
+        return `${kind}:${sub ? sub.toLowerCase() : `tenant:${principalOf(req).id}`}`;
+      };
+      limiters.reads = app.createRateLimit({
+        max: limits.reads,
+        timeWindow: limits.windowMs,
+        keyGenerator: keyOf("reads"),
+      }) as unknown as Limiter;
+      limiters.writes = app.createRateLimit({
+        max: limits.writes,
+        timeWindow: limits.windowMs,
+        keyGenerator: keyOf("writes"),
+      }) as unknown as Limiter;
+    });
+  }
+  /** Counts the request against its subscription: ARM's remaining header, or 429 with Retry-After. */
+  const limited = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    method: string,
+    done: (e?: Error) => void,
+  ) => {
+    const kind = method === "GET" ? "reads" : "writes";
+    const limiter = limiters[kind];
+    if (!limiter) return done();
+    limiter(req).then(
+      (r) => {
+        reply.header(`x-ms-ratelimit-remaining-subscription-${kind}`, Math.max(0, r.remaining));
+        if (r.isAllowed || !r.isExceeded) return done();
+        reply.header("retry-after", Math.max(1, r.ttlInSeconds));
+        done(
+          new DomainError(
+            "SubscriptionRequestsThrottled",
+            `Number of ${kind === "reads" ? "read" : "write"} requests for this subscription exceeded the limit of ${limits![kind]} per ${Math.round(limits!.windowMs / 1000)} seconds. Try again after ${Math.max(1, r.ttlInSeconds)} seconds.`,
+          ),
+        );
+      },
+      (e: Error) => done(e),
+    );
+  };
   const metrics = new Metrics();
   const logRequests = deps.logger ? ["trace", "debug", "info"].includes(deps.logger.level) : false;
 
@@ -382,7 +449,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       // check (all before any body is read). Development auth needs no caller here (every
       // subscription is allowed; systemData reads the header when it needs to), so its
       // requests stay synchronous.
-      onRequest: (req, _reply, done) => {
+      onRequest: (req, reply, done) => {
         req.operationId = route.operationId;
         try {
           // Operator credentials are never accepted on the ARM surface.
@@ -394,7 +461,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
           }
           if (!access.tokenMode) {
             checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
-            return done();
+            return limits ? limited(req, reply, route.method, done) : done();
           }
           access.authenticate(req.headers.authorization).then(
             (caller) => {
@@ -408,7 +475,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
                   (req.query as Record<string, unknown>)["api-version"],
                   resourceType,
                 );
-                done();
+                limited(req, reply, route.method, done);
               } catch (e) {
                 done(e as Error);
               }

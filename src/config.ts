@@ -79,6 +79,8 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   /** ARM API auth: development (any token; the emulator's default) or token (verified JWTs). */
   auth: AuthSettings & { token?: TokenSettings };
+  /** Per-subscription request limits (service profile: on; emulator: off). */
+  rateLimit: { enabled: boolean; reads: number; writes: number; windowMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -361,6 +363,40 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       );
     }
   }
+  const rateFile = (file.rateLimit ?? {}) as Record<string, unknown>;
+  const count = (name: string, value: unknown, fallback: number) => {
+    if (value === undefined || value === "") return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new ConfigError(
+        `${name}: '${String(value)}' is not a whole number of requests (1 or more).`,
+      );
+    }
+    return n;
+  };
+  const rateLimit = Object.freeze({
+    enabled: onOff(
+      "rateLimit.enabled",
+      pick(env.DRIVEBAY_RATE_LIMIT, rateFile.enabled as string | undefined),
+      profile === "service",
+    ),
+    // ARM's documented per-subscription, per-hour limits.
+    reads: count(
+      "rateLimit.reads",
+      pick(env.DRIVEBAY_RATE_LIMIT_READS, rateFile.reads as string),
+      12000,
+    ),
+    writes: count(
+      "rateLimit.writes",
+      pick(env.DRIVEBAY_RATE_LIMIT_WRITES, rateFile.writes as string),
+      1200,
+    ),
+    windowMs: durationSetting(
+      "rateLimit.window",
+      pick(env.DRIVEBAY_RATE_LIMIT_WINDOW, rateFile.window as string),
+      60 * 60 * 1000,
+    ),
+  });
   const tlsFile = (file.tls ?? {}) as Record<string, unknown>;
   const certFile = pick(env.DRIVEBAY_TLS_CERT_FILE, tlsFile.certFile as string | undefined);
   const keyFile = pick(env.DRIVEBAY_TLS_KEY_FILE, tlsFile.keyFile as string | undefined);
@@ -379,6 +415,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     store,
     operatorKey,
     auth,
+    rateLimit,
     ...(tls ? { tls } : {}),
     autopilot: Object.freeze(autopilot),
     host,

@@ -349,6 +349,15 @@ export async function startService(
         blobs: storage,
         access,
         ...(https ? { https } : {}),
+        ...(config.rateLimit.enabled
+          ? {
+              rateLimit: {
+                reads: config.rateLimit.reads,
+                writes: config.rateLimit.writes,
+                windowMs: config.rateLimit.windowMs,
+              },
+            }
+          : {}),
       })
     : workerApp(isReady, https);
   let address: string;

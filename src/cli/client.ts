@@ -3,7 +3,8 @@
  * shared/reference/clients-and-deps.md), plus plain fetch for drivebay's own extensions.
  * Failures become a CliFailure with the message and exit code the user sees.
  */
-import { StorageImportExport, type JobResponse } from "@azure/arm-storageimportexport";
+import { createRequire } from "node:module";
+import type { StorageImportExport, JobResponse } from "@azure/arm-storageimportexport";
 import type { JobFacts } from "../domain/job/lifecycle.ts";
 import type { Drive, Job, JobState, JobType } from "../domain/job/model.ts";
 
@@ -49,7 +50,18 @@ export function jobFacts(job: JobResponse): JobFacts & Pick<Job, "returnPackage"
   };
 }
 
+/**
+ * The SDK, loaded on first use: it takes longer to load than the rest of the CLI, and
+ * `--help` or a usage error needs none of it (docs/benchmarks.md, CLI start-up).
+ */
+function sdk(): typeof import("@azure/arm-storageimportexport") {
+  return createRequire(import.meta.url)(
+    "@azure/arm-storageimportexport",
+  ) as typeof import("@azure/arm-storageimportexport");
+}
+
 export function armClient(conn: Connection): StorageImportExport {
+  const { StorageImportExport } = sdk();
   const credential = {
     getToken: async () => ({ token: conn.token, expiresOnTimestamp: Date.now() + 3_600_000 }),
   };

@@ -10,15 +10,15 @@ import { join, relative, resolve, sep } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Command, Option } from "commander";
 import type { DriveStatus, JobResponse } from "@azure/arm-storageimportexport";
-import { DatasetError } from "../transfer/dataset.ts";
-import {
-  prepareDrive,
+// The transfer modules (and the XML parser they bring) load when a command runs, not for --help.
+import type { DatasetError } from "../transfer/dataset.ts";
+import type {
+  DriveListEntry,
   PrepareError,
-  type DriveListEntry,
-  type PrepareProgress,
-  type PrepareResult,
+  PrepareProgress,
+  PrepareResult,
 } from "../transfer/prepare.ts";
-import { verifyDrive, type VerifyProgress, type VerifyResult } from "../transfer/verify.ts";
+import type { VerifyProgress, VerifyResult } from "../transfer/verify.ts";
 import { FIELD_WINDOWS, updatableFields } from "../domain/job/lifecycle.ts";
 import {
   armClient,
@@ -292,6 +292,8 @@ Examples:
     const progress = meter(io, "prepare");
     const stop = interruptible(io);
     const started = performance.now();
+    const { prepareDrive, PrepareError } = await import("../transfer/prepare.ts");
+    const { DatasetError } = await import("../transfer/dataset.ts");
     let result: PrepareResult;
     try {
       result = await prepareDrive({
@@ -431,6 +433,7 @@ function registerVerify(drive: Command, io: Io): void {
     const driveDir = resolve(opts.drive);
     const manifestFile = manifestFileOf(driveDir, opts.manifest, cmd);
     const progress = meter(io, "verify");
+    const { verifyDrive } = await import("../transfer/verify.ts");
     let result: VerifyResult;
     try {
       result = await verifyDrive(driveDir, manifestFile, {

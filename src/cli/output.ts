@@ -161,6 +161,8 @@ export interface OperatorJob {
     copyStatus?: string;
     percentComplete?: number;
     bytesSucceeded?: number;
+    /** Export drives: what the drive holds. */
+    capacityBytes?: number;
   }[];
   extraDrives: { driveId: string; trackingNumber?: string; receivedAt?: string }[];
   nextDeadline?: { at: string; event: string };
@@ -237,17 +239,31 @@ export function operatorJobDetails(job: OperatorJob): string {
   parts.push(
     job.drives.length === 0
       ? "no drives\n"
-      : table(
-          ["DRIVE ID", "STATE", "COPY STATUS", "PERCENT", "BYTES", "CONTENT PATH"],
-          job.drives.map((d) => [
-            d.driveId,
-            d.state,
-            text(d.copyStatus),
-            text(d.percentComplete),
-            text(d.bytesSucceeded),
-            text(d.contentPath),
-          ]),
-        ),
+      : job.jobType === "Export"
+        ? // Export drives: their capacity, and the folder the exported files are in.
+          table(
+            ["DRIVE ID", "STATE", "COPY STATUS", "PERCENT", "BYTES", "CAPACITY", "EXPORTED TO"],
+            job.drives.map((d) => [
+              d.driveId,
+              d.state,
+              text(d.copyStatus),
+              text(d.percentComplete),
+              text(d.bytesSucceeded),
+              text(d.capacityBytes),
+              text(d.contentPath),
+            ]),
+          )
+        : table(
+            ["DRIVE ID", "STATE", "COPY STATUS", "PERCENT", "BYTES", "CONTENT PATH"],
+            job.drives.map((d) => [
+              d.driveId,
+              d.state,
+              text(d.copyStatus),
+              text(d.percentComplete),
+              text(d.bytesSucceeded),
+              text(d.contentPath),
+            ]),
+          ),
   );
   if (job.extraDrives.length > 0) {
     parts.push(

@@ -5,17 +5,11 @@
  * match nothing, duplicates, blobs that cannot be exported. 1 GB = 10^9 bytes.
  */
 import { readFile } from "node:fs/promises";
-import { BlobServiceClient } from "@azure/storage-blob";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import { Command, Option } from "commander";
 import { formatDecimalSize } from "../domain/export/sizes.ts";
-import {
-  BlobListError,
-  entriesOfBlobList,
-  parseBlobListXml,
-  readBlobListBlob,
-  type BlobListEntry,
-} from "../transfer/export/blob-list.ts";
-import { previewExport, type ExportPreview } from "../transfer/export/preview.ts";
+import type { BlobListEntry } from "../transfer/export/blob-list.ts";
+import type { ExportPreview } from "../transfer/export/preview.ts";
 import { driveSize, repeated } from "./args.ts";
 import { armClient, CliFailure, failureOf, type Connection } from "./client.ts";
 import {
@@ -123,6 +117,12 @@ Examples:
   drivebay drive preview-export --drive-size 2TB --job myexport -g mygroup`,
   );
   setAction<PreviewFlags>(cmd, io, async ({ opts, cmd, print }) => {
+    // Loaded when the command runs: they bring the Blob SDK, which `--help` needs none of.
+    const { BlobListError, entriesOfBlobList, parseBlobListXml, readBlobListBlob } =
+      await import("../transfer/export/blob-list.ts");
+    const { previewExport } = await import("../transfer/export/preview.ts");
+    // The same (ES module) copy of the SDK as blob-list.ts, whose errors it tells apart.
+    const { BlobServiceClient } = await import("@azure/storage-blob");
     const usage = (message: string): never => cmd.error(message);
     const sources = [
       opts.blobList !== undefined,
@@ -198,6 +198,7 @@ async function jobEntries(
   } catch (e) {
     throw failureOf(e, conn.endpoint);
   }
+  const { entriesOfBlobList, readBlobListBlob } = await import("../transfer/export/blob-list.ts");
   if (exp.blobListBlobPath) return readBlobListBlob(service, exp.blobListBlobPath);
   return entriesOfBlobList({ blobPath: exp.blobPath, blobPathPrefix: exp.blobPathPrefix });
 }

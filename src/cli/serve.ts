@@ -6,10 +6,8 @@
 import { realpathSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { ConfigError, loadConfig, type Config, type ConfigSources } from "../config.ts";
-import { startService, type RunningService } from "../main.ts";
-import { EmbeddedAzuriteError } from "../storage/azurite.ts";
-import { redactUrl, StoreUnavailableError } from "../store/postgres/postgres-job-store.ts";
-import { StoreInUseError } from "../store/sqlite/sqlite-job-store.ts";
+// The service itself (Fastify, the stores, Azurite …) is loaded only by `serve` (see serve()).
+import type { RunningService } from "../main.ts";
 import { CliFailure, DEFAULT_SUBSCRIPTION } from "./client.ts";
 import { formatDuration, type Io } from "./output.ts";
 
@@ -191,6 +189,7 @@ export function banner(
   running: Pick<RunningService, "url" | "operatorKey" | "operatorKeyFile" | "dockDir"> &
     Partial<Pick<RunningService, "azurite" | "storage" | "operatorKeyInStore">>,
   config: Readonly<Config>,
+  redactUrl: (url: string) => string,
 ): string {
   const { url } = running;
   if (config.role === "worker") {
@@ -253,6 +252,17 @@ function connectLines(url: string, config: Readonly<Config>): string {
 export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promise<void> {
   try {
     const config = configFrom(flags);
+    const [
+      { startService },
+      { EmbeddedAzuriteError },
+      { redactUrl, StoreUnavailableError },
+      { StoreInUseError },
+    ] = await Promise.all([
+      import("../main.ts"),
+      import("../storage/azurite.ts"),
+      import("../store/postgres/postgres-job-store.ts"),
+      import("../store/sqlite/sqlite-job-store.ts"),
+    ]);
     const running = await startService(config).catch((e: unknown) => {
       if (e instanceof EmbeddedAzuriteError) {
         throw new CliFailure(`drivebay serve: ${e.message}`, e.code === "EADDRINUSE" ? 2 : 1);
@@ -266,7 +276,7 @@ export async function serve(flags: ServeFlags, io: Io, stop: StopSignal): Promis
       }
       throw listenFailure(e, config) ?? e;
     });
-    io.err(banner(running, config));
+    io.err(banner(running, config, redactUrl));
     const signal = await stop.received;
     io.err(`received ${signal}; shutting down after in-flight requests finish\n`);
     await running.close();

@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   MethodNotAllowed: 405,
   AuthenticationFailed: 401,
   AuthorizationFailed: 403,
+  SubscriptionRequestsThrottled: 429,
   LinkedAuthorizationFailed: 403,
   // request content
   BadRequest: 400,

@@ -12,8 +12,8 @@ import { assertConformant } from "../support/conformance.ts";
 import { ISSUER, TestIssuer, tokenAuthConfig } from "../support/tokens.ts";
 import { exportJob, importJob, rejectsWith } from "./fixtures.ts";
 
-export const S1 = "11111111-0000-4000-8000-000000000001";
-export const S2 = "22222222-0000-4000-8000-000000000002";
+const S1 = "11111111-0000-4000-8000-000000000001";
+const S2 = "22222222-0000-4000-8000-000000000002";
 
 const account = (sub: string, rg: string, name: string) =>
   `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Storage/storageAccounts/${name}`;

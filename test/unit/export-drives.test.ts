@@ -12,6 +12,7 @@ import { formatDecimalSize, parseDriveSize } from "../../src/domain/export/sizes
 import { DEFAULT_TIMERS, decide, type DecideContext } from "../../src/domain/job/lifecycle.ts";
 import type { Job } from "../../src/domain/job/model.ts";
 import { sampleJob } from "../support/job-factory.ts";
+import { operatorJobDetails } from "../../src/cli/output.ts";
 
 const ctx: DecideContext = {
   now: new Date("2026-01-02T00:00:00.000Z"),
@@ -243,5 +244,32 @@ describe("export drives in the lifecycle", () => {
     assert.equal(ids(3).length, 3);
     assert.equal(ids(50).length, 10);
     for (const id of ids(10)) assert.match(id, /^[A-Za-z0-9_-]{1,128}$/);
+  });
+});
+
+describe("the operator's view of export drives", () => {
+  test("drivebay operator show lists an export drive's capacity and the folder it was exported to", () => {
+    const out = operatorJobDetails({
+      id: "/x",
+      subscriptionId: "s",
+      resourceGroup: "rg",
+      name: "exp",
+      jobType: "Export",
+      state: "Transferring",
+      cancelRequested: false,
+      drives: [
+        {
+          driveId: "E1",
+          state: "Transferring",
+          contentPath: "/data/dock/E1",
+          capacityBytes: 2e12,
+          percentComplete: 40,
+        },
+      ],
+      extraDrives: [],
+      allowedActions: [],
+    });
+    assert.match(out, /CAPACITY +EXPORTED TO/);
+    assert.match(out, /E1 +Transferring .*2000000000000 +\/data\/dock\/E1/);
   });
 });

@@ -48,3 +48,10 @@ export function query(req: FastifyRequest): Record<string, unknown> {
 
 /** Route options naming the operation (an operationId, or a page's name) for logs and metrics. */
 export const named = (operationId: string) => ({ config: { operationId } });
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The operation a route serves (named()), for logs and metrics. */
+    operationId?: string;
+  }
+}
