@@ -206,7 +206,11 @@ export interface JobStore extends ImportProgressStore, DriveClaimStore {
   /** Gives back claims on job versions the sweep left unchanged (their deadline is due again). */
   releaseClaims(owner: string, claims: readonly ClaimedVersion[]): Promise<void>;
   countByState(): Promise<Partial<Record<JobState, number>>>;
-  /** Small key/value settings the service keeps with its data (e.g. the paging-token secret). */
+  /**
+   * Small key/value settings the service keeps with its data (e.g. the paging-token secret).
+   * A setting named `<anything>:<job uid>` belongs to that job and goes when it is purged
+   * (an export job's layout plan), so nothing of a deleted job stays behind.
+   */
   getSetting(name: string): Promise<string | undefined>;
   setSettingIfAbsent(name: string, value: string): Promise<string>;
   setSetting(name: string, value: string): Promise<void>;

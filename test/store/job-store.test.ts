@@ -79,9 +79,22 @@ for (const factory of STORE_FACTORIES) {
         (await store.history(j.uid)).map((x) => x.event),
         ["one"],
       );
+      await store.setSetting(`export-plan:${j.uid}`, "a plan");
+      await store.setSetting(`export-plan:${j.uid}x`, "another job's");
       assert.equal(await store.purge(j.uid, 1), false, "purge with a stale version");
+      assert.equal(
+        await store.getSetting(`export-plan:${j.uid}`),
+        "a plan",
+        "kept by a stale purge",
+      );
       assert.equal(await store.purge(j.uid, 2), true);
       assert.equal(await store.get(j), undefined);
+      assert.equal(
+        await store.getSetting(`export-plan:${j.uid}`),
+        undefined,
+        "the job's setting goes with it",
+      );
+      assert.equal(await store.getSetting(`export-plan:${j.uid}x`), "another job's");
       assert.deepEqual(await store.history(j.uid), []);
       assert.equal(await store.update({ ...now }, []), false, "no update resurrects a purged job");
       await store.close();
@@ -206,6 +219,8 @@ for (const factory of STORE_FACTORIES) {
         detail: {},
       });
       await store.update({ ...stale, tags: { moved: "on" } }, [h("tag")]);
+      await store.setSetting(`export-plan:${current.uid}`, "plan");
+      await store.setSetting(`export-plan:${stale.uid}`, "plan");
       assert.deepEqual(
         await store.purgeExpired([
           { uid: current.uid, version: 1 },
@@ -219,6 +234,8 @@ for (const factory of STORE_FACTORIES) {
       assert.deepEqual(await store.findByDriveId("gone-1"), []);
       assert.deepEqual(await store.importRecords(current.uid, "Gone-1"), []);
       assert.equal((await store.get(stale))?.version, 2, "a stale purge leaves the job alone");
+      assert.equal(await store.getSetting(`export-plan:${current.uid}`), undefined);
+      assert.equal(await store.getSetting(`export-plan:${stale.uid}`), "plan");
       assert.deepEqual(await store.purgeExpired([]), []);
       await store.close();
     });
