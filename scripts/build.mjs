@@ -3,7 +3,7 @@
 // `npm run build`), then copies what tsc does not: the .mjs workers and the portal's static
 // files. bin/drivebay.js runs dist/ when it is there.
 import { spawnSync } from "node:child_process";
-import { cpSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 
@@ -29,3 +29,5 @@ function copyAssets(dir) {
   }
 }
 copyAssets(join(root, "src"));
+// bin/drivebay.js runs dist/ only while no file under src/ is newer than this stamp.
+writeFileSync(join(dist, ".built"), new Date().toISOString() + "\n");
