@@ -118,3 +118,12 @@ export interface Copier {
 export function driveFailed(status: DriveStatus, message: string): CopyResult {
   return { kind: "finished", status, entries: [], bytesSucceeded: 0, copyStatus: status, message };
 }
+
+/**
+ * A finished drive's status, for every copier: any blob that failed makes it
+ * CompletedWithErrors; otherwise anything the customer should look at (a cancel, a
+ * disposition, a blob not exported) makes it CompletedWithWarnings.
+ */
+export function finishedStatus(failed: boolean, warned: boolean): DriveStatus {
+  return failed ? "CompletedWithErrors" : warned ? "CompletedWithWarnings" : "Completed";
+}

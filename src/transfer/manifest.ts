@@ -6,7 +6,6 @@
  * per-blob naming problems to the import, which reports them blob by blob
  * (`FileNameInvalid`, SPEC §4.4) instead of failing the whole drive.
  */
-import { createHash } from "node:crypto";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import {
   RANGE_SIZE,
@@ -17,6 +16,7 @@ import {
   type ManifestBlobList,
   type ManifestRange,
 } from "./manifest-types.ts";
+import { md5Hex as md5OfBytes } from "./md5.ts";
 import { escapeXml, readXml, type XmlElement } from "./xml-files.ts";
 
 /** The manifest version drivebay writes. */
@@ -35,7 +35,7 @@ export class ManifestError extends Error {
 
 /** Upper-case hex MD5 of the manifest file's bytes: the job's `manifestHash`. */
 export function manifestHash(bytes: Buffer): string {
-  return createHash("md5").update(bytes).digest("hex").toUpperCase();
+  return md5OfBytes(bytes);
 }
 
 // ---------------------------------------------------------------------------------------

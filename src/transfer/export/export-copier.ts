@@ -38,6 +38,7 @@ import { storageAccountName } from "../../domain/storage-accounts.ts";
 import type { Drive, Job } from "../../domain/job/model.ts";
 import {
   driveFailed,
+  finishedStatus,
   type Copier,
   type CopyRecord,
   type CopyResult,
@@ -338,11 +339,7 @@ class DriveExport {
       plan.unmatched.length > 0 ||
       plan.incomplete.length > 0 ||
       plan.notExportable.length > 0;
-    const status: DriveStatus = failed
-      ? "CompletedWithErrors"
-      : warned
-        ? "CompletedWithWarnings"
-        : "Completed";
+    const status = finishedStatus(failed, warned);
     return {
       kind: "finished",
       status,
@@ -578,7 +575,7 @@ class DriveExport {
           );
           written += bytesWritten;
         }
-        return hexUpper(createHash("md5").update(part).digest());
+        return md5Hex(part);
       });
       ranges.push({ ...span, hash });
     }

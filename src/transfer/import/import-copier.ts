@@ -12,6 +12,7 @@ import type { BlockBlobUploadOptions, ContainerClient } from "@azure/storage-blo
 import { storageAccountName } from "../../domain/storage-accounts.ts";
 import {
   driveFailed,
+  finishedStatus,
   type Copier,
   type CopyRecord,
   type CopyResult,
@@ -28,7 +29,6 @@ import {
   renamed,
   type BlobLogEntry,
   type DispositionStatus,
-  type DriveStatus,
   type PartStatus,
 } from "../drive-log.ts";
 import { blobPathProblem } from "../manifest.ts";
@@ -266,11 +266,7 @@ class DriveImport {
     }
     const failed = ordered.some((e) => e.status !== "Completed");
     const warned = ordered.some(needsAttention);
-    const status: DriveStatus = failed
-      ? "CompletedWithErrors"
-      : warned || cancelled
-        ? "CompletedWithWarnings"
-        : "Completed";
+    const status = finishedStatus(failed, warned || cancelled);
     return {
       kind: "finished",
       status,
