@@ -40,21 +40,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import {
-  accessSync,
-  chmodSync,
-  closeSync,
-  constants,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statfsSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
-import { createRequire } from "node:module";
+import { statfsSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import {
   BlobServiceClient,
   ContainerSASPermissions,
@@ -64,6 +52,17 @@ import {
 } from "@azure/storage-blob";
 import { EmbeddedAzurite } from "../src/storage/azurite.ts";
 import { prepareDrive, type PrepareResult } from "../src/transfer/prepare.ts";
+import { makeMixed, smallFiles, type DataFile } from "./dataset.ts";
+import {
+  azcopyBinary,
+  cpuBusy,
+  cpuSeconds,
+  cpuSplit,
+  machineCpu,
+  ownCpu,
+  procStatus,
+  rchar,
+} from "./proc.ts";
 import { AUTH, fmt, jobPath, SUB, TempDirs } from "./support.ts";
 
 const KiB = 1024;
@@ -92,161 +91,23 @@ const ACCOUNT = "benchimport";
 const CONTAINER = "bench";
 const DRIVE_ID = "BENCH-DRIVE-0001";
 const BITLOCKER_KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
 
 const mib = (bytes: number) => bytes / MiB;
 const sec = (ms: number) => fmt(ms / 1000, 2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// ---------------------------------------------------------------- AzCopy and libsecret
-
-/** The AzCopy binary, executable; exits with the apt command when libsecret is missing. */
-function azcopyBinary(): string {
-  let bin: string;
-  try {
-    const pkg = createRequire(import.meta.url).resolve("@azure-tools/azcopy-linux/package.json");
-    bin = join(dirname(pkg), "dist", "bin", "azcopy_linux_amd64");
-  } catch {
-    console.error(
-      "bench:import needs AzCopy: `npm install` (devDependency @azure-tools/azcopy-linux@10.32.2, Linux x64 only).",
-    );
-    process.exit(1);
-  }
-  try {
-    accessSync(bin, constants.X_OK);
-  } catch {
-    chmodSync(bin, 0o755); // the package ships it without its run bit
-  }
-  const r = spawnSync(bin, ["--version"], { input: "", encoding: "utf8" });
-  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
-  if (r.status !== 0) {
-    if (/libsecret/.test(out)) {
-      console.error(
-        "AzCopy needs libsecret (it cannot load libsecret-1.so.0). Install it with:\n" +
-          "  sudo apt-get install -y libsecret-1-0",
-      );
-    } else {
-      console.error(`AzCopy does not run (${r.error?.message ?? `exit ${r.status}`}):\n${out}`);
-    }
-    process.exit(1);
-  }
-  return bin;
-}
-
-// ---------------------------------------------------------------- /proc sampling
-
-function procStatus(pid: number, field: "VmHWM" | "VmRSS"): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
-    readFileSync(`/proc/${pid}/status`, "utf8"),
-  );
-  return m ? Number(m[1]) * KiB : NaN;
-}
-
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const { user, system } = cpuSplit(pid);
-  return user + system;
-}
-
-/**
- * User and system CPU seconds so far, and major page faults. Azurite's system time is
- * where memory it allocates for blobs costs it (page faults, reclaim of page cache).
- */
-function cpuSplit(pid: number): { user: number; system: number; majflt: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return {
-    user: Number(fields[11]) / CLK_TCK,
-    system: Number(fields[12]) / CLK_TCK,
-    majflt: Number(fields[9]),
-  };
-}
-
-function rchar(pid: number): number {
-  return Number(/^rchar: (\d+)/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
-}
-
-/** The machine's CPU time so far (all CPUs, from /proc/stat), busy and total, in seconds. */
-function machineCpu(): { busy: number; total: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1);
-  const n = f.map(Number);
-  const total = n.reduce((a, b) => a + b, 0);
-  return { busy: (total - n[3]! - n[4]!) / CLK_TCK, total: total / CLK_TCK };
-}
-
-/** The fraction of all CPUs busy over the next `ms`. */
-async function cpuBusy(ms: number): Promise<number> {
-  const a = machineCpu();
-  await sleep(ms);
-  const b = machineCpu();
-  return (b.busy - a.busy) / Math.max(0.01, b.total - a.total);
-}
-
-/** CPU seconds this process (the bench: polling, sampling) has used. */
-const ownCpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
 // ---------------------------------------------------------------- the dataset
 
-interface DataFile {
-  /** The path under the dataset folder, `/`-separated: also the blob name. */
-  name: string;
-  size: number;
-  /** Base64 MD5, as Content-MD5 carries it. */
-  md5: string;
-}
-
-/** A seeded PRNG (mulberry32): the same sizes on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function writeRandomFile(root: string, name: string, size: number): DataFile {
-  const path = join(root, name);
-  mkdirSync(dirname(path), { recursive: true });
-  const hash = createHash("md5");
-  const fd = openSync(path, "w");
-  try {
-    for (let done = 0; done < size;) {
-      const chunk = randomBytes(Math.min(16 * MiB, size - done));
-      hash.update(chunk);
-      writeSync(fd, chunk);
-      done += chunk.length;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return { name, size, md5: hash.digest("base64") };
-}
-
-/** `count` files log-uniform between `min` and `max` bytes, 100 to a folder. */
-function smallFiles(root: string, count: number, min: number, max: number, seed: number) {
-  const random = prng(seed);
-  const files: DataFile[] = [];
-  const [lo, hi] = [Math.log(min), Math.log(max)];
-  for (let i = 0; i < count; i++) {
-    const size = Math.round(Math.exp(lo + random() * (hi - lo)));
-    const dir = `small/d${String(Math.floor(i / 100)).padStart(2, "0")}`;
-    files.push(writeRandomFile(root, `${dir}/f${String(i).padStart(5, "0")}.bin`, size));
-  }
-  return files;
-}
-
 /** The `mixed` set: the small files, then the big ones. */
-function makeMixed(root: string): DataFile[] {
-  const files = smallFiles(root, SMALL_FILES, SMALL_MIN, SMALL_MAX, 20261125);
-  for (let i = 0; i < LARGE_FILES; i++) files.push(writeRandomFile(root, `large/l${i}.bin`, LARGE));
-  if (HUGE > 0) files.push(writeRandomFile(root, "huge/huge.bin", HUGE));
-  return files;
-}
+const makeMixedSet = (root: string): DataFile[] =>
+  makeMixed(root, {
+    small: SMALL_FILES,
+    smallMin: SMALL_MIN,
+    smallMax: SMALL_MAX,
+    large: LARGE_FILES,
+    largeBytes: LARGE,
+    hugeBytes: HUGE,
+  });
 
 /** The `small` set: many files of a few KiB, where the cost per blob decides. */
 const makeSmall = (root: string) => smallFiles(root, TINY_FILES, TINY_MIN, TINY_MAX, 20261202);
@@ -707,7 +568,7 @@ try {
     const root = dirs.make();
     const datasetDir = join(root, "dataset");
     let t = performance.now();
-    const files = name === "mixed" ? makeMixed(datasetDir) : makeSmall(datasetDir);
+    const files = name === "mixed" ? makeMixedSet(datasetDir) : makeSmall(datasetDir);
     const bytes = files.reduce((n, f) => n + f.size, 0);
     console.log(
       name === "mixed"

@@ -168,7 +168,33 @@ export interface DriveClaimStore {
   ): Promise<"ok" | "conflict" | "leaseLost">;
 }
 
-export interface JobStore extends ImportProgressStore, DriveClaimStore {
+/** A portal sign-in session as the store keeps it (ADR 0014). */
+export interface PortalSession {
+  kind: "operator" | "customer";
+  /** What the session needs to be checked again (JSON-safe): see src/portal/sessions.ts. */
+  data: Record<string, unknown>;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/**
+ * Portal sessions (ADR 0014), shared by every node of a store. The methods take the id the
+ * cookie carries; the store keeps only its SHA-256 (sessionIdHash), so its rows and their
+ * backups sign nobody in. Times are the caller's real clock (never the service clock,
+ * which clock control moves by days).
+ */
+export interface SessionStore {
+  /** Stores a new session under `id` (a random 256-bit id; a taken id is an error). */
+  createSession(id: string, session: PortalSession): Promise<void>;
+  /** The session, unless it is unknown, revoked or expired at `now` (an expired one is deleted). */
+  findSession(id: string, now: Date): Promise<PortalSession | undefined>;
+  /** Revokes the session (sign-out): its row is deleted; false when there was none. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Deletes at most `limit` sessions expired at `now` (oldest expiry first); how many went. */
+  deleteExpiredSessions(now: Date, limit: number): Promise<number>;
+}
+
+export interface JobStore extends ImportProgressStore, DriveClaimStore, SessionStore {
   /** Wake-ups between the processes that share this store. */
   readonly wakeups: Wakeups;
   get(key: JobKey): Promise<Job | undefined>;

@@ -22,7 +22,9 @@ import type {
   Lease,
   ListQuery,
   ListedJob,
+  PortalSession,
 } from "../ports.ts";
+import { sessionIdHash } from "../session-ids.ts";
 import { migrate } from "./migrate.ts";
 import { PostgresWakeups } from "./notifications.ts";
 
@@ -229,6 +231,16 @@ const SQL = {
   raiseSetting: `INSERT INTO settings (name, value) VALUES ($1, greatest($2::float8, $3::float8)::text)
     ON CONFLICT (name) DO UPDATE SET value = greatest(settings.value::float8 + $2::float8, $3::float8)::text
     RETURNING value`,
+  addSession: `INSERT INTO portal_sessions (id_hash, kind, data, created_at, expires_at)
+    VALUES ($1, $2, $3::json, $4::timestamptz, $5::timestamptz)`,
+  session: "SELECT kind, data, created_at, expires_at FROM portal_sessions WHERE id_hash = $1",
+  dropSession: "DELETE FROM portal_sessions WHERE id_hash = $1",
+  // Only a row still expired when it is deleted ($2): a lookup never races a new session away.
+  dropExpiredSession:
+    "DELETE FROM portal_sessions WHERE id_hash = $1 AND expires_at <= $2::timestamptz",
+  dropExpiredSessions: `DELETE FROM portal_sessions WHERE id_hash IN (
+    SELECT id_hash FROM portal_sessions WHERE expires_at <= $1::timestamptz
+    ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 } as const;
 
 /** PostgreSQL's error code for a foreign key that names no row (the job is gone). */
@@ -713,6 +725,46 @@ export class PostgresJobStore implements JobStore {
   async raiseSetting(name: string, by: number, atLeast: number): Promise<number> {
     const { rows } = await this.write<{ value: string }>("raiseSetting", [name, by, atLeast]);
     return Number(rows[0]!.value);
+  }
+
+  async createSession(id: string, session: PortalSession): Promise<void> {
+    await this.write("addSession", [
+      sessionIdHash(id),
+      session.kind,
+      JSON.stringify(session.data),
+      session.createdAt.toISOString(),
+      session.expiresAt.toISOString(),
+    ]);
+  }
+
+  async findSession(id: string, now: Date): Promise<PortalSession | undefined> {
+    const hash = sessionIdHash(id);
+    const { rows } = await this.read<{
+      kind: PortalSession["kind"];
+      data: Record<string, unknown>;
+      created_at: Date;
+      expires_at: Date;
+    }>("session", [hash]);
+    const row = rows[0];
+    if (!row) return undefined;
+    if (row.expires_at.getTime() <= now.getTime()) {
+      await this.write("dropExpiredSession", [hash, now.toISOString()]);
+      return undefined;
+    }
+    return {
+      kind: row.kind,
+      data: row.data,
+      createdAt: new Date(row.created_at),
+      expiresAt: new Date(row.expires_at),
+    };
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return (await this.write("dropSession", [sessionIdHash(id)])).rowCount === 1;
+  }
+
+  async deleteExpiredSessions(now: Date, limit: number): Promise<number> {
+    return (await this.write("dropExpiredSessions", [now.toISOString(), limit])).rowCount ?? 0;
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,9 @@ import type {
   Lease,
   ListQuery,
   ListedJob,
+  PortalSession,
 } from "../ports.ts";
+import { sessionIdHash } from "../session-ids.ts";
 import { LocalWakeups } from "../wakeups.ts";
 
 const MIGRATIONS_DIR = join(
@@ -261,6 +263,18 @@ export class SqliteJobStore implements JobStore {
       syncFull: db.prepare("PRAGMA synchronous = FULL"),
       putSetting: db.prepare(
         "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      ),
+      addSession: db.prepare(
+        "INSERT INTO portal_sessions (id_hash, kind, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+      ),
+      session: db.prepare<
+        [string],
+        { kind: string; data: string; created_at: number; expires_at: number }
+      >("SELECT kind, data, created_at, expires_at FROM portal_sessions WHERE id_hash = ?"),
+      dropSession: db.prepare("DELETE FROM portal_sessions WHERE id_hash = ?"),
+      dropExpiredSessions: db.prepare(
+        `DELETE FROM portal_sessions WHERE id_hash IN
+           (SELECT id_hash FROM portal_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
       ),
     };
   }
@@ -746,6 +760,55 @@ export class SqliteJobStore implements JobStore {
       return this.stmts.putSetting.run(name, String(value)).changes === 1;
     });
     return value;
+  }
+
+  async createSession(id: string, session: PortalSession): Promise<void> {
+    await this.enqueue(
+      () =>
+        this.stmts.addSession.run(
+          sessionIdHash(id),
+          session.kind,
+          JSON.stringify(session.data),
+          session.createdAt.getTime(),
+          session.expiresAt.getTime(),
+        ).changes === 1,
+    );
+  }
+
+  async findSession(id: string, now: Date): Promise<PortalSession | undefined> {
+    const hash = sessionIdHash(id);
+    const row = this.stmts.session.get(hash);
+    if (!row) return undefined;
+    if (row.expires_at <= now.getTime()) {
+      // Refused, and gone: an expired row is never found again. Relaxed: if a power cut
+      // loses this delete, the row is still expired.
+      await this.enqueue(() => this.stmts.dropSession.run(hash).changes === 1, undefined, true);
+      return undefined;
+    }
+    return {
+      kind: row.kind as PortalSession["kind"],
+      data: JSON.parse(row.data) as Record<string, unknown>,
+      createdAt: new Date(row.created_at),
+      expiresAt: new Date(row.expires_at),
+    };
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    // Not relaxed: a sign-out must stay done.
+    return this.enqueue(() => this.stmts.dropSession.run(sessionIdHash(id)).changes === 1);
+  }
+
+  async deleteExpiredSessions(now: Date, limit: number): Promise<number> {
+    let n = 0;
+    await this.enqueue(
+      () => {
+        n = this.stmts.dropExpiredSessions.run(now.getTime(), limit).changes;
+        return n > 0;
+      },
+      undefined,
+      true,
+    );
+    return n;
   }
 
   async close(): Promise<void> {

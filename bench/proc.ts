@@ -1,0 +1,103 @@
+/**
+ * What bench:import and bench:export read from /proc (peak RSS, CPU seconds, bytes read,
+ * the machine's CPU) and the AzCopy binary they compare with. Linux only.
+ */
+import { spawnSync } from "node:child_process";
+import { accessSync, chmodSync, constants, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+const KiB = 1024;
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- AzCopy and libsecret
+
+/** The AzCopy binary, executable; exits with the apt command when libsecret is missing. */
+export function azcopyBinary(): string {
+  let bin: string;
+  try {
+    const pkg = createRequire(import.meta.url).resolve("@azure-tools/azcopy-linux/package.json");
+    bin = join(dirname(pkg), "dist", "bin", "azcopy_linux_amd64");
+  } catch {
+    console.error(
+      "The benchmark needs AzCopy: `npm install` (devDependency @azure-tools/azcopy-linux@10.32.2, Linux x64 only).",
+    );
+    process.exit(1);
+  }
+  try {
+    accessSync(bin, constants.X_OK);
+  } catch {
+    chmodSync(bin, 0o755); // the package ships it without its run bit
+  }
+  const r = spawnSync(bin, ["--version"], { input: "", encoding: "utf8" });
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (r.status !== 0) {
+    if (/libsecret/.test(out)) {
+      console.error(
+        "AzCopy needs libsecret (it cannot load libsecret-1.so.0). Install it with:\n" +
+          "  sudo apt-get install -y libsecret-1-0",
+      );
+    } else {
+      console.error(`AzCopy does not run (${r.error?.message ?? `exit ${r.status}`}):\n${out}`);
+    }
+    process.exit(1);
+  }
+  return bin;
+}
+
+// ---------------------------------------------------------------- /proc sampling
+
+export function procStatus(pid: number, field: "VmHWM" | "VmRSS"): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
+    readFileSync(`/proc/${pid}/status`, "utf8"),
+  );
+  return m ? Number(m[1]) * KiB : NaN;
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
+}
+
+/**
+ * User and system CPU seconds so far, and major page faults. Azurite's system time is
+ * where memory it allocates for blobs costs it (page faults, reclaim of page cache).
+ */
+export function cpuSplit(pid: number): { user: number; system: number; majflt: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return {
+    user: Number(fields[11]) / CLK_TCK,
+    system: Number(fields[12]) / CLK_TCK,
+    majflt: Number(fields[9]),
+  };
+}
+
+export function rchar(pid: number): number {
+  return Number(/^rchar: (\d+)/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+}
+
+/** The machine's CPU time so far (all CPUs, from /proc/stat), busy and total, in seconds. */
+export function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1);
+  const n = f.map(Number);
+  const total = n.reduce((a, b) => a + b, 0);
+  return { busy: (total - n[3]! - n[4]!) / CLK_TCK, total: total / CLK_TCK };
+}
+
+/** The fraction of all CPUs busy over the next `ms`. */
+export async function cpuBusy(ms: number): Promise<number> {
+  const a = machineCpu();
+  await sleep(ms);
+  const b = machineCpu();
+  return (b.busy - a.busy) / Math.max(0.01, b.total - a.total);
+}
+
+/** CPU seconds this process (the bench: polling, sampling) has used. */
+export const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
