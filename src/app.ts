@@ -434,6 +434,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         locations: deps.locations,
         operator: deps.operator,
         access,
+        sessionStore: deps.store,
         ...(deps.blobs ? { blobs: deps.blobs } : {}),
       }),
     { prefix: "/portal" },

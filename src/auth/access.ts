@@ -150,6 +150,12 @@ export class Access {
   /** The caller of a request; 401 `AuthenticationFailed` when token auth refuses it. */
   async authenticate(authorization: string | undefined): Promise<Caller> {
     if (!this.verifier) return developmentCaller(authorization);
+    return this.callerOf(await this.verifiedClaims(authorization));
+  }
+
+  /** Token auth: the verified claims of the request's token; 401 `AuthenticationFailed` if none. */
+  async verifiedClaims(authorization: string | undefined): Promise<Claims> {
+    if (!this.verifier) throw new Error("development auth verifies no token");
     const token = bearerOf(authorization);
     if (!token) {
       throw authenticationFailed(
@@ -165,7 +171,7 @@ export class Access {
       }
       throw e;
     }
-    return this.callerOf(claims);
+    return claims;
   }
 
   /** The issuer a grant without `issuer` belongs to: the configured one, when there is one. */

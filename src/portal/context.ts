@@ -1,4 +1,4 @@
-/** What every portal route gets: the use cases, the assets, the operator sessions; and rendering. */
+/** What every portal route gets: the use cases, the assets, the sign-in sessions; and rendering. */
 import type { FastifyReply } from "fastify";
 import type { ContainerClient } from "@azure/storage-blob";
 import { DomainError, isDomainError } from "../domain/errors.ts";
@@ -9,7 +9,8 @@ import type { Access } from "../auth/access.ts";
 import type { Html } from "./html.ts";
 import { PageError } from "./http.ts";
 import type { Assets } from "./layout.ts";
-import type { CustomerSessions, OperatorSessions } from "./sessions.ts";
+import type { SessionStore } from "../store/ports.ts";
+import type { PortalSessions } from "./sessions.ts";
 import type { FieldError } from "./widgets.ts";
 
 export interface PortalDeps {
@@ -21,6 +22,8 @@ export interface PortalDeps {
   operator?: OperatorDeps;
   /** Where drive logs are read from (the storage registry); absent means log links are plain URIs. */
   blobs?: LogStorage;
+  /** Where sign-in sessions are kept (the store, shared by every node). */
+  sessionStore: SessionStore;
 }
 
 /** The storage accounts, as far as the portal reads them: a container of an account. */
@@ -30,9 +33,8 @@ export interface LogStorage {
 
 export interface PortalContext extends PortalDeps {
   assets: Assets;
-  sessions: OperatorSessions;
-  /** Customers signed in with an access token (token auth only). */
-  customers: CustomerSessions;
+  /** Operators signed in with the key; customers signed in with an access token (token auth). */
+  sessions: PortalSessions;
 }
 
 export function sendHtml(reply: FastifyReply, status: number, body: Html): FastifyReply {

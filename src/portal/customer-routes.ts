@@ -13,8 +13,8 @@ import { checkResourceGroupName, checkSubscriptionId } from "../domain/job/rules
 import { checkKey } from "../service/job-service.ts";
 import { callerOf, principalOf } from "../api/plugins/principal.ts";
 import { jobKey, named } from "../api/routes/route.ts";
-import { allows, armAction, authorize, type Caller } from "../auth/access.ts";
-import { SystemClock } from "../domain/clock.ts";
+import { allows, armAction, authorize } from "../auth/access.ts";
+import type { Claims } from "../auth/tokens.ts";
 import { CUSTOMER_COOKIE } from "./sessions.ts";
 import { asFieldError, isRefusal, sendHtml, type PortalContext } from "./context.ts";
 import {
@@ -151,12 +151,11 @@ type Render = (
 function signInRoutes(app: FastifyInstance, ctx: PortalContext, render: Render): void {
   const access = ctx.access!;
   const sessionOf = (req: FastifyRequest) => cookies(req)[CUSTOMER_COOKIE];
-  const clock = new SystemClock();
 
   app.addHook("onRequest", async (req, reply) => {
     const path = req.url.split("?")[0]!.replace(/\/+$/, "");
     if (/^\/portal\/(operator|static)(\/|$)/.test(path) || path === "/portal/signin") return;
-    const caller = ctx.customers.get(sessionOf(req));
+    const caller = await ctx.sessions.customer(sessionOf(req), access);
     if (!caller) {
       if (req.method === "GET" || req.method === "HEAD") {
         return seeOther(reply, `/portal/signin?next=${encodeURIComponent(req.url)}`);
@@ -178,7 +177,7 @@ function signInRoutes(app: FastifyInstance, ctx: PortalContext, render: Render):
 
   app.get("/signin", named("Portal_SignInForm"), async (req, reply) => {
     const next = safeNext(queryOf(req).next);
-    if (ctx.customers.valid(sessionOf(req))) return seeOther(reply, next);
+    if (await ctx.sessions.customer(sessionOf(req), access)) return seeOther(reply, next);
     return render(req, reply, 200, "Sign in", signinPage(next));
   });
 
@@ -186,18 +185,18 @@ function signInRoutes(app: FastifyInstance, ctx: PortalContext, render: Render):
     const f = form(req);
     const next = safeNext(f.next);
     const token = (f.token ?? "").trim();
-    let caller: Caller;
+    let claims: Claims;
     try {
       if (!token) throw new PageError(401, "AuthenticationFailed", "Paste an access token.");
-      caller = await access.authenticate(`Bearer ${token}`);
+      claims = await access.verifiedClaims(`Bearer ${token}`);
     } catch (e) {
       if (!isRefusal(e)) throw e;
       const error = { ...asFieldError(e), field: "token" };
       return render(req, reply, 401, "Sign in", signinPage(next, error));
     }
-    ctx.customers.end(sessionOf(req));
-    const ttl = (caller.expiresAt ?? Infinity) - clock.now().getTime();
-    setCookie(reply, CUSTOMER_COOKIE, ctx.customers.create(caller, ttl), {
+    await ctx.sessions.end(sessionOf(req));
+    const id = await ctx.sessions.customerSignIn(claims, access.callerOf(claims));
+    setCookie(reply, CUSTOMER_COOKIE, id, {
       path: "/portal",
       sameSite: "Strict",
     });
@@ -205,7 +204,7 @@ function signInRoutes(app: FastifyInstance, ctx: PortalContext, render: Render):
   });
 
   app.post("/signout", named("Portal_SignOut"), async (req, reply) => {
-    ctx.customers.end(sessionOf(req));
+    await ctx.sessions.end(sessionOf(req));
     setCookie(reply, CUSTOMER_COOKIE, "", {
       path: "/portal",
       sameSite: "Strict",

@@ -73,7 +73,8 @@ export function operatorRoutes(
   const { assets, sessions } = ctx;
 
   const sessionOf = (req: FastifyRequest) => cookies(req)[OPERATOR_COOKIE];
-  const signedIn = (req: FastifyRequest) => sessions.valid(sessionOf(req));
+  // Looked up once, by the hook below, for every request of these pages.
+  const signedIn = (req: FastifyRequest) => req.operatorSignedIn === true;
 
   const render = (
     req: FastifyRequest,
@@ -98,14 +99,14 @@ export function operatorRoutes(
   };
 
   // Everything but the sign-in page needs a session.
-  app.addHook("onRequest", (req, reply, done) => {
+  app.addHook("onRequest", async (req, reply) => {
+    req.operatorSignedIn = await sessions.operatorValid(sessionOf(req), operator.operatorKey);
     const path = req.url.split("?")[0]!.replace(/\/+$/, "");
-    if (path === "/portal/operator/login" || signedIn(req)) return done();
+    if (path === "/portal/operator/login" || req.operatorSignedIn) return;
     if (req.method === "GET" || req.method === "HEAD") {
-      void seeOther(reply, `/portal/operator/login?next=${encodeURIComponent(req.url)}`);
-      return;
+      return seeOther(reply, `/portal/operator/login?next=${encodeURIComponent(req.url)}`);
     }
-    void sendHtml(
+    return sendHtml(
       reply,
       401,
       errorPage({
@@ -140,8 +141,8 @@ export function operatorRoutes(
       };
       return render(req, reply, 401, "Datacenter sign-in", loginPage(next, error));
     }
-    sessions.end(sessionOf(req));
-    setCookie(reply, OPERATOR_COOKIE, sessions.create(true), {
+    await sessions.end(sessionOf(req));
+    setCookie(reply, OPERATOR_COOKIE, await sessions.operatorSignIn(operator.operatorKey), {
       path: "/portal/operator",
       sameSite: "Strict",
     });
@@ -149,7 +150,7 @@ export function operatorRoutes(
   });
 
   app.post("/logout", named("Portal_OperatorLogout"), async (req, reply) => {
-    sessions.end(sessionOf(req));
+    await sessions.end(sessionOf(req));
     setCookie(reply, OPERATOR_COOKIE, "", {
       path: "/portal/operator",
       sameSite: "Strict",

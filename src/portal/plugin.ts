@@ -13,7 +13,7 @@ import { cookies, PageError, parseForm, isCrossSite } from "./http.ts";
 import { errorPage, type Assets } from "./layout.ts";
 import { customerRoutes } from "./customer-routes.ts";
 import { operatorRoutes } from "./operator-routes.ts";
-import { OPERATOR_COOKIE, Sessions } from "./sessions.ts";
+import { OPERATOR_COOKIE, PortalSessions } from "./sessions.ts";
 import { sendHtml, type PortalContext, type PortalDeps } from "./context.ts";
 
 export type { PortalDeps };
@@ -55,8 +55,7 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
   const ctx: PortalContext = {
     ...deps,
     assets,
-    sessions: new Sessions<true>(),
-    customers: new Sessions(),
+    sessions: new PortalSessions(deps.sessionStore),
   };
 
   app.addContentTypeParser(
@@ -97,8 +96,16 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
     done();
   });
 
-  const signedIn = (req: FastifyRequest) =>
-    req.url.startsWith("/portal/operator") && ctx.sessions.valid(cookies(req)[OPERATOR_COOKIE]);
+  // Whether an error page in the operator area offers "Sign out" (a store that cannot be
+  // read now shows the page without it).
+  const signedIn = async (req: FastifyRequest): Promise<boolean> => {
+    const operator = deps.operator;
+    if (!operator || !req.url.startsWith("/portal/operator")) return false;
+    if (req.operatorSignedIn !== undefined) return req.operatorSignedIn;
+    return ctx.sessions
+      .operatorValid(cookies(req)[OPERATOR_COOKIE], operator.operatorKey)
+      .catch(() => false);
+  };
 
   app.setErrorHandler(async (err, req, reply: FastifyReply) => {
     let status: number;
@@ -130,7 +137,7 @@ export async function portalRoutes(app: FastifyInstance, deps: PortalDeps): Prom
         title: status === 404 ? "Not found" : undefined,
         area: operator ? "operator" : "customer",
         assets,
-        signedIn: signedIn(req),
+        signedIn: await signedIn(req),
       }),
     );
   });
