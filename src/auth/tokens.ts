@@ -207,18 +207,10 @@ export class TokenVerifier {
    * its tokens' entries no later than it would end their verification.
    */
   async verify(token: string): Promise<Claims> {
-    if (this.settings.jwksUri && this.monotonic() - this.fetchedAt > JWKS_TTL_MS) {
-      await this.refresh();
-    }
+    if (this.keysDue()) await this.refresh();
     const id = createHash("sha256").update(token).digest("base64url");
-    const hit = this.verified.get(id);
-    if (hit) {
-      if (hit.until > this.now() && this.inUse(hit.key)) {
-        this.cacheHits++;
-        return hit.claims;
-      }
-      this.verified.delete(id);
-    }
+    const hit = this.hit(id);
+    if (hit) return hit;
     const { claims, key } = await this.verifyFully(token);
     if (this.cacheSize > 0) {
       if (this.verified.size >= this.cacheSize) {
@@ -231,6 +223,31 @@ export class TokenVerifier {
       });
     }
     return claims;
+  }
+
+  /**
+   * The claims of a token verified before, at once (no promise), when the cache can
+   * answer: undefined when it cannot (never seen, expired, its key gone, or keys due to
+   * be fetched again), and then verify() decides.
+   */
+  cached(token: string): Claims | undefined {
+    if (this.keysDue()) return undefined;
+    return this.hit(createHash("sha256").update(token).digest("base64url"));
+  }
+
+  private keysDue(): boolean {
+    return this.settings.jwksUri !== undefined && this.monotonic() - this.fetchedAt > JWKS_TTL_MS;
+  }
+
+  private hit(id: string): Claims | undefined {
+    const hit = this.verified.get(id);
+    if (!hit) return undefined;
+    if (hit.until > this.now() && this.inUse(hit.key)) {
+      this.cacheHits++;
+      return hit.claims;
+    }
+    this.verified.delete(id);
+    return undefined;
   }
 
   private inUse(key: Key): boolean {

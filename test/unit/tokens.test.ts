@@ -137,14 +137,18 @@ describe("verified tokens are remembered", () => {
     const v = verifier({}, () => now);
     const s = Math.floor(now / 1000);
     const token = issuer.token({ oid: "u1", exp: s + 100 });
+    assert.equal(v.cached(token), undefined, "nothing to answer at once before a verification");
     assert.equal((await v.verify(token)).oid, "u1");
     assert.equal(v.cacheHits, 0);
     assert.equal((await v.verify(token)).oid, "u1");
     assert.equal(v.cacheHits, 1, "the second call is a cache hit");
+    assert.equal(v.cached(token)?.oid, "u1", "and answers at once");
     assert.ok(Object.isFrozen(await v.verify(token)), "callers cannot change what is cached");
+    assert.equal(v.cacheHits, 3);
     now = (s + 100) * 1000 + 60_000; // exp plus the minute of skew
+    assert.equal(v.cached(token), undefined);
     await refused(v, token, /has expired/);
-    assert.equal(v.cacheHits, 2, "the expired entry answered nothing");
+    assert.equal(v.cacheHits, 3, "the expired entry answered nothing");
   });
 
   test("a cached token is refused once its key is gone from the JWKS; tokens of keys kept stay cached", async () => {
@@ -165,6 +169,7 @@ describe("verified tokens are remembered", () => {
       );
       const fetches = own.fetches;
       monotonicMs += 3_600_000 + 1; // the keys are due to be fetched again
+      assert.equal(v.cached(rotatedOut), undefined, "not answered at once while keys are due");
       await refused(v, rotatedOut, new RegExp(`no signing key with kid '${kid}'`));
       assert.equal(own.fetches, fetches + 1, "fetched again before the cache answered");
       await v.verify(kept);
