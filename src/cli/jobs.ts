@@ -14,7 +14,6 @@ import type {
   PutJobParameters,
   ReturnAddress,
   ReturnShipping,
-  StorageImportExport,
   UpdateJobParameters,
 } from "@azure/arm-storageimportexport";
 import {
@@ -31,23 +30,10 @@ import {
   tags,
 } from "./args.ts";
 import { cancelledJobNote } from "../domain/job/cancel.ts";
-import {
-  armClient,
-  failureOf,
-  getJson,
-  jobFacts,
-  jobPath,
-  storageAccountId,
-  type Connection,
-} from "./client.ts";
-import {
-  addOptionGroup,
-  checkedEndpoint,
-  commonOptions,
-  CONNECTION,
-  setAction,
-  type Action,
-} from "./command.ts";
+import { getJson, jobFacts, jobPath, storageAccountId, type Connection } from "./client.ts";
+import { clientCommand } from "./job-command.ts";
+import { registerVerifyImport } from "./verify-import.ts";
+import { registerWatchCommands } from "./watch.ts";
 import {
   historyTable,
   jobDetails,
@@ -55,70 +41,10 @@ import {
   keysTable,
   type HistoryEntry,
   type Io,
-  type OutputFormat,
 } from "./output.ts";
-
-interface CommonOptions {
-  endpoint: string;
-  subscription: string;
-  resourceGroup: string;
-  output: OutputFormat;
-  apiVersion?: string;
-  token: string;
-  name: string;
-}
-
-interface Call<O> extends Action<O & CommonOptions> {
-  conn: Connection;
-  client: StorageImportExport;
-}
 
 const JOB_TYPE_CHOICES = ["Import", "Export"];
 const LOG_LEVEL_CHOICES = ["Error", "Verbose"];
-
-function addConnectionOptions(cmd: Command): void {
-  addOptionGroup(cmd, CONNECTION, [
-    commonOptions.endpoint(),
-    commonOptions.subscription(),
-    commonOptions.resourceGroup(),
-    commonOptions.output(),
-    new Option("--api-version <version>", "api-version to send (default: the SDK's, 2021-01-01)"),
-    new Option("--token <token>", "bearer token to send").env("DRIVEBAY_TOKEN").default("dev"),
-  ]);
-}
-
-function connectionOf(opts: CommonOptions, cmd: Command): Connection {
-  return {
-    endpoint: checkedEndpoint(opts.endpoint, cmd),
-    subscription: opts.subscription,
-    resourceGroup: opts.resourceGroup,
-    apiVersion: opts.apiVersion,
-    token: opts.token,
-  };
-}
-
-/**
- * A `job` subcommand: `-n/--name` (unless `named` is false), the connection options, and an
- * action that turns SDK errors into CliFailures.
- */
-function clientCommand<O>(
-  parent: Command,
-  io: Io,
-  spec: { name: string; description: string; named?: boolean },
-  handler: (call: Call<O>) => Promise<void>,
-): Command {
-  const cmd = parent.command(spec.name).description(spec.description);
-  if (spec.named !== false) cmd.requiredOption("-n, --name <name>", "job name");
-  addConnectionOptions(cmd);
-  return setAction<O & CommonOptions>(cmd, io, async (action) => {
-    const conn = connectionOf(action.opts, action.cmd);
-    try {
-      await handler({ ...action, conn, client: armClient(conn) });
-    } catch (e) {
-      throw failureOf(e, conn.endpoint);
-    }
-  });
-}
 
 /** Option builders shared by create and update, so each is defined once. */
 const shippingOptions = {
@@ -288,7 +214,7 @@ function registerShow(job: Command, io: Io): void {
   clientCommand(
     job,
     io,
-    { name: "show", description: "show a job (Jobs_Get)" },
+    { name: "show", description: "show a job (Jobs_Get)", group: "find" },
     async ({ opts, conn, client, print }) => {
       const found = await client.jobs.get(opts.name, conn.resourceGroup);
       print(found, () => jobDetails(found));
@@ -324,15 +250,17 @@ function registerList(job: Command, io: Io): void {
       name: "list",
       description: "list jobs (Jobs_ListByResourceGroup / Jobs_ListBySubscription)",
       named: false,
+      group: "subscription",
     },
     async ({ opts, conn, client, print }) => {
       const options = defined({
         filter: listFilter(opts),
         top: opts.top !== undefined ? Math.min(opts.top, MAX_PAGE) : undefined,
       });
-      const pages = opts.allResourceGroups
-        ? client.jobs.listBySubscription(options)
-        : client.jobs.listByResourceGroup(conn.resourceGroup, options);
+      const pages =
+        opts.allResourceGroups || conn.resourceGroup === ""
+          ? client.jobs.listBySubscription(options)
+          : client.jobs.listByResourceGroup(conn.resourceGroup, options);
       const jobs: JobResponse[] = [];
       for await (const j of pages) {
         if (opts.top !== undefined && jobs.length >= opts.top) break;
@@ -341,7 +269,10 @@ function registerList(job: Command, io: Io): void {
       print(jobs, () => jobTable(jobs));
     },
   )
-    .option("--all-resource-groups", "list the jobs of every resource group of the subscription")
+    .option(
+      "--all-resource-groups",
+      "list the jobs of every resource group of the subscription (the default without -g)",
+    )
     .option(
       "--state <state>",
       "only jobs in this state (Creating, Shipping, Received, …)",
@@ -368,27 +299,37 @@ interface UpdateOptions {
   tags?: Record<string, string>;
 }
 
+function updateBody(opts: UpdateOptions): UpdateJobParameters {
+  return defined({
+    state: opts.state,
+    deliveryPackage: opts.deliveryPackage,
+    returnAddress: opts.returnAddress,
+    returnShipping: opts.returnShipping,
+    logLevel: opts.logLevel,
+    backupDriveManifest: opts.backupDriveManifest,
+    tags: opts.tags,
+  });
+}
+
 function registerUpdate(job: Command, io: Io): void {
   clientCommand<UpdateOptions>(
     job,
     io,
-    { name: "update", description: "change a job (Jobs_Update); only the given fields are sent" },
-    async ({ opts, conn, client, cmd, print }) => {
-      const body: UpdateJobParameters = defined({
-        state: opts.state,
-        deliveryPackage: opts.deliveryPackage,
-        returnAddress: opts.returnAddress,
-        returnShipping: opts.returnShipping,
-        logLevel: opts.logLevel,
-        backupDriveManifest: opts.backupDriveManifest,
-        tags: opts.tags,
-      });
-      if (Object.keys(body).length === 0) {
-        cmd.error(
-          "error: nothing to update; give at least one of --state, --delivery-package, " +
-            "--return-address, --return-shipping, --log-level, --backup-drive-manifest, --tags.",
-        );
-      }
+    {
+      name: "update",
+      description: "change a job (Jobs_Update); only the given fields are sent",
+      group: "find",
+      precheck: (opts, cmd) => {
+        if (Object.keys(updateBody(opts as UpdateOptions)).length === 0) {
+          cmd.error(
+            "error: nothing to update; give at least one of --state, --delivery-package, " +
+              "--return-address, --return-shipping, --log-level, --backup-drive-manifest, --tags.",
+          );
+        }
+      },
+    },
+    async ({ opts, conn, client, print }) => {
+      const body = updateBody(opts);
       const updated = await client.jobs.update(opts.name, conn.resourceGroup, body);
       print(updated, () => jobDetails(updated));
     },
@@ -417,7 +358,11 @@ function registerCancel(job: Command, io: Io): void {
   clientCommand(
     job,
     io,
-    { name: "cancel", description: "request cancellation of a job (Jobs_Update cancelRequested)" },
+    {
+      name: "cancel",
+      description: "request cancellation of a job (Jobs_Update cancelRequested)",
+      group: "find",
+    },
     async ({ opts, conn, client, io, print }) => {
       const updated = await client.jobs.update(opts.name, conn.resourceGroup, {
         cancelRequested: true,
@@ -438,7 +383,18 @@ function registerDelete(job: Command, io: Io): void {
   clientCommand(
     job,
     io,
-    { name: "delete", description: "delete a job (Jobs_Delete)" },
+    {
+      name: "delete",
+      description: "delete a job (Jobs_Delete)",
+      group: "find",
+      onAbsent: ({ opts, conn, io, print }) => {
+        io.err(
+          `job ${opts.name} does not exist; nothing to delete (no resource group of ` +
+            `subscription ${conn.subscription} holds it)\n`,
+        );
+        print({ name: opts.name, deleted: false }, () => "");
+      },
+    },
     async ({ opts, conn, client, io, print }) => {
       let deleted = true;
       try {
@@ -461,7 +417,11 @@ function registerKeys(job: Command, io: Io): void {
   clientCommand(
     job,
     io,
-    { name: "keys", description: "list the BitLocker keys of a job's drives (BitLockerKeys_List)" },
+    {
+      name: "keys",
+      description: "list the BitLocker keys of a job's drives (BitLockerKeys_List)",
+      group: "find",
+    },
     async ({ opts, conn, client, print }) => {
       const keys: DriveBitLockerKey[] = [];
       for await (const k of client.bitLockerKeys.list(opts.name, conn.resourceGroup)) keys.push(k);
@@ -474,7 +434,11 @@ function registerHistory(job: Command, io: Io): void {
   clientCommand(
     job,
     io,
-    { name: "history", description: "show a job's state transitions (drivebay extension)" },
+    {
+      name: "history",
+      description: "show a job's state transitions (drivebay extension)",
+      group: "find",
+    },
     async ({ opts, conn, print }) => {
       const body = (await getJson(conn, `${jobPath(conn, opts.name)}/history`)) as {
         value?: HistoryEntry[];
@@ -498,6 +462,8 @@ export function registerJobCommands(program: Command, io: Io): void {
     registerDelete,
     registerKeys,
     registerHistory,
+    registerWatchCommands,
+    registerVerifyImport,
   ]) {
     register(job, io);
   }

@@ -147,3 +147,50 @@ export function driveSpec(driveId: string): string {
     "manifestFile=\\DriveManifest.xml,manifestHash=109B21108597EF36D5785F08303F3638"
   );
 }
+
+export interface Running {
+  /** Resolves once the process has written text matching `pattern` (stdout or stderr). */
+  printed(pattern: RegExp): Promise<void>;
+  /** Resolves with what it printed and its exit code. */
+  done: Promise<Result>;
+}
+
+/** The real binary as a child process that the test can act on while it runs. */
+export function spawnBin(args: string[], options: { env?: Record<string, string> } = {}): Running {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+  });
+  let out = "";
+  let err = "";
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const check = () => {
+    for (const w of waiters.filter((w) => w.pattern.test(out + err))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  child.stdout!.on("data", (c: Buffer) => {
+    out += c.toString();
+    check();
+  });
+  child.stderr!.on("data", (c: Buffer) => {
+    err += c.toString();
+    check();
+  });
+  const done = new Promise<Result>((resolve) => {
+    child.once("close", (code) => resolve({ code, out, err }));
+  });
+  return {
+    printed: (pattern) =>
+      pattern.test(out + err)
+        ? Promise.resolve()
+        : Promise.race([
+            new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
+            done.then((r) => {
+              throw new Error(`exited (${r.code}) before ${pattern}: ${r.err}`);
+            }),
+          ]),
+    done,
+  };
+}

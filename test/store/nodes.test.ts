@@ -157,6 +157,68 @@ for (const factory of STORE_FACTORIES) {
       assert.equal(await a.raiseSetting("fresh", 7, 3), 7);
     });
 
+    test("a write acknowledged on one node is what the next read on the other returns: create, update, delete, the name reused (ADR 0015)", async () => {
+      const { a, b } = await nodes();
+      const key = { subscriptionId: "S", resourceGroup: "RG", name: "Seen-Job" };
+      const lower = { subscriptionId: "s", resourceGroup: "rg", name: "seen-job" };
+      // B has read the key (absent) and will hold each version it reads from here on.
+      assert.equal(await b.get(key), undefined);
+      const first = sampleJob({ ...key, uid: "first" });
+      assert.equal(await a.insert(first, []), true);
+      assert.equal((await b.get(lower))?.uid, "first", "created on A, read on B");
+      assert.equal((await b.get(key))?.version, 1);
+      for (let v = 1; v <= 5; v++) {
+        const held = (await b.get(key))!;
+        assert.equal(held.version, v);
+        // Reads on B in flight while A writes may see either version; the read asked after
+        // A's write returned must see the new one.
+        const during = Promise.all([b.get(key), b.get(lower), b.get(key)]);
+        assert.equal(await a.update({ ...held, tags: { v: String(v) } }, []), true);
+        for (const seen of await during) assert.ok([v, v + 1].includes(seen!.version));
+        const after = (await b.get(key))!;
+        assert.equal(after.version, v + 1, "updated on A, read on B");
+        assert.deepEqual(after.tags, { v: String(v) });
+      }
+      // A stale write from B (it read version 6 before A's update) loses: no lost update.
+      const stale = (await b.get(key))!;
+      assert.equal(await a.update({ ...stale, tags: { by: "a" } }, []), true);
+      assert.equal(await b.update({ ...stale, tags: { by: "b" } }, []), false);
+      assert.deepEqual((await b.get(key))!.tags, { by: "a" });
+      // Deleted on A: gone on B at once, and not back on a later read.
+      const last = (await b.get(key))!;
+      assert.equal(await a.purge(last.uid, last.version), true);
+      assert.equal(await b.get(key), undefined, "deleted on A, read on B");
+      assert.equal(await b.get(lower), undefined);
+      // The name reused on A by a new job, version 1 again: B reads the new job, not the old.
+      const second = sampleJob({ ...key, uid: "second", tags: { generation: "2" } });
+      assert.equal(await a.insert(second, []), true);
+      const now = (await b.get(key))!;
+      assert.equal(now.uid, "second");
+      assert.equal(now.version, 1);
+      assert.deepEqual(now.tags, { generation: "2" });
+    });
+
+    test("point reads asked together each get their own job, absent ones undefined", async () => {
+      const { a, b } = await nodes();
+      const jobs = Array.from({ length: 12 }, (_, i) =>
+        sampleJob({ subscriptionId: "s", resourceGroup: `rg${i % 3}`, name: `many-${i}` }),
+      );
+      for (const j of jobs) assert.equal(await a.insert(j, []), true);
+      const keys = jobs.flatMap((j, i) => [
+        { subscriptionId: "s", resourceGroup: j.resourceGroup, name: j.name },
+        { subscriptionId: "S", resourceGroup: j.resourceGroup.toUpperCase(), name: `MANY-${i}` },
+        { subscriptionId: "s", resourceGroup: j.resourceGroup, name: `missing-${i}` },
+      ]);
+      for (let round = 0; round < 2; round++) {
+        const read = await Promise.all(keys.map((k) => b.get(k)));
+        jobs.forEach((j, i) => {
+          assert.equal(read[3 * i]?.uid, j.uid);
+          assert.equal(read[3 * i + 1]?.uid, j.uid);
+          assert.equal(read[3 * i + 2], undefined);
+        });
+      }
+    });
+
     test("wake-ups: what one node publishes, every node hears (the publisher too), once", async () => {
       const { a, b } = await nodes();
       const atA = heard(a, "effects");
