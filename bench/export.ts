@@ -181,6 +181,7 @@ function startServer(
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
+      if (process.env.BENCH_LOG) process.stderr.write(d);
       const m = /READY (\S+)/.exec(out);
       if (m) resolve({ url: m[1]!, child });
     });

@@ -28,7 +28,7 @@ if (mode === "bare") {
   console.log(`READY ${url}`);
 } else if (mode === "import" || mode === "export") {
   const config = loadConfig({
-    flags: { port: 0, dataDir: arg!, logLevel: "silent", blobPort: 0 },
+    flags: { port: 0, dataDir: arg!, logLevel: process.env.BENCH_LOG ?? "silent", blobPort: 0 },
     env: {
       DRIVEBAY_PROFILE: "emulator",
       DRIVEBAY_BLOB_EMBEDDED: mode === "import" ? "on" : "off",

@@ -32,6 +32,7 @@ import {
 import { cancelledJobNote } from "../domain/job/cancel.ts";
 import { getJson, jobFacts, jobPath, storageAccountId, type Connection } from "./client.ts";
 import { clientCommand } from "./job-command.ts";
+import { registerVerifyImport } from "./verify-import.ts";
 import { registerWatchCommands } from "./watch.ts";
 import {
   historyTable,
@@ -462,6 +463,7 @@ export function registerJobCommands(program: Command, io: Io): void {
     registerKeys,
     registerHistory,
     registerWatchCommands,
+    registerVerifyImport,
   ]) {
     register(job, io);
   }

@@ -47,7 +47,7 @@ export interface OperatorCall<O> extends Action<O & OperatorOptions> {
   send(path: string, request?: JsonRequest): Promise<unknown>;
 }
 
-function addOperatorOptions(cmd: Command): void {
+function addOperatorOptions(cmd: Command, output = true): void {
   addOptionGroup(cmd, CONNECTION, [
     commonOptions.endpoint(),
     new Option(
@@ -57,12 +57,15 @@ function addOperatorOptions(cmd: Command): void {
     new Option("--data-dir <dir>", "the local server's data directory, holding operator.key")
       .env("DRIVEBAY_DATA_DIR")
       .default(`./${DEFAULT_DATA_DIR}`),
-    commonOptions.output(),
+    ...(output ? [commonOptions.output()] : []),
   ]);
 }
 
 /** The operator key and where it came from (named in authentication errors). */
-function operatorKeyOf(opts: OperatorOptions, cmd: Command): { key: string; source: string } {
+export function operatorKeyOf(
+  opts: Pick<OperatorOptions, "operatorKey" | "dataDir">,
+  cmd: Command,
+): { key: string; source: string } {
   if (opts.operatorKey !== undefined) {
     const fromEnv = cmd.getOptionValueSource("operatorKey") === "env";
     const source = fromEnv ? "DRIVEBAY_OPERATOR_KEY" : "--operator-key";
@@ -86,6 +89,23 @@ function operatorKeyOf(opts: OperatorOptions, cmd: Command): { key: string; sour
   return { key, source: file };
 }
 
+/** Requests to `/operator/v1/<path>` of `endpoint` with the operator key. */
+export function operatorSender(
+  endpoint: string,
+  key: { key: string; source: string },
+): (path: string, request?: JsonRequest) => Promise<unknown> {
+  return async (path, request) => {
+    try {
+      return await requestJson({ endpoint, token: key.key }, `/operator/v1/${path}`, request);
+    } catch (e) {
+      if (e instanceof CliFailure && e.status === 401) {
+        throw new CliFailure(`${e.message}\n(operator key from ${key.source})`, 1, 401);
+      }
+      throw e;
+    }
+  };
+}
+
 /**
  * An operator-API command: the connection options (plus `-n/-g/--subscription` when it
  * addresses a job) and an action with a `send` that carries the operator key.
@@ -93,7 +113,7 @@ function operatorKeyOf(opts: OperatorOptions, cmd: Command): { key: string; sour
 export function operatorCommand<O>(
   parent: Command,
   io: Io,
-  spec: { name: string; description: string; job?: boolean },
+  spec: { name: string; description: string; job?: boolean; output?: boolean },
   handler: (call: OperatorCall<O>) => Promise<void>,
 ): Command {
   const cmd = parent.command(spec.name).description(spec.description);
@@ -101,20 +121,10 @@ export function operatorCommand<O>(
     cmd.requiredOption("-n, --name <name>", "job name");
     addOptionGroup(cmd, JOB_OPTIONS, [commonOptions.subscription(), commonOptions.resourceGroup()]);
   }
-  addOperatorOptions(cmd);
+  addOperatorOptions(cmd, spec.output !== false);
   return setAction<O & OperatorOptions>(cmd, io, async (action) => {
     const endpoint = checkedEndpoint(action.opts.endpoint, action.cmd);
-    const key = operatorKeyOf(action.opts, action.cmd);
-    const send = async (path: string, request?: JsonRequest) => {
-      try {
-        return await requestJson({ endpoint, token: key.key }, `/operator/v1/${path}`, request);
-      } catch (e) {
-        if (e instanceof CliFailure && e.status === 401) {
-          throw new CliFailure(`${e.message}\n(operator key from ${key.source})`, 1, 401);
-        }
-        throw e;
-      }
-    };
+    const send = operatorSender(endpoint, operatorKeyOf(action.opts, action.cmd));
     await handler({ ...action, send });
   });
 }

@@ -54,12 +54,18 @@ function decodeEntities(text: string): string {
 
 /** Text for element content or an attribute value. */
 export function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
+  return (
+    text
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      .replace(/'/g, "&apos;")
+      // Control characters as references: a parser would drop or normalize them (CR becomes
+      // LF, a trailing tab is trimmed), and a blob name may hold any of them.
+      // eslint-disable-next-line no-control-regex -- control characters are the point
+      .replace(/[\u0000-\u001f\u007f]/g, (c) => `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`)
+  );
 }
 
 type Ordered = Record<string, unknown>;

@@ -329,6 +329,123 @@ describe("exports from a real Azurite", () => {
     assert.deepEqual(left, []);
   });
 
+  test("control characters in blob names (U+0001–U+001F, U+007F): mapped file paths in the manifest's FilePath, drive verify passes", async () => {
+    const ctl = service.getContainerClient("ctl");
+    await ctl.create();
+    const names = [
+      "a\u0001b.txt",
+      "tab\there\t",
+      "del\u007f.bin",
+      "cr\rlf\n.txt",
+      "x\u001f/y\u0002.txt",
+    ];
+    for (const n of names) await ctl.getBlockBlobClient(n).upload(n, Buffer.byteLength(n));
+    // By path: Azurite answers a listing of names with U+0001–U+0008 or U+001F with a 500
+    // (Azure returns them with Encoded="true"), so a prefix cannot reach them there.
+    const dir = join(tempDir("drivebay-export-"), "CTL1");
+    const job = await exportJob("exp-ctl", { blobPath: names.map((n) => `/ctl/${n}`) }, [
+      { driveId: "CTL1", dir, capacityBytes: 1e9 },
+    ]);
+    assert.equal(job.properties!.driveList![0]!.state, "Completed");
+    // checkDrive reads every blob back by the manifest's BlobPath, so each name round-trips.
+    const manifest = await checkDrive(dir, "CTL1");
+    const byBlob = new Map(manifest.blobLists[0]!.blobs.map((b) => [b.blobPath, b.filePath]));
+    assert.deepEqual(
+      names.map((n) => byBlob.get(`ctl/${n}`)),
+      [
+        "\\ctl\\a%01b.txt",
+        "\\ctl\\tab%09here%09",
+        "\\ctl\\del%7F.bin",
+        "\\ctl\\cr%0Dlf%0A.txt",
+        "\\ctl\\x%1F\\y%02.txt",
+      ],
+    );
+    // No file name on the drive holds a control character.
+    assert.deepEqual(
+      // eslint-disable-next-line no-control-regex -- what must not be there
+      files(dir).filter((f) => /[\u0000-\u001f\u007f]/.test(f)),
+      [],
+    );
+  });
+
+  test("a blob that grows after the layout: within the drive's room it is exported as it is now; beyond it, it goes to the incomplete blob list and the job still completes", async () => {
+    const grow = service.getContainerClient("grow");
+    await grow.create();
+    await grow.getBlockBlobClient("0-first.txt").upload("first", 5);
+    const append = grow.getAppendBlobClient("1-log.txt");
+    await append.create();
+    await append.appendBlock(Buffer.alloc(10_000, 1), 10_000);
+    const replaced = grow.getBlockBlobClient("2-big.bin");
+    await replaced.upload(Buffer.alloc(10_000, 2), 10_000);
+    await grow.getBlockBlobClient("3-last.txt").upload("last", 4);
+    const dir = join(tempDir("drivebay-export-"), "G1");
+    // The plan is made (and stored) before the first blob's boundary: the blobs change
+    // after it and before any is copied.
+    let changed!: () => void;
+    const ready = new Promise<void>((r) => (changed = r));
+    server.runner!.onBlobStart = async ({ job, index }) => {
+      if (job !== "exp-grow") return;
+      if (index === 0) {
+        await append.appendBlock(Buffer.alloc(64 * 1024, 3), 64 * 1024);
+        await replaced.upload(Buffer.alloc(3 * MiB, 4), 3 * MiB);
+        changed();
+      }
+      await ready;
+    };
+    let job;
+    try {
+      job = await exportJob("exp-grow", { blobPathPrefix: ["/grow/"] }, [
+        // 1 MiB: the four small blobs fit with room to spare, but not 3 MiB more.
+        { driveId: "GROW1", dir, capacityBytes: MiB },
+      ]);
+    } finally {
+      server.runner!.onBlobStart = undefined;
+    }
+    const drive = job.properties!.driveList![0]!;
+    assert.equal(drive.state, "CompletedMoreInfo");
+    assert.equal(drive.copyStatus, "CompletedWithWarnings");
+    const manifest = await checkDrive(dir, "GROW1");
+    const blobs = manifest.blobLists[0]!.blobs;
+    assert.deepEqual(
+      blobs.map((b) => [b.blobPath, b.length]),
+      [
+        ["grow/0-first.txt", 5],
+        ["grow/1-log.txt", 10_000 + 64 * 1024],
+        ["grow/3-last.txt", 4],
+      ],
+    );
+    const used = files(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    assert.ok(used <= MiB, `${used} bytes on a drive of ${MiB}`);
+    const uri = job.properties!.incompleteBlobListUri!;
+    assert.ok(uri, "incompleteBlobListUri is set");
+    const listName = decodeURIComponent(new URL(uri).pathname.split("/").slice(3).join("/"));
+    const list = (
+      await service.getContainerClient("waimportexport").getBlobClient(listName).downloadToBuffer()
+    ).toString();
+    assert.deepEqual(parseBlobListXml(list), [{ kind: "blobPath", path: "/grow/2-big.bin" }]);
+    const errorLog = (
+      await service
+        .getContainerClient("waimportexport")
+        .getBlobClient(
+          decodeURIComponent(new URL(drive.errorLogUri!).pathname.split("/").slice(3).join("/")),
+        )
+        .downloadToBuffer()
+    ).toString();
+    assert.match(
+      errorLog,
+      /grew after the layout and no longer fit on this drive \(grow\/2-big\.bin\)/,
+    );
+    const shipped = await server.operator(
+      "POST",
+      `/jobs/${SUBSCRIPTION}/${RG}/exp-grow/ship-back`,
+      {
+        carrierName: "FedEx",
+        trackingNumber: "RT-grow",
+      },
+    );
+    assert.equal(shipped.body.state, "Completed");
+  });
+
   test("cancel during the export stops at a blob boundary; the manifest lists exactly the files written", async () => {
     const dir = join(tempDir("drivebay-export-"), "C1");
     let cancelled = false;

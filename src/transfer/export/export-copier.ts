@@ -53,6 +53,7 @@ import {
   BlobListError,
   blobKey,
   entryText,
+  parseBlobListXml,
   resolveBlobList,
   type ExportBlob,
   type ExportBlobType,
@@ -69,7 +70,7 @@ import {
   pageSpans,
   type ExportManifestEntry,
 } from "./drive-files.ts";
-import { planLayout } from "./layout.ts";
+import { blobFootprint, DEFAULT_CLUSTER_BYTES, planLayout } from "./layout.ts";
 
 /** Where the plan of a job is kept (the store's settings). */
 export interface PlanStore {
@@ -86,11 +87,19 @@ interface PlannedItem {
   etag: string;
   segments: string[];
   filePath: string;
+  /** What it costs the drive (files in clusters, manifest entry); absent in older plans. */
+  bytes?: number;
 }
 
 interface StoredPlan {
   version: 1;
-  drives: { driveId: string; items: PlannedItem[] }[];
+  drives: {
+    driveId: string;
+    items: PlannedItem[];
+    /** The drive's capacity and what the plan spends of it; absent in older plans. */
+    capacityBytes?: number;
+    usedBytes?: number;
+  }[];
   incomplete: { container: string; name: string; snapshot?: string }[];
   unmatched: string[];
   duplicateEntries: string[];
@@ -105,6 +114,8 @@ interface DoneDetail {
   manifest: ExportManifestEntry;
   md5: string;
   at: number;
+  /** Room on the drive this blob took beyond its planned cost (it grew). */
+  extra?: number;
 }
 
 /** The last blobs done before a restart whose files are read again in full. */
@@ -199,6 +210,8 @@ class DriveExport {
       ...base,
       drives: layout.drives.map((d) => ({
         driveId: d.driveId,
+        capacityBytes: d.capacityBytes,
+        usedBytes: d.usedBytes,
         items: d.blobs.map((p) => ({
           container: p.blob.container,
           name: p.blob.name,
@@ -208,6 +221,7 @@ class DriveExport {
           etag: p.blob.etag,
           segments: p.segments,
           filePath: p.filePath,
+          bytes: p.bytes,
         })),
       })),
       incomplete: layout.incomplete.map((b) => ({
@@ -243,14 +257,21 @@ class DriveExport {
     }
     const plan = await this.plan();
     if (plan.failure) return driveFailed(plan.failure.status, plan.failure.message);
-    const items =
-      plan.drives.find((d) => d.driveId.toLowerCase() === drive.driveId.toLowerCase())?.items ?? [];
+    const planned = plan.drives.find(
+      (d) => d.driveId.toLowerCase() === drive.driveId.toLowerCase(),
+    );
+    const items = planned?.items ?? [];
+    if (planned?.capacityBytes !== undefined && planned.usedBytes !== undefined) {
+      this.slack = Math.max(0, planned.capacityBytes - planned.usedBytes - DEFAULT_CLUSTER_BYTES);
+    }
     const progress = this.dc.progress;
     progress.total = items.reduce((n, i) => n + i.length, 0);
     const keyOf = (i: number) => String(i);
     const records = this.dc.records.earlier;
     const entries = new Map<number, BlobLogEntry>();
     const manifests = new Map<number, ExportManifestEntry>();
+    /** Blobs that grew after the layout and fit no more: to the incomplete blob list. */
+    const overflow = new Map<number, { container: string; name: string; snapshot?: string }>();
 
     // Resume: files of blobs done before are checked (all by length, the last ones by MD5).
     const done = [...records.values()]
@@ -263,12 +284,30 @@ class DriveExport {
       const d = r.detail as unknown as DoneDetail;
       const item = items[i];
       if (!item) continue;
+      // What grown blobs took of the room stays taken.
+      this.slack -= d.extra ?? 0;
       const path = join(drive.contentPath, ...item.segments);
       const ok = recheck.has(r.blobKey)
         ? (await fileMd5(path)) === d.md5
         : (await stat(path).catch(() => undefined))?.size === d.manifest.length;
       if (!ok) redo.add(i);
     }
+    /** A final record of an earlier attempt, taken as it is; false when the blob is to be copied. */
+    const settledBefore = (i: number): boolean => {
+      const record = records.get(keyOf(i));
+      if (!record || record.status === "writing" || redo.has(i)) return false;
+      if (record.status === "skipped") {
+        overflow.set(i, record.detail.overflow as { container: string; name: string });
+      } else {
+        entries.set(i, record.detail.entry as BlobLogEntry);
+      }
+      if (record.status === "done") {
+        const d = record.detail as unknown as DoneDetail;
+        manifests.set(i, d.manifest);
+        progress.done += d.manifest.length;
+      }
+      return true;
+    };
 
     let stopped: "cancelled" | "paused" | undefined;
     let next = 0;
@@ -277,24 +316,18 @@ class DriveExport {
         if (stopped) return;
         const i = next++;
         if (i >= items.length) return;
-        const record = records.get(keyOf(i));
-        if (record && record.status !== "writing" && !redo.has(i)) {
-          entries.set(i, record.detail.entry as BlobLogEntry);
-          if (record.status === "done") {
-            const d = record.detail as unknown as DoneDetail;
-            manifests.set(i, d.manifest);
-            progress.done += d.manifest.length;
-          }
-          continue;
-        }
+        if (settledBefore(i)) continue;
         const outlook = await this.dc.boundary(i);
         if (outlook !== "copy") {
           stopped ??= outlook;
           return;
         }
-        const result = await this.exportBlob(keyOf(i), items[i]!, record);
-        entries.set(i, result.entry);
-        if (result.manifest) manifests.set(i, result.manifest);
+        const result = await this.exportBlob(keyOf(i), items[i]!, records.get(keyOf(i)));
+        if (result.overflow) overflow.set(i, result.overflow);
+        else {
+          entries.set(i, result.entry);
+          if (result.manifest) manifests.set(i, result.manifest);
+        }
       }
     };
     const settled = await Promise.allSettled(Array.from({ length: this.dc.concurrency }, worker));
@@ -303,11 +336,23 @@ class DriveExport {
     if (stopped === "paused") return { kind: "paused" };
 
     const cancelled = stopped === "cancelled";
+    if (cancelled) {
+      // Blobs finished before the stop that no worker reached again still count.
+      for (let i = next; i < items.length; i++) settledBefore(i);
+      if (this.dc.resumed) {
+        // A crash may have left files of blobs that were being written (with or without a
+        // `writing` record) or that failed their check: a cancelled copy writes them no
+        // more, so they go; the manifest lists none of them either way.
+        for (let i = 0; i < items.length; i++) {
+          if (!manifests.has(i)) await removeFiles(join(drive.contentPath, ...items[i]!.segments));
+        }
+      }
+    }
     const ordered: BlobLogEntry[] = [];
     items.forEach((item, i) => {
       const e = entries.get(i);
       if (e) ordered.push(e);
-      else if (cancelled) {
+      else if (cancelled && !overflow.has(i)) {
         ordered.push({
           status: "Cancelled",
           blobPath: `${item.container}/${item.name}`,
@@ -316,8 +361,9 @@ class DriveExport {
         });
       }
     });
+    const grown = [...overflow.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b);
     const manifest = await this.writeManifest(items.map((_, i) => manifests.get(i)));
-    const incompleteBlobListUri = await this.writeIncompleteList(plan);
+    const incompleteBlobListUri = await this.writeIncompleteList(plan, grown);
     const notes = [
       cancelled ? "The job was cancelled; the blobs listed as Cancelled were not exported." : "",
       plan.unmatched.length
@@ -332,13 +378,17 @@ class DriveExport {
       plan.incomplete.length
         ? `${plan.incomplete.length} blob(s) fit on no drive of the job; they are listed in ${incompleteBlobListUri ?? "the incomplete blob list"}.`
         : "",
+      grown.length
+        ? `${grown.length} blob(s) grew after the layout and no longer fit on this drive (${grown.map(blobKey).join(", ")}); they are listed in ${incompleteBlobListUri ?? "the incomplete blob list"}.`
+        : "",
     ].filter(Boolean);
     const failed = ordered.some((e) => e.status !== "Completed" && e.status !== "Cancelled");
     const warned =
       cancelled ||
       plan.unmatched.length > 0 ||
       plan.incomplete.length > 0 ||
-      plan.notExportable.length > 0;
+      plan.notExportable.length > 0 ||
+      grown.length > 0;
     const status = finishedStatus(failed, warned);
     return {
       kind: "finished",
@@ -370,39 +420,175 @@ class DriveExport {
     return bytes;
   }
 
-  /** The blobs that fit on no drive, as a BlobList blob in the diagnostics container. */
-  private async writeIncompleteList(plan: StoredPlan): Promise<string | undefined> {
-    if (plan.incomplete.length === 0) return undefined;
+  /**
+   * The blobs that fit on no drive, as a BlobList blob in the diagnostics container: the
+   * plan's, and those that grew after the layout on any of the job's drives. Each drive
+   * adds its own to what the others wrote (the blob carries the job's uid; written with
+   * If-Match / If-None-Match, so two drives finishing at once lose nothing).
+   */
+  private async writeIncompleteList(
+    plan: StoredPlan,
+    grown: readonly { container: string; name: string; snapshot?: string }[],
+  ): Promise<string | undefined> {
+    if (plan.incomplete.length === 0 && grown.length === 0) return undefined;
     const { job } = this.dc;
     const cc = await this.dc.storage.containerClient(this.account, job.diagnosticsPath);
     await cc.createIfNotExists();
     const blob = cc.getBlockBlobClient(incompleteListBlobName(job));
-    const xml = Buffer.from(incompleteBlobListXml(plan.incomplete), "utf8");
-    await blob.upload(xml, xml.length, { blobHTTPHeaders: { blobContentType: "application/xml" } });
+    for (let attempt = 1; ; attempt++) {
+      const list = new Map<string, { container: string; name: string; snapshot?: string }>();
+      for (const b of plan.incomplete) list.set(blobKey(b), b);
+      let etag: string | undefined;
+      try {
+        const res = await blob.download();
+        etag = res.etag;
+        if (res.metadata?.jobuid === job.uid) {
+          const text = (await streamText(res.readableStreamBody)) ?? "";
+          for (const e of parseBlobListXml(text)) {
+            if (e.kind !== "blobPath") continue;
+            const [container, ...rest] = e.path.replace(/^\//, "").split("/");
+            const b = {
+              container: container!,
+              name: rest.join("/"),
+              ...(e.snapshot ? { snapshot: e.snapshot } : {}),
+            };
+            list.set(blobKey(b), b);
+          }
+        }
+      } catch (e) {
+        if (!isStatus(e, 404)) throw e;
+      }
+      for (const b of grown) list.set(blobKey(b), b);
+      const xml = Buffer.from(incompleteBlobListXml([...list.values()]), "utf8");
+      try {
+        await blob.upload(xml, xml.length, {
+          blobHTTPHeaders: { blobContentType: "application/xml" },
+          metadata: { jobuid: job.uid },
+          conditions: etag ? { ifMatch: etag } : { ifNoneMatch: "*" },
+        });
+        break;
+      } catch (e) {
+        // Another drive wrote it meanwhile: read theirs again and add ours.
+        if ((isStatus(e, 412) || isStatus(e, 409)) && attempt < 10) continue;
+        throw e;
+      }
+    }
     const url = new URL(blob.url);
     url.search = "";
     return url.toString();
   }
 
+  /**
+   * Room left on the drive for blobs that grew after the layout: the capacity less what
+   * the plan spends (and one cluster, for the manifest's rounding), less what grown blobs
+   * took already. Plans stored before these fields existed leave no room.
+   */
+  private slack = 0;
+
+  /**
+   * Whether a blob read as `exported` still fits: its cost now against its planned cost
+   * and the room left. Takes the room it needs; `extra` is what it took.
+   */
+  private fits(item: PlannedItem, exported: ExportBlob): { ok: boolean; extra: number } {
+    const now = blobFootprint(exported, item.filePath);
+    const planned =
+      item.bytes ?? blobFootprint({ ...exported, length: item.length }, item.filePath);
+    const extra = Math.max(0, now - planned);
+    if (extra === 0) return { ok: true, extra };
+    if (extra > this.slack) return { ok: false, extra };
+    this.slack -= extra;
+    return { ok: true, extra };
+  }
+
   /** Copies one blob to its file; every outcome is recorded durably and returned for the log. */
-  private async exportBlob(
+  private async exportBlob(key: string, item: PlannedItem, earlier: CopyRecord | undefined) {
+    // A block or append blob of one range (as planned) is read by one GET, which brings its
+    // properties with its bytes; a larger one, or one that grew, goes the long way.
+    if (
+      item.blobType !== "PageBlob" &&
+      item.length <= RANGE_SIZE &&
+      !earlier?.detail.tempSnapshot
+    ) {
+      const r = await this.exportSmall(key, item);
+      if (r) return r;
+    }
+    return this.exportLarge(key, item, earlier);
+  }
+
+  private base(item: PlannedItem): BlobLogEntry {
+    return {
+      status: "Completed",
+      blobPath: `${item.container}/${item.name}`,
+      filePath: item.filePath,
+      length: item.length,
+    };
+  }
+
+  private source(item: PlannedItem): Promise<BlobClient> {
+    return this.serviceClient().then((service) => {
+      const blob = service.getContainerClient(item.container).getBlobClient(item.name);
+      return item.snapshot ? blob.withSnapshot(item.snapshot) : blob;
+    });
+  }
+
+  /**
+   * One GET into a pooled buffer, the file written in one call. No `writing` record: a
+   * crash leaves at most a file with no record, which a resume writes again (and a
+   * cancelled resume removes). Undefined when the blob is no longer one range.
+   */
+  private async exportSmall(key: string, item: PlannedItem): Promise<ExportResult | undefined> {
+    const source = await this.source(item);
+    const path = join(this.dc.drive.contentPath!, ...item.segments);
+    try {
+      return await this.dc.buffers.with(async (buf) => {
+        let res;
+        try {
+          res = await source.download(0);
+        } catch (e) {
+          if (isStatus(e, 404))
+            throw new BlobFailure("BlobRequestFailed", "the blob no longer exists");
+          throw e;
+        }
+        const length = res.contentLength ?? 0;
+        const body = res.readableStreamBody;
+        if (length > buf.length || res.blobType === "PageBlob" || !body) {
+          body?.on("error", () => undefined);
+          (body as { destroy?: () => void } | undefined)?.destroy?.();
+          return undefined;
+        }
+        let got = 0;
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          if (got + chunk.length > length)
+            throw new Error("the response is longer than its Content-Length");
+          chunk.copy(buf, got);
+          got += chunk.length;
+        }
+        if (got !== length) throw new Error(`the response ended after ${got} of ${length} bytes`);
+        const exported = exportedBlob(item, res);
+        const room = this.fits(item, exported);
+        if (!room.ok) return this.overflow(key, item, exported);
+        const part = buf.subarray(0, length);
+        const hash = md5Hex(part);
+        await this.mkdirFor(path);
+        await writeFile(path, part);
+        const ranges = length === 0 ? [] : [{ offset: 0, length, hash }];
+        return this.finishBlob(key, item, exported, path, ranges, hash, room.extra);
+      });
+    } catch (e) {
+      return this.failBlob(key, item, path, e);
+    }
+  }
+
+  /** A blob of several ranges: from a snapshot taken now, ranges read in parallel. */
+  private async exportLarge(
     key: string,
     item: PlannedItem,
     earlier: CopyRecord | undefined,
     attempt = 1,
-  ): Promise<{ entry: BlobLogEntry; manifest?: ExportManifestEntry }> {
-    const { drive } = this.dc;
-    const blobPath = `${item.container}/${item.name}`;
-    const base: BlobLogEntry = {
-      status: "Completed",
-      blobPath,
-      filePath: item.filePath,
-      length: item.length,
-    };
-    const path = join(drive.contentPath!, ...item.segments);
+  ): Promise<ExportResult> {
+    const path = join(this.dc.drive.contentPath!, ...item.segments);
     const service = await this.serviceClient();
-    let source: BlobClient = service.getContainerClient(item.container).getBlobClient(item.name);
-    if (item.snapshot) source = source.withSnapshot(item.snapshot);
+    let source = await this.source(item);
     // A snapshot of ours left by an earlier attempt goes first.
     const leftover = earlier?.detail.tempSnapshot as string | undefined;
     if (leftover)
@@ -425,99 +611,32 @@ class DriveExport {
         source = source.withSnapshot(tempSnapshot);
         props = await source.getProperties();
       }
+      const exported = exportedBlob(item, props);
+      const room = this.fits(item, exported);
+      if (!room.ok) return await this.overflow(key, item, exported);
       await this.dc.records.put({
         blobKey: key,
         status: "writing",
-        finalPath: blobPath,
+        finalPath: exported.container + "/" + exported.name,
         detail: { filePath: item.filePath, ...(tempSnapshot ? { tempSnapshot } : {}) },
       });
-      const exported: ExportBlob = {
-        container: item.container,
-        name: item.name,
-        ...(item.snapshot ? { snapshot: item.snapshot } : {}),
-        blobType: (props.blobType as ExportBlobType | undefined) ?? item.blobType,
-        length: props.contentLength ?? 0,
-        etag: props.etag ?? "",
-        lastModified: props.lastModified ?? new Date(0),
-        ...(props.contentMD5?.length
-          ? { contentMD5: Buffer.from(props.contentMD5).toString("base64") }
-          : {}),
-        ...(props.contentType ? { contentType: props.contentType } : {}),
-        ...(props.contentEncoding ? { contentEncoding: props.contentEncoding } : {}),
-        ...(props.contentLanguage ? { contentLanguage: props.contentLanguage } : {}),
-        ...(props.cacheControl ? { cacheControl: props.cacheControl } : {}),
-        ...(props.metadata && Object.keys(props.metadata).length
-          ? { metadata: props.metadata }
-          : {}),
-      };
-      await mkdir(dirname(path), { recursive: true });
+      await this.mkdirFor(path);
       fh = await open(path, "w");
-      const { ranges } = await this.writeContent(source, exported, fh, props.etag);
+      const { ranges, md5 } = await this.writeContent(source, exported, fh, props.etag);
       await fh.close();
       fh = undefined;
-      // The file as it is on the drive: what a resume re-checks and the customer verifies.
-      const md5 = (await fileMd5(path)) ?? "";
-      if (
-        exported.blobType !== "PageBlob" &&
-        exported.contentMD5 &&
-        Buffer.from(exported.contentMD5, "base64").toString("hex").toUpperCase() !== md5
-      ) {
-        throw new BlobFailure(
-          "CompletedWithErrors",
-          "the bytes read do not match the blob's Content-MD5",
-        );
-      }
-      const metadataXml = exportMetadataXml(exported);
-      const propertiesXml = exportPropertiesXml(exported);
-      await writeFile(`${path}.metadata`, metadataXml);
-      await writeFile(`${path}.properties`, propertiesXml);
-      const manifest: ExportManifestEntry = {
-        blobPath,
-        filePath: item.filePath,
-        ...(item.snapshot ? { snapshot: item.snapshot } : {}),
-        length: exported.length,
-        blobType: exported.blobType,
-        ranges,
-        metadata: { path: `${item.filePath}.metadata`, hash: md5Hex(metadataXml) },
-        properties: { path: `${item.filePath}.properties`, hash: md5Hex(propertiesXml) },
-      };
-      const entry: BlobLogEntry = { ...base, length: exported.length };
-      const detail: DoneDetail = { entry, manifest, md5, at: this.dc.wallClock.now().getTime() };
-      await this.dc.records.put({
-        blobKey: key,
-        status: "done",
-        finalPath: blobPath,
-        detail: detail as unknown as Record<string, unknown>,
-      });
-      this.dc.progress.done += exported.length;
-      return { entry, manifest };
+      return await this.finishBlob(key, item, exported, path, ranges, md5, room.extra);
     } catch (e) {
       if (e instanceof LeaseLostError) throw e;
       await fh?.close().catch(() => undefined);
       fh = undefined;
-      // No half-written file stays behind: the manifest would not list it, the customer would find it.
-      await Promise.all(
-        [path, `${path}.metadata`, `${path}.properties`].map((p) => rm(p, { force: true })),
-      );
       // The blob changed between reading its properties and its bytes (If-Match failed):
       // read it again as it is now.
-      if (isStatus(e, 412) && attempt < 3)
-        return this.exportBlob(key, item, undefined, attempt + 1);
-      const entry: BlobLogEntry =
-        e instanceof BlobFailure
-          ? { ...base, status: e.status, message: e.message }
-          : {
-              ...base,
-              status: "BlobRequestFailed",
-              message: `the blob could not be read: ${(e as Error).message.split("\n")[0]}`,
-            };
-      await this.dc.records.put({
-        blobKey: key,
-        status: "failed",
-        finalPath: blobPath,
-        detail: { entry },
-      });
-      return { entry };
+      if (isStatus(e, 412) && attempt < 3) {
+        await removeFiles(path);
+        return this.exportLarge(key, item, undefined, attempt + 1);
+      }
+      return this.failBlob(key, item, path, e);
     } finally {
       await fh?.close().catch(() => undefined);
       if (tempSnapshot) {
@@ -531,17 +650,147 @@ class DriveExport {
     }
   }
 
+  private readonly made = new Set<string>();
+
+  /** The file's folder, made once per copy. */
+  private async mkdirFor(path: string): Promise<void> {
+    const dir = dirname(path);
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
+  }
+
+  /** The content written: Content-MD5 checked, side files written, `done` recorded. */
+  private async finishBlob(
+    key: string,
+    item: PlannedItem,
+    exported: ExportBlob,
+    path: string,
+    ranges: ManifestRange[],
+    md5: string,
+    extra: number,
+  ): Promise<ExportResult> {
+    if (
+      exported.blobType !== "PageBlob" &&
+      exported.contentMD5 &&
+      Buffer.from(exported.contentMD5, "base64").toString("hex").toUpperCase() !== md5
+    ) {
+      throw new BlobFailure(
+        "CompletedWithErrors",
+        "the bytes read do not match the blob's Content-MD5",
+      );
+    }
+    const metadataXml = exportMetadataXml(exported);
+    const propertiesXml = exportPropertiesXml(exported);
+    await writeFile(`${path}.metadata`, metadataXml);
+    await writeFile(`${path}.properties`, propertiesXml);
+    const blobPath = `${item.container}/${item.name}`;
+    const manifest: ExportManifestEntry = {
+      blobPath,
+      filePath: item.filePath,
+      ...(item.snapshot ? { snapshot: item.snapshot } : {}),
+      length: exported.length,
+      blobType: exported.blobType,
+      ranges,
+      metadata: { path: `${item.filePath}.metadata`, hash: md5Hex(metadataXml) },
+      properties: { path: `${item.filePath}.properties`, hash: md5Hex(propertiesXml) },
+    };
+    const entry: BlobLogEntry = { ...this.base(item), length: exported.length };
+    const detail: DoneDetail = {
+      entry,
+      manifest,
+      md5,
+      at: this.dc.wallClock.now().getTime(),
+      ...(extra ? { extra } : {}),
+    };
+    // Relaxed: a `done` lost to a power cut makes a resume copy the blob again.
+    await this.dc.records.put(
+      {
+        blobKey: key,
+        status: "done",
+        finalPath: blobPath,
+        detail: detail as unknown as Record<string, unknown>,
+      },
+      true,
+    );
+    this.dc.progress.done += exported.length;
+    return { entry, manifest };
+  }
+
+  /**
+   * A blob that grew since the layout and no longer fits on this drive: nothing of it is
+   * written; it goes to the incomplete blob list (and the drive log's message).
+   */
+  private async overflow(
+    key: string,
+    item: PlannedItem,
+    exported: ExportBlob,
+  ): Promise<ExportResult> {
+    const blob = {
+      container: item.container,
+      name: item.name,
+      ...(item.snapshot ? { snapshot: item.snapshot } : {}),
+    };
+    this.dc.logger?.info(
+      {
+        job: this.dc.job.name,
+        drive: this.dc.drive.driveId,
+        blob: `${item.container}/${item.name}`,
+        planned: item.length,
+        now: exported.length,
+      },
+      "a blob grew after the layout and no longer fits on its drive: it goes to the incomplete blob list",
+    );
+    await this.dc.records.put({
+      blobKey: key,
+      status: "skipped",
+      finalPath: `${item.container}/${item.name}`,
+      detail: { overflow: blob, length: exported.length },
+    });
+    return { overflow: blob };
+  }
+
+  /** A blob that could not be exported: its files removed, the failure recorded. */
+  private async failBlob(
+    key: string,
+    item: PlannedItem,
+    path: string,
+    e: unknown,
+  ): Promise<ExportResult> {
+    if (e instanceof LeaseLostError) throw e;
+    // No half-written file stays behind: the manifest would not list it, the customer would find it.
+    await removeFiles(path);
+    const base = this.base(item);
+    const entry: BlobLogEntry =
+      e instanceof BlobFailure
+        ? { ...base, status: e.status, message: e.message }
+        : {
+            ...base,
+            status: "BlobRequestFailed",
+            message: `the blob could not be read: ${(e as Error).message.split("\n")[0]}`,
+          };
+    await this.dc.records.put({
+      blobKey: key,
+      status: "failed",
+      finalPath: base.blobPath,
+      detail: { entry },
+    });
+    return { entry };
+  }
+
   /**
    * Writes the blob's bytes into the file: block and append blobs in 4 MiB ranges (each
    * hashed for the manifest), page blobs as their written page ranges (the file has the
-   * blob's length; unwritten pages read as zeros). Returns the ranges and the content MD5.
+   * blob's length; unwritten pages read as zeros). Up to RANGES_IN_FLIGHT ranges are
+   * downloaded at once, each into a pooled buffer; they are written and hashed in order,
+   * so the file's MD5 is computed on the way (no second read of the file).
    */
   private async writeContent(
     source: BlobClient,
     blob: ExportBlob,
     fh: FileHandle,
     etag: string | undefined,
-  ): Promise<{ ranges: ManifestRange[] }> {
+  ): Promise<{ ranges: ManifestRange[]; md5: string }> {
     const conditions = etag ? { ifMatch: etag } : undefined;
     let spans: { offset: number; length: number }[];
     if (blob.blobType === "PageBlob") {
@@ -556,31 +805,136 @@ class DriveExport {
     } else {
       spans = blockSpans(blob.length);
     }
-    const ranges: ManifestRange[] = [];
-    for (const span of spans) {
-      const hash = await this.dc.buffers.with(async (buf) => {
-        const part = buf.subarray(0, span.length);
-        await source.downloadToBuffer(part, span.offset, span.length, {
+    const { buffers } = this.dc;
+    const fileHash = createHash("md5");
+    let hashed = 0;
+    const hashZerosTo = (to: number) => {
+      while (hashed < to) {
+        const n = Math.min(ZEROS.length, to - hashed);
+        fileHash.update(ZEROS.subarray(0, n));
+        hashed += n;
+      }
+    };
+    const fetchSpan = async (span: { offset: number; length: number }): Promise<Buffer> => {
+      const buf = await buffers.acquire();
+      try {
+        await source.downloadToBuffer(buf.subarray(0, span.length), span.offset, span.length, {
           blockSize: RANGE_SIZE,
           concurrency: 1,
           conditions,
         });
-        let written = 0;
-        while (written < part.length) {
-          const { bytesWritten } = await fh.write(
-            part,
-            written,
-            part.length - written,
-            span.offset + written,
-          );
-          written += bytesWritten;
+        return buf;
+      } catch (e) {
+        buffers.release(buf);
+        throw e;
+      }
+    };
+    const inFlight: Promise<Buffer>[] = [];
+    let started = 0;
+    const startNext = () => {
+      while (started < spans.length && inFlight.length < RANGES_IN_FLIGHT) {
+        const p = fetchSpan(spans[started++]!);
+        p.catch(() => undefined); // awaited in order below
+        inFlight.push(p);
+      }
+    };
+    const ranges: ManifestRange[] = [];
+    try {
+      startNext();
+      for (const span of spans) {
+        const buf = await inFlight[0]!;
+        inFlight.shift();
+        try {
+          const part = buf.subarray(0, span.length);
+          let written = 0;
+          while (written < part.length) {
+            const { bytesWritten } = await fh.write(
+              part,
+              written,
+              part.length - written,
+              span.offset + written,
+            );
+            written += bytesWritten;
+          }
+          ranges.push({ ...span, hash: md5Hex(part) });
+          hashZerosTo(span.offset);
+          fileHash.update(part);
+          hashed += part.length;
+        } finally {
+          buffers.release(buf);
         }
-        return md5Hex(part);
-      });
-      ranges.push({ ...span, hash });
+        startNext();
+      }
+    } catch (e) {
+      // Give back the buffers of the ranges still in flight.
+      for (const r of await Promise.allSettled(inFlight)) {
+        if (r.status === "fulfilled") buffers.release(r.value);
+      }
+      throw e;
     }
-    return { ranges };
+    hashZerosTo(blob.length);
+    return { ranges, md5: hexUpper(fileHash.digest()) };
   }
+}
+
+/** Ranges of one large blob downloaded at once (each holds a pooled 4 MiB buffer). */
+const RANGES_IN_FLIGHT = 4;
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+type ExportResult =
+  | { entry: BlobLogEntry; manifest?: ExportManifestEntry; overflow?: undefined }
+  | {
+      overflow: { container: string; name: string; snapshot?: string };
+      entry?: undefined;
+      manifest?: undefined;
+    };
+
+/** The blob as read now (a GET's or a HEAD's headers), for its side files and manifest entry. */
+function exportedBlob(
+  item: PlannedItem,
+  props: {
+    blobType?: string;
+    contentLength?: number;
+    etag?: string;
+    lastModified?: Date;
+    contentMD5?: Uint8Array;
+    blobContentMD5?: Uint8Array;
+    contentType?: string;
+    contentEncoding?: string;
+    contentLanguage?: string;
+    cacheControl?: string;
+    metadata?: Record<string, string>;
+  },
+): ExportBlob {
+  const md5 = props.blobContentMD5 ?? props.contentMD5;
+  return {
+    container: item.container,
+    name: item.name,
+    ...(item.snapshot ? { snapshot: item.snapshot } : {}),
+    blobType: (props.blobType as ExportBlobType | undefined) ?? item.blobType,
+    length: props.contentLength ?? 0,
+    etag: props.etag ?? "",
+    lastModified: props.lastModified ?? new Date(0),
+    ...(md5?.length ? { contentMD5: Buffer.from(md5).toString("base64") } : {}),
+    ...(props.contentType ? { contentType: props.contentType } : {}),
+    ...(props.contentEncoding ? { contentEncoding: props.contentEncoding } : {}),
+    ...(props.contentLanguage ? { contentLanguage: props.contentLanguage } : {}),
+    ...(props.cacheControl ? { cacheControl: props.cacheControl } : {}),
+    ...(props.metadata && Object.keys(props.metadata).length ? { metadata: props.metadata } : {}),
+  };
+}
+
+async function streamText(body: NodeJS.ReadableStream | undefined): Promise<string | undefined> {
+  if (!body) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function removeFiles(path: string): Promise<void> {
+  await Promise.all(
+    [path, `${path}.metadata`, `${path}.properties`].map((p) => rm(p, { force: true })),
+  );
 }
 
 /** The drive folder's free space, for a drive recorded without a capacity. */

@@ -57,6 +57,28 @@ export type LayoutTarget =
 
 const clusters = (bytes: number, cluster: number) => Math.ceil(bytes / cluster) * cluster;
 
+/** What a blob's file and its side files spend on the drive, in whole clusters. */
+function fileBytes(blob: ExportBlob, cluster: number): number {
+  return (
+    clusters(blob.length, cluster) +
+    clusters(Buffer.byteLength(exportMetadataXml(blob)), cluster) +
+    clusters(Buffer.byteLength(exportPropertiesXml(blob)), cluster)
+  );
+}
+
+/**
+ * What a blob costs a drive, as the layout counts it: its files in clusters and its
+ * manifest entry. The copier compares it with the planned cost when the blob it reads has
+ * grown since the layout.
+ */
+export function blobFootprint(
+  blob: ExportBlob,
+  filePath: string,
+  cluster = DEFAULT_CLUSTER_BYTES,
+): number {
+  return fileBytes(blob, cluster) + manifestEntryBytes(blob, filePath);
+}
+
 class DriveFill {
   readonly paths: DrivePaths;
   readonly drive: PlannedDrive;
@@ -82,10 +104,7 @@ class DriveFill {
   tryPlace(blob: ExportBlob): boolean {
     const segments = this.paths.propose(blob.container, blob.name, blob.snapshot);
     const filePath = manifestFilePath(segments);
-    const files =
-      clusters(blob.length, this.cluster) +
-      clusters(Buffer.byteLength(exportMetadataXml(blob)), this.cluster) +
-      clusters(Buffer.byteLength(exportPropertiesXml(blob)), this.cluster);
+    const files = fileBytes(blob, this.cluster);
     const entry = manifestEntryBytes(blob, filePath);
     const after = this.used(files, entry);
     if (after > this.drive.capacityBytes) return false;

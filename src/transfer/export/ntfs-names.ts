@@ -3,7 +3,8 @@
  * `container/dir/name` becomes the file `container\dir\name` on the drive, and a name NTFS
  * cannot hold gets a mapped path that the manifest's `FilePath` records:
  *
- * - the characters `< > : " | ? * \` and control characters (U+0000–U+001F) become `%XX`
+ * - the characters `< > : " | ? * \` and control characters (U+0000–U+001F, U+007F) become
+ *   `%XX`
  *   (their hex code);
  * - trailing dots and spaces of a segment become `%2E` / `%20`;
  * - reserved device names (`CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9`, also
@@ -21,7 +22,7 @@
 import { createHash } from "node:crypto";
 
 // eslint-disable-next-line no-control-regex -- control characters are what NTFS refuses
-const FORBIDDEN = /[<>:"|?*\\\u0000-\u001f]/g;
+const FORBIDDEN = /[<>:"|?*\\\u0000-\u001f\u007f]/g;
 const RESERVED = /^(con|prn|aux|nul|com[1-9¹²³]|lpt[1-9¹²³])(\..*)?$/i;
 const MAX_SEGMENT = 255;
 
