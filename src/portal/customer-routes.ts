@@ -24,6 +24,7 @@ import {
   jobPage,
   jobUrl,
   listUrl,
+  MAX_SCOPES,
   notFoundBody,
   progressJson,
   scopePage,
@@ -292,10 +293,25 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
   const allowed = (req: FastifyRequest, scope: Scope) =>
     !req.caller || allows(req.caller, scope.subscriptionId);
 
+  /** The pairs that hold jobs, never beyond the caller's grants (token auth). */
+  const scopesOf = (req: FastifyRequest) => {
+    const grants = grantsOf(req);
+    return jobs.scopes(grants === undefined || grants === "*" ? undefined : grants, MAX_SCOPES);
+  };
+
   app.get("/jobs", named("Portal_Home"), async (req, reply) => {
     const scope = rememberedScope(req);
-    if (scope && allowed(req, scope)) return seeOther(reply, listUrl(scope));
-    return render(req, reply, 200, "Jobs", scopePage(undefined, undefined, grantsOf(req)));
+    if (scope && allowed(req, scope) && queryOf(req).choose === undefined) {
+      return seeOther(reply, listUrl(scope));
+    }
+    const shown = scope && allowed(req, scope) ? scope : undefined;
+    return render(
+      req,
+      reply,
+      200,
+      "Jobs",
+      scopePage(shown, undefined, grantsOf(req), await scopesOf(req)),
+    );
   });
 
   app.post("/scope", named("Portal_Scope"), async (req, reply) => {
@@ -312,7 +328,13 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       const error = asFieldError(e, (t) =>
         t === "resourceGroupName" ? "resourceGroup" : "subscriptionId",
       );
-      return render(req, reply, error.status, "Jobs", scopePage(scope, error, grantsOf(req)));
+      return render(
+        req,
+        reply,
+        error.status,
+        "Jobs",
+        scopePage(scope, error, grantsOf(req), await scopesOf(req)),
+      );
     }
     remember(reply, scope);
     return seeOther(reply, listUrl(scope));

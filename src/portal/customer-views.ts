@@ -4,6 +4,7 @@ import { JOB_STATES, JOB_TYPES, LOG_LEVELS } from "../domain/job/model.ts";
 import { cancelEffect } from "../domain/job/cancel.ts";
 import type { EventType } from "../domain/job/lifecycle.ts";
 import type { LocationInfo } from "../domain/locations.ts";
+import type { JobScope } from "../store/ports.ts";
 import {
   badge,
   driveProgressJson,
@@ -102,6 +103,62 @@ function grantsHint(grants: Grants): Html {
     </ul>`;
 }
 
+/**
+ * The subscription the emulator's clients use when none is named (the CLI's
+ * `--subscription` default): the scope page offers it when nothing else is remembered.
+ */
+export const DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
+
+/** At most this many subscription/resource group pairs on the scope page. */
+export const MAX_SCOPES = 200;
+
+/**
+ * The subscriptions and resource groups that hold jobs, as the Azure portal lists yours:
+ * every one under development auth, only the granted ones under token auth.
+ */
+function jobScopesList(scopes: readonly JobScope[]): Html {
+  if (scopes.length === 0) {
+    return html`<p class="hint" data-testid="no-scopes">
+      No job yet in a subscription you can see. Name a subscription and resource group below to
+      create the first one.
+    </p>`;
+  }
+  const bySub = new Map<string, JobScope[]>();
+  for (const s of scopes) {
+    const k = s.subscriptionId.toLowerCase();
+    bySub.set(k, [...(bySub.get(k) ?? []), s]);
+  }
+  const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
+  return html`<ul class="scopes" data-testid="scopes">
+      ${[...bySub.values()].map((groups) => {
+        const sub = groups[0]!.subscriptionId;
+        const total = groups.reduce((n, g) => n + g.jobs, 0);
+        return html`<li data-subscription="${sub}">
+          <a href="${listUrl({ subscriptionId: sub })}"><code>${sub}</code></a>
+          <span class="muted">${count(total)}</span>
+          <ul>
+            ${groups.map(
+              (g) =>
+                html`<li data-resource-group="${g.resourceGroup}">
+                  <a href="${listUrl({ subscriptionId: sub, resourceGroup: g.resourceGroup })}"
+                    >${g.resourceGroup}</a
+                  >
+                  <span class="muted">${count(g.jobs)}</span>
+                </li>`,
+            )}
+          </ul>
+        </li>`;
+      })}
+    </ul>
+    ${
+      scopes.length >= MAX_SCOPES
+        ? html`<p class="hint">
+            The first ${MAX_SCOPES} resource groups are shown; name another one below.
+          </p>`
+        : undefined
+    }`;
+}
+
 export function scopeForm(scope: Scope | undefined, error?: FieldError, grants?: Grants): Html {
   return html`<form
     method="post"
@@ -117,6 +174,7 @@ export function scopeForm(scope: Scope | undefined, error?: FieldError, grants?:
         value: scope?.subscriptionId ?? "",
         error,
         required: true,
+        wide: true,
       })}
       ${textField("resourceGroup", {
         label: "Resource group (optional)",
@@ -128,9 +186,21 @@ export function scopeForm(scope: Scope | undefined, error?: FieldError, grants?:
   </form>`;
 }
 
-export function scopePage(scope: Scope | undefined, error?: FieldError, grants?: Grants): Html {
+export function scopePage(
+  scope: Scope | undefined,
+  error: FieldError | undefined,
+  grants: Grants,
+  scopes: readonly JobScope[],
+): Html {
+  // Development auth: the emulator's default subscription is prefilled when none is remembered.
+  const shown =
+    scope ?? (grants === undefined ? { subscriptionId: DEFAULT_SUBSCRIPTION } : undefined);
   return html`<h1>Import/Export jobs</h1>
-    ${scopeForm(scope, error, grants)}`;
+    <section class="scope-list" aria-labelledby="scopes-heading">
+      <h2 id="scopes-heading">Subscriptions and resource groups with jobs</h2>
+      ${jobScopesList(scopes)}
+    </section>
+    ${scopeForm(shown, error, grants)}`;
 }
 
 export type SortKey = "created" | "name" | "state" | "type" | "location";
@@ -203,6 +273,7 @@ export function jobListPage(v: ListView): Html {
     <p class="lead">Jobs in ${scopeText(v.scope)}.</p>
     <details class="scope-details">
       <summary>Change subscription or resource group</summary>
+      <p><a href="/portal/jobs?choose=1">See every subscription and resource group with jobs</a></p>
       ${scopeForm(v.scope, undefined, v.grants)}
     </details>
     <div class="actions">

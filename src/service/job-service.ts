@@ -46,6 +46,7 @@ import {
   type ApplyDeps,
 } from "./apply.ts";
 import { newJobUid } from "./job-uid.ts";
+import type { JobScope } from "../store/ports.ts";
 
 export { notFound };
 
@@ -286,6 +287,14 @@ export class JobService {
     const page = rows.slice(0, req.top);
     const more = rows.length > req.top;
     return { jobs: page.map((r) => r.job), lastSeq: more ? page[page.length - 1]!.seq : undefined };
+  }
+
+  /**
+   * The subscription/resource group pairs that hold jobs (the portal's scope page): all of
+   * them, or only `subscriptionIds` (a token's grants; an empty list gives none).
+   */
+  async scopes(subscriptionIds: readonly string[] | undefined, limit: number): Promise<JobScope[]> {
+    return this.deps.store.jobScopes({ subscriptionIds, limit });
   }
 
   async bitLockerKeys(key: JobKey): Promise<{ driveId: string; bitLockerKey: string }[]> {

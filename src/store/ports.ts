@@ -14,6 +14,14 @@ export interface ListQuery {
   limit: number;
 }
 
+/** A subscription and resource group that hold jobs, and how many (the portal's scope page). */
+export interface JobScope {
+  /** As the newest job of the group spells them (keys match case-insensitively). */
+  subscriptionId: string;
+  resourceGroup: string;
+  jobs: number;
+}
+
 export interface ListedJob {
   seq: number;
   job: Job;
@@ -232,6 +240,12 @@ export interface JobStore extends ImportProgressStore, DriveClaimStore, SessionS
   /** Gives back claims on job versions the sweep left unchanged (their deadline is due again). */
   releaseClaims(owner: string, claims: readonly ClaimedVersion[]): Promise<void>;
   countByState(): Promise<Partial<Record<JobState, number>>>;
+  /**
+   * The distinct subscription/resource group pairs that hold jobs, with their counts,
+   * ordered by subscription then resource group (lower-cased). With `subscriptionIds`, only
+   * those subscriptions (case-insensitive); an empty list gives none. At most `limit` pairs.
+   */
+  jobScopes(query: { subscriptionIds?: readonly string[]; limit: number }): Promise<JobScope[]>;
   /**
    * Small key/value settings the service keeps with its data (e.g. the paging-token secret).
    * A setting named `<anything>:<job uid>` belongs to that job and goes when it is purged

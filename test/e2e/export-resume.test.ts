@@ -2,7 +2,9 @@
  * Crash and resume of an export (issue 11 item 6): the server (and its Azurite) is
  * SIGKILLed while an export writes a drive; after a restart on the same data directory the
  * drive completes with every file right, none missing, none extra, and the manifest lists
- * exactly the files on the drive.
+ * exactly the files on the drive. And a SIGKILL right after a cancel request: the restart
+ * copies nothing more, removes what was half written, and the manifest lists exactly the
+ * complete files.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,10 +24,13 @@ const BIN = new URL("../../bin/drivebay.js", import.meta.url).pathname;
 const SUB = "00000000-0000-4000-8000-0000000000ab";
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 
-async function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+async function serve(
+  dataDir: string,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent"],
+    options.args ?? [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent"],
     {
       stdio: ["ignore", "ignore", "pipe"],
       env: {
@@ -33,6 +38,7 @@ async function serve(dataDir: string): Promise<{ child: ChildProcess; url: strin
         DRIVEBAY_AUTOPILOT: "off",
         DRIVEBAY_BLOB_PORT: "0",
         DRIVEBAY_IMPORT_CONCURRENCY: "2",
+        ...options.env,
       },
     },
   );
@@ -170,6 +176,126 @@ test(
           listed.add(relative(driveDir, resolveDriveFile(driveDir, p)!));
         }
       }
+      assert.deepEqual(files(driveDir), [...listed].sort(), "no file the manifest does not list");
+    } finally {
+      server.child.kill("SIGTERM");
+      await once(server.child, "exit");
+    }
+  },
+);
+
+test(
+  "SIGKILL right after a cancel request, restart: no further blob is copied, nothing half written stays, the manifest lists exactly the complete files",
+  { timeout: 240_000 },
+  async () => {
+    const root = tempDir("drivebay-export-cancel-kill-");
+    const dataDir = join(root, "data");
+    const driveDir = join(root, "drive");
+    mkdirSync(driveDir, { recursive: true });
+    const SUPPORT = new URL("./support/serve-cancel-kill.ts", import.meta.url).pathname;
+    const KILL_AT = 24;
+    let server = await serve(dataDir, {
+      args: ["--import", "tsx", SUPPORT, dataDir, SUB, "rg", "export-cancel-kill", String(KILL_AT)],
+      env: { DRIVEBAY_DRIVE_LEASE: "2s" },
+    });
+    const key = readFileSync(join(dataDir, "operator.key"), "utf8").trim();
+    const operator = async (url: string, method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${url}/operator/v1${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body ? { "content-type": "application/json" } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      assert.ok(res.ok, JSON.stringify(json));
+      return json;
+    };
+    const account = (await operator(server.url, "GET", "/storage/exportcancel")) as {
+      connectionString: string;
+    };
+    const cc = BlobServiceClient.fromConnectionString(account.connectionString).getContainerClient(
+      "src",
+    );
+    await cc.create();
+    // Every third blob has two ranges (a snapshot, a `writing` record); the others one GET.
+    const expected = new Map<string, string>();
+    const count = 60;
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const name = `f${String(i).padStart(3, "0")}.bin`;
+        const data = Buffer.alloc(i % 3 === 0 ? 5 * 1024 * 1024 : 20_000 + i, i);
+        await cc.getBlockBlobClient(name).upload(data, data.length);
+        expected.set(name, md5(data));
+      }),
+    );
+    // The embedded Azurite keeps its index in memory for a few seconds: let it reach the disk.
+    await new Promise((r) => setTimeout(r, 7000));
+
+    const c = armClient(server.url, { subscriptionId: SUB });
+    await c.jobs.create("export-cancel-kill", "rg", {
+      location: "westus",
+      properties: {
+        storageAccountId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/exportcancel`,
+        jobType: "Export",
+        export: { blobPathPrefix: ["/src/"] },
+      },
+    });
+    await c.jobs.update("export-cancel-kill", "rg", {
+      returnAddress,
+      returnShipping,
+      deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-ECK", driveCount: 1 },
+      state: "Shipping",
+    });
+    await operator(server.url, "POST", "/packages/receive", {
+      trackingNumber: "TN-ECK",
+      driveIds: ["EXCANCEL1"],
+    });
+    const exited = once(server.child, "exit");
+    await operator(
+      server.url,
+      "POST",
+      `/jobs/${SUB}/rg/export-cancel-kill/drives/EXCANCEL1/attach`,
+      { path: driveDir, capacityBytes: 1e9 },
+    );
+    // The copy reaches blob KILL_AT: the cancel is requested, then the process is killed.
+    const [, signal] = await exited;
+    assert.equal(signal, "SIGKILL");
+    const complete = new Set(
+      files(driveDir)
+        .filter((f) => f.endsWith(".properties"))
+        .map((f) => f.slice("src/".length, -".properties".length)),
+    );
+    assert.ok(complete.size < count, `${complete.size} of ${count} blobs written before the kill`);
+
+    server = await serve(dataDir, { env: { DRIVEBAY_DRIVE_LEASE: "2s" } });
+    try {
+      const c2 = armClient(server.url, { subscriptionId: SUB });
+      let job = await c2.jobs.get("export-cancel-kill", "rg");
+      for (let i = 0; i < 1200 && job.properties?.state === "Transferring"; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = await c2.jobs.get("export-cancel-kill", "rg");
+      }
+      assert.equal(job.properties?.cancelRequested, true);
+      const drive = job.properties!.driveList![0]!;
+      assert.equal(drive.copyStatus, "Cancelled");
+      const verified = await verifyDrive(driveDir, "\\EXCANCEL1.manifest");
+      assert.ok(verified.ok, JSON.stringify(verified.problems));
+      const manifest = parseManifest(readFileSync(join(driveDir, "EXCANCEL1.manifest"), "utf8"));
+      const blobs = manifest.blobLists[0]!.blobs.map((b) => b.blobPath.slice("src/".length));
+      assert.ok(blobs.length > 0 && blobs.length < count, `${blobs.length} blobs exported`);
+      // Nothing copied after the restart: every blob listed was complete at the kill.
+      for (const b of blobs) assert.ok(complete.has(b), `${b} was copied after the restart`);
+      const listed = new Set(["EXCANCEL1.manifest"]);
+      for (const b of manifest.blobLists[0]!.blobs) {
+        const file = resolveDriveFile(driveDir, b.filePath)!;
+        assert.equal(md5(readFileSync(file)), expected.get(b.blobPath.slice(4)), b.blobPath);
+        for (const p of [b.filePath, b.metadata!.path, b.properties!.path]) {
+          listed.add(relative(driveDir, resolveDriveFile(driveDir, p)!));
+        }
+      }
+      // What was half written at the kill is gone: the drive holds the listed files only.
       assert.deepEqual(files(driveDir), [...listed].sort(), "no file the manifest does not list");
     } finally {
       server.child.kill("SIGTERM");

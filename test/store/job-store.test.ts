@@ -178,6 +178,40 @@ for (const factory of STORE_FACTORIES) {
       await store.close();
     });
 
+    test("jobScopes: distinct subscription/resource group pairs with counts, filtered, bounded", async () => {
+      const { store } = await fresh();
+      assert.deepEqual(await store.jobScopes({ limit: 10 }), [], "an empty store has none");
+      await store.insert(job({ resourceGroup: "rg-1" }), []);
+      await store.insert(job({ resourceGroup: "RG-2" }), []);
+      // The same group spelt another way counts with it, shown as its newest job spells it.
+      await store.insert(job({ resourceGroup: "Rg-1" }), []);
+      await store.insert(job({ subscriptionId: "Sub-B", resourceGroup: "other" }), []);
+      await store.insert(job({ subscriptionId: "sub-c", resourceGroup: "x" }), []);
+      const gone = job({ subscriptionId: "sub-d", resourceGroup: "purged" });
+      await store.insert(gone, []);
+      assert.equal(await store.purge(gone.uid, gone.version), true);
+      assert.deepEqual(await store.jobScopes({ limit: 10 }), [
+        { subscriptionId: "Sub-A", resourceGroup: "Rg-1", jobs: 2 },
+        { subscriptionId: "Sub-A", resourceGroup: "RG-2", jobs: 1 },
+        { subscriptionId: "Sub-B", resourceGroup: "other", jobs: 1 },
+        { subscriptionId: "sub-c", resourceGroup: "x", jobs: 1 },
+      ]);
+      assert.deepEqual(await store.jobScopes({ subscriptionIds: ["SUB-B", "sub-c"], limit: 10 }), [
+        { subscriptionId: "Sub-B", resourceGroup: "other", jobs: 1 },
+        { subscriptionId: "sub-c", resourceGroup: "x", jobs: 1 },
+      ]);
+      assert.deepEqual(
+        await store.jobScopes({ subscriptionIds: [], limit: 10 }),
+        [],
+        "no granted subscription: nothing, not everything",
+      );
+      assert.deepEqual(
+        (await store.jobScopes({ limit: 2 })).map((s) => s.resourceGroup),
+        ["Rg-1", "RG-2"],
+      );
+      await store.close();
+    });
+
     test("due: only deadlines at or before now, oldest first, bounded", async () => {
       const { store } = await fresh();
       const late = job({ lastCustomerUpdateAt: "2026-01-10T00:00:00.000Z" });

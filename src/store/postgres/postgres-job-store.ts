@@ -22,6 +22,7 @@ import type {
   JobStore,
   Lease,
   ListQuery,
+  JobScope,
   ListedJob,
   PortalSession,
 } from "../ports.ts";
@@ -203,6 +204,12 @@ const SQL = {
     FROM unnest($2::text[], $3::int[]) AS x(uid, version)
     WHERE jobs.uid = x.uid AND jobs.claimed_version = x.version AND jobs.claimed_by = $1`,
   count: "SELECT state, count(*)::int AS n FROM jobs GROUP BY state",
+  // Each pair as its newest job spells it.
+  scopes: `SELECT (array_agg(doc->>'subscriptionId' ORDER BY seq DESC))[1] AS sub,
+      (array_agg(doc->>'resourceGroup' ORDER BY seq DESC))[1] AS rg, count(*)::int AS n
+    FROM jobs WHERE $1::text[] IS NULL OR subscription_key = ANY($1::text[])
+    GROUP BY subscription_key, resource_group_key
+    ORDER BY subscription_key, resource_group_key LIMIT $2`,
   imports: `SELECT blob_key, status, final_path, record FROM import_blobs WHERE job_uid = $1 AND drive_key = $2`,
   putImport: `INSERT INTO import_blobs (job_uid, drive_key, blob_key, status, final_path, record)
     VALUES ($1, $2, $3, $4, $5, $6::json)
@@ -735,6 +742,16 @@ export class PostgresJobStore implements JobStore {
       out[r.state] = r.n;
     }
     return out;
+  }
+
+  async jobScopes(q: { subscriptionIds?: readonly string[]; limit: number }): Promise<JobScope[]> {
+    if (q.subscriptionIds?.length === 0) return [];
+    const subs = q.subscriptionIds?.map((s) => s.toLowerCase()) ?? null;
+    const { rows } = await this.read<{ sub: string; rg: string; n: number }>("scopes", [
+      subs,
+      q.limit,
+    ]);
+    return rows.map((r) => ({ subscriptionId: r.sub, resourceGroup: r.rg, jobs: r.n }));
   }
 
   async importRecords(jobUid: string, driveId: string): Promise<ImportBlobRecord[]> {
