@@ -9,7 +9,8 @@
  *      same page position among 1,000 jobs (target ≤ 1.5× the latency).
  *   3. Jobs_Create with durable commits (target ≥ 1,000 creates/s).
  * Options (env): BENCH_SECONDS (default 8), BENCH_CONNECTIONS (default 16), BENCH_BIG
- * (default 100000), BENCH_STORES (default "sqlite,postgres").
+ * (default 100000), BENCH_STORES (default "sqlite,postgres"), BENCH_PARTS (default
+ * "get,page,create": which of the three to run).
  */
 import autocannon from "autocannon";
 import { generateKeyPairSync, sign } from "node:crypto";
@@ -42,6 +43,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const BIG = Number(process.env.BENCH_BIG ?? 100_000);
 const STORES = (process.env.BENCH_STORES ?? "sqlite,postgres").split(",");
+const PARTS = (process.env.BENCH_PARTS ?? "get,page,create").split(",");
 const SMALL = 1_000;
 
 interface Run {
@@ -202,7 +204,7 @@ try {
   const stores = variants();
 
   // 1. Jobs_Get vs bare Fastify (same bytes), in alternating slices.
-  for (const store of stores) {
+  for (const store of PARTS.includes("get") ? stores : []) {
     const svc = await startChild(await store.serverArgs([{ rg: "rg", count: 10 }]));
     const getUrl = `${svc.url}${jobPath("rg", "job-000005")}`;
     const body = await (await fetch(getUrl, { headers: AUTH })).text();
@@ -263,7 +265,7 @@ try {
 
   // 2. A page of 100 from the middle of 100k jobs vs 1k jobs, both servers up, in
   // alternating slices.
-  for (const store of stores) {
+  for (const store of PARTS.includes("page") ? stores : []) {
     const servers: { count: number; url: string; link: string; seeded: number }[] = [];
     const children = [];
     for (const count of [SMALL, BIG]) {
@@ -291,7 +293,7 @@ try {
   }
 
   // 3. Durable creates.
-  for (const store of stores) {
+  for (const store of PARTS.includes("create") ? stores : []) {
     const svc = await startChild(await store.serverArgs([]));
     let i = 0;
     const body = JSON.stringify({

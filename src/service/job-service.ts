@@ -180,13 +180,15 @@ export class JobService {
     checkKey(key);
     return retrying(key, async () => {
       const ctx = this.ctx("customer", by.principal);
-      const existing = await this.deps.store.get(key);
-      if (!existing) {
-        const job = this.buildJob(key, input, ctx, by);
-        return (await this.deps.store.insert(job, [historyOfCreation(ctx)]))
-          ? { job, created: true }
-          : LOST_RACE;
+      // Most creates are of new names: insert first (one write, no read before it); the
+      // insert refuses a taken name, and then the job is read and replaced.
+      const job = this.buildJob(key, input, ctx, by);
+      if (await this.deps.store.insert(job, [historyOfCreation(ctx)])) {
+        return { job, created: true };
       }
+      const existing = await this.deps.store.get(key);
+      // Deleted since the insert was refused: try again.
+      if (!existing) return LOST_RACE;
       const candidate = this.buildJob(
         {
           subscriptionId: existing.subscriptionId,
