@@ -6,9 +6,10 @@
  * `import <dataDir>` (the service as `bench:import` runs it: emulator profile, embedded
  * Azurite in memory on a free port, autopilot off, the operator key from
  * BENCH_OPERATOR_KEY; prints `AZURITE <pid>` first, so the bench can tell the two
- * processes apart), and `export <dataDir> <configFile>` (the same with the storage
+ * processes apart), `export <dataDir> <configFile>` (the same with the storage
  * accounts of the config file on an Azurite of their own: bench:export; prints `AZURITE `
- * with no pid).
+ * with no pid), and `token <dataDir> <configFile>` (the real service with the settings of
+ * a JSON config file: the service profile under token auth).
  * Prints `READY <url>` when listening.
  */
 import Fastify from "fastify";
@@ -40,6 +41,13 @@ if (mode === "bare") {
   });
   const running = await startService(config);
   console.log(`AZURITE ${running.azurite?.pid ?? ""}`);
+  console.log(`READY ${running.url}`);
+} else if (mode === "token") {
+  const config = loadConfig({
+    flags: { port: 0, dataDir: arg!, logLevel: "silent", config: storeUrl },
+    env: {},
+  });
+  const running = await startService({ ...config, tickIntervalMs: 3_600_000 });
   console.log(`READY ${running.url}`);
 } else {
   const config = loadConfig({
