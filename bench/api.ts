@@ -2,15 +2,21 @@
  * npm run bench:api — the API's throughput and latency next to baselines measured in the
  * same run, for each store (SQLite in the data directory; PostgreSQL in a throwaway
  * cluster with its durable defaults, when PostgreSQL is installed):
- *   1. Jobs_Get vs a bare Fastify server answering with the same bytes (target ≥ 0.5×).
+ *   1. Jobs_Get vs a bare Fastify server answering with the same bytes (target ≥ 0.5×),
+ *      under development auth on each store, and under token auth (the service profile,
+ *      an RS256 token of a JWKS this bench serves itself) on SQLite.
  *   2. Jobs_ListByResourceGroup, one page of 100 from the middle of 100,000 jobs vs the
  *      same page position among 1,000 jobs (target ≤ 1.5× the latency).
  *   3. Jobs_Create with durable commits (target ≥ 1,000 creates/s).
  * Options (env): BENCH_SECONDS (default 8), BENCH_CONNECTIONS (default 16), BENCH_BIG
- * (default 100000), BENCH_STORES (default "sqlite,postgres").
+ * (default 100000), BENCH_STORES (default "sqlite,postgres"), BENCH_PARTS (default
+ * "get,page,create": which of the three to run).
  */
 import autocannon from "autocannon";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import {
@@ -37,6 +43,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const BIG = Number(process.env.BENCH_BIG ?? 100_000);
 const STORES = (process.env.BENCH_STORES ?? "sqlite,postgres").split(",");
+const PARTS = (process.env.BENCH_PARTS ?? "get,page,create").split(",");
 const SMALL = 1_000;
 
 interface Run {
@@ -139,6 +146,57 @@ function variants(): StoreVariant[] {
   return out;
 }
 
+/**
+ * Token auth for the bench: an RSA key whose JWKS an HTTP server on the loopback serves,
+ * a token it signs (RS256, an hour), and the service-profile config that trusts it and
+ * grants the token's oid the bench's subscription (request limits off: the bench is one
+ * subscription at full speed).
+ */
+async function benchIssuer() {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwks = JSON.stringify({
+    keys: [{ ...publicKey.export({ format: "jwk" }), kid: "bench-1", alg: "RS256", use: "sig" }],
+  });
+  const server = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end(jwks);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const jwksUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/keys`;
+  const iss = "https://login.bench.test/tenant/v2.0";
+  const aud = "https://management.bench.test/";
+  const now = Math.floor(Date.now() / 1000);
+  const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const data = `${enc({ alg: "RS256", typ: "JWT", kid: "bench-1" })}.${enc({
+    iss,
+    aud,
+    iat: now,
+    nbf: now,
+    exp: now + 3600,
+    oid: "bench-user",
+    sub: "bench-user-sub",
+    scp: "user_impersonation",
+    upn: "bench@bench.test",
+  })}`;
+  const token = `${data}.${sign("sha256", Buffer.from(data), privateKey).toString("base64url")}`;
+  return {
+    token,
+    config: {
+      profile: "service",
+      operatorKey: "bench-operator-key-0123456789abcdef",
+      rateLimit: { enabled: false },
+      auth: {
+        mode: "token",
+        issuer: iss,
+        audience: aud,
+        jwksUri,
+        grants: [{ principal: "bench-user", subscriptions: [SUB] }],
+      },
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 try {
   console.log(
     `drivebay bench:api — ${SECONDS}s per run, ${CONNECTIONS} connections, node ${process.version}, load average ${fmt(loadavg()[0]!, 2)} at start\n`,
@@ -146,7 +204,7 @@ try {
   const stores = variants();
 
   // 1. Jobs_Get vs bare Fastify (same bytes), in alternating slices.
-  for (const store of stores) {
+  for (const store of PARTS.includes("get") ? stores : []) {
     const svc = await startChild(await store.serverArgs([{ rg: "rg", count: 10 }]));
     const getUrl = `${svc.url}${jobPath("rg", "job-000005")}`;
     const body = await (await fetch(getUrl, { headers: AUTH })).text();
@@ -166,9 +224,48 @@ try {
     report(`  ${store.name}: ratio Jobs_Get / bare = ${fmt(g.rps / b.rps, 2)}  (target ≥ 0.5)`);
   }
 
+  // 1b. Jobs_Get under token auth (SQLite), vs bare Fastify in the same run.
+  if (STORES.includes("sqlite")) {
+    const issuer = await benchIssuer();
+    try {
+      const dir = dirs.make();
+      await seed(dir, [{ rg: "rg", count: 10 }]);
+      const configFile = join(dirs.make(), "config.json");
+      writeFileSync(configFile, JSON.stringify(issuer.config));
+      const svc = await startChild(["token", dir, configFile]);
+      const headers = { authorization: `Bearer ${issuer.token}` };
+      const getUrl = `${svc.url}${jobPath("rg", "job-000005")}`;
+      const res = await fetch(getUrl, { headers });
+      const body = await res.text();
+      if (res.status !== 200)
+        throw new Error(`token auth Jobs_Get answered ${res.status}: ${body}`);
+      const refused = await fetch(getUrl, { headers: AUTH });
+      await refused.body?.cancel();
+      if (refused.status !== 401) throw new Error(`a development token got ${refused.status}`);
+      const bodyFile = join(dirs.make(), "body.json");
+      writeFileSync(bodyFile, body);
+      const bare = await startChild(["bare", bodyFile]);
+      const bareUrl = `${bare.url}${jobPath("rg", "job-000005")}`;
+      await load({ url: getUrl, headers, duration: 2 }); // warm-up
+      await load({ url: bareUrl, duration: 2 });
+      const [g, b] = await alternated({ url: getUrl, headers }, { url: bareUrl });
+      await stop(svc.child);
+      await stop(bare.child);
+      report(
+        `SQLite     Jobs_Get, token auth (RS256)  ${fmt(g.rps)} req/s  p50 ${g.p50} ms  p99 ${g.p99} ms  (errors ${g.errors}, non-2xx ${g.non2xx}, ${body.length} B body)`,
+      );
+      report(`${"".padEnd(10)} bare Fastify ${fmt(b.rps)} req/s  p50 ${b.p50} ms  p99 ${b.p99} ms`);
+      report(
+        `  SQLite: ratio Jobs_Get under token auth / bare = ${fmt(g.rps / b.rps, 2)}  (target ≥ 0.5)`,
+      );
+    } finally {
+      await issuer.close();
+    }
+  }
+
   // 2. A page of 100 from the middle of 100k jobs vs 1k jobs, both servers up, in
   // alternating slices.
-  for (const store of stores) {
+  for (const store of PARTS.includes("page") ? stores : []) {
     const servers: { count: number; url: string; link: string; seeded: number }[] = [];
     const children = [];
     for (const count of [SMALL, BIG]) {
@@ -196,7 +293,7 @@ try {
   }
 
   // 3. Durable creates.
-  for (const store of stores) {
+  for (const store of PARTS.includes("create") ? stores : []) {
     const svc = await startChild(await store.serverArgs([]));
     let i = 0;
     const body = JSON.stringify({

@@ -6,7 +6,8 @@
  * `import <dataDir>` (the service as `bench:import` runs it: emulator profile, embedded
  * Azurite in memory on a free port, autopilot off, the operator key from
  * BENCH_OPERATOR_KEY; prints `AZURITE <pid>` first, so the bench can tell the two
- * processes apart).
+ * processes apart), and `token <dataDir> <configFile>` (the real service with the settings of
+ * a JSON config file: the service profile under token auth).
  * Prints `READY <url>` when listening.
  */
 import Fastify from "fastify";
@@ -37,6 +38,13 @@ if (mode === "bare") {
   });
   const running = await startService(config);
   console.log(`AZURITE ${running.azurite?.pid ?? ""}`);
+  console.log(`READY ${running.url}`);
+} else if (mode === "token") {
+  const config = loadConfig({
+    flags: { port: 0, dataDir: arg!, logLevel: "silent", config: storeUrl },
+    env: {},
+  });
+  const running = await startService({ ...config, tickIntervalMs: 3_600_000 });
   console.log(`READY ${running.url}`);
 } else {
   const config = loadConfig({

@@ -12,7 +12,7 @@ import Fastify, {
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES, type IncomingMessage } from "node:http";
 import { DomainError, isDomainError } from "./domain/errors.ts";
-import { Access, armAction, authorize, bearerOf } from "./auth/access.ts";
+import { Access, armAction, authorize, bearerOf, type Caller } from "./auth/access.ts";
 import type { LocationCatalogue } from "./domain/locations.ts";
 import type { JobService } from "./service/job-service.ts";
 import type { JobStore } from "./store/ports.ts";
@@ -464,25 +464,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
             checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
             return limits ? limited(req, reply, route.method, done) : done();
           }
-          access.authenticate(req.headers.authorization).then(
-            (caller) => {
-              try {
-                req.caller = caller;
-                const subscriptionId = (req.params as Record<string, string>).subscriptionId;
-                if (subscriptionId !== undefined) {
-                  authorize(caller, subscriptionId, action, req.url.split("?")[0]!);
-                }
-                checkApiVersion(
-                  (req.query as Record<string, unknown>)["api-version"],
-                  resourceType,
-                );
-                limited(req, reply, route.method, done);
-              } catch (e) {
-                done(e as Error);
+          const proceed = (caller: Caller) => {
+            try {
+              req.caller = caller;
+              const subscriptionId = (req.params as Record<string, string>).subscriptionId;
+              if (subscriptionId !== undefined) {
+                authorize(caller, subscriptionId, action, req.url.split("?")[0]!);
               }
-            },
-            (e: Error) => done(e),
-          );
+              checkApiVersion((req.query as Record<string, unknown>)["api-version"], resourceType);
+              limited(req, reply, route.method, done);
+            } catch (e) {
+              done(e as Error);
+            }
+          };
+          // A token verified before is answered at once (ADR 0006, docs/security.md).
+          const cached = access.cachedCaller(req.headers.authorization);
+          if (cached) return proceed(cached);
+          access.authenticate(req.headers.authorization).then(proceed, (e: Error) => done(e));
         } catch (e) {
           done(e as Error);
         }

@@ -164,6 +164,24 @@ async function checkPortFree(host: string, port: number): Promise<void> {
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
+/** The file in the dock that tells a client it sees the same folder as this server. */
+export const DOCK_MARKER = ".drivebay-dock";
+
+/**
+ * The dock's identity: a random id kept in `<dock>/.drivebay-dock` (made on first start).
+ * A CLI that finds the same id in the folder the operator API names writes to the very dock
+ * this server reads (`drivebay drive prepare --dock`).
+ */
+function dockMarker(dockDir: string): string {
+  const file = join(dockDir, DOCK_MARKER);
+  try {
+    writeFileSync(file, `${randomBytes(16).toString("hex")}\n`, { flag: "wx" });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "EEXIST") throw e;
+  }
+  return readFileSync(file, "utf8").trim();
+}
+
 export async function startService(
   config: Readonly<Config>,
   options: { clock?: OffsetClock } = {},
@@ -307,6 +325,7 @@ export async function startService(
   });
   const dockDir = join(config.dataDir, "dock");
   mkdirSync(dockDir, { recursive: true });
+  const dockId = dockMarker(dockDir);
   const engine = works
     ? new Engine({
         store,
@@ -345,7 +364,15 @@ export async function startService(
         tokens: new PageTokens(Buffer.from(secret, "base64")),
         logger,
         ready: isReady,
-        operator: { datacenter, clock: clockService, operatorKey: operatorKey.key, storage },
+        operator: {
+          datacenter,
+          clock: clockService,
+          operatorKey: operatorKey.key,
+          storage,
+          // The dock is this process's when it runs the autopilot (role all); an API node's
+          // workers read their own data directories' docks.
+          dock: { path: dockDir, local: works, id: dockId },
+        },
         blobs: storage,
         access,
         ...(https ? { https } : {}),

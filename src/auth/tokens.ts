@@ -7,8 +7,17 @@
  * pass. Parsing is strict (RFC 7515, 7519, 8725): canonical base64url only, numeric time
  * claims, no `crit`, `typ` absent or a JWT's, and a JWK's own `use`, `alg` and `key_ops`
  * are honoured.
+ *
+ * Verified tokens are remembered (a bounded cache keyed by the token's SHA-256) until
+ * their `exp`, and only while the key that verified them is still one of the keys in
+ * use: a key gone from the JWKS at its next fetch takes its tokens' entries with it.
  */
-import { createPublicKey, verify as verifySignature, type KeyObject } from "node:crypto";
+import {
+  createHash,
+  createPublicKey,
+  verify as verifySignature,
+  type KeyObject,
+} from "node:crypto";
 import { readFileSync } from "node:fs";
 
 export interface TokenSettings {
@@ -69,6 +78,17 @@ function keyProblem(key: KeyObject): string | undefined {
   }
   if (key.type !== "public") return "not a public key";
   return undefined;
+}
+
+/** Verified tokens remembered at most (the oldest entry makes room for a new one). */
+export const VERIFIED_TOKENS_MAX = 10_000;
+
+interface Verified {
+  claims: Claims;
+  /** When the token stops being accepted: exp plus the allowed skew (ms since the epoch). */
+  until: number;
+  /** The key that verified it: the entry holds only while this key is in use. */
+  key: Key;
 }
 
 /** How long keys from a URL are trusted before they are fetched again. */
@@ -158,6 +178,10 @@ export class TokenVerifier {
   private remote: Key[] = [];
   private fetchedAt = -Infinity;
   private fetching: Promise<void> | undefined;
+  /** Verified tokens by SHA-256, oldest first (see VERIFIED_TOKENS_MAX). */
+  private readonly verified = new Map<string, Verified>();
+  /** Verifications answered from the cache (for tests and diagnostics). */
+  cacheHits = 0;
 
   constructor(
     private readonly settings: TokenSettings,
@@ -167,10 +191,70 @@ export class TokenVerifier {
     private readonly monotonic: () => number,
     /** Told when the JWKS URL cannot be read (the keys held so far stay in use). */
     private readonly onKeysError: (message: string) => void = () => undefined,
+    private readonly cacheSize = VERIFIED_TOKENS_MAX,
   ) {}
 
-  /** The verified claims, or a TokenError saying what is wrong. */
+  /** How many verified tokens are remembered now. */
+  get cachedTokens(): number {
+    return this.verified.size;
+  }
+
+  /**
+   * The verified claims (frozen: the same object may answer later calls with the same
+   * token), or a TokenError saying what is wrong. A token verified before is answered from
+   * the cache while it has not expired and the key that verified it is still in use;
+   * keys at a URL are fetched again when they are due first, so a key rotated out ends
+   * its tokens' entries no later than it would end their verification.
+   */
   async verify(token: string): Promise<Claims> {
+    if (this.keysDue()) await this.refresh();
+    const id = createHash("sha256").update(token).digest("base64url");
+    const hit = this.hit(id);
+    if (hit) return hit;
+    const { claims, key } = await this.verifyFully(token);
+    if (this.cacheSize > 0) {
+      if (this.verified.size >= this.cacheSize) {
+        this.verified.delete(this.verified.keys().next().value!);
+      }
+      this.verified.set(id, {
+        claims,
+        until: (claims.exp as number) * 1000 + this.settings.clockSkewMs,
+        key,
+      });
+    }
+    return claims;
+  }
+
+  /**
+   * The claims of a token verified before, at once (no promise), when the cache can
+   * answer: undefined when it cannot (never seen, expired, its key gone, or keys due to
+   * be fetched again), and then verify() decides.
+   */
+  cached(token: string): Claims | undefined {
+    if (this.keysDue()) return undefined;
+    return this.hit(createHash("sha256").update(token).digest("base64url"));
+  }
+
+  private keysDue(): boolean {
+    return this.settings.jwksUri !== undefined && this.monotonic() - this.fetchedAt > JWKS_TTL_MS;
+  }
+
+  private hit(id: string): Claims | undefined {
+    const hit = this.verified.get(id);
+    if (!hit) return undefined;
+    if (hit.until > this.now() && this.inUse(hit.key)) {
+      this.cacheHits++;
+      return hit.claims;
+    }
+    this.verified.delete(id);
+    return undefined;
+  }
+
+  private inUse(key: Key): boolean {
+    return this.staticKeys.includes(key) || this.remote.includes(key);
+  }
+
+  private async verifyFully(token: string): Promise<{ claims: Claims; key: Key }> {
     const parts = token.split(".");
     if (parts.length !== 3) throw new TokenError("the bearer token is not a JWT");
     const [h, p, s] = parts as [string, string, string];
@@ -216,7 +300,7 @@ export class TokenVerifier {
     }
     const data = Buffer.from(`${h}.${p}`);
     const signature = Buffer.from(s, "base64url");
-    const valid = candidates.some((k) =>
+    const key = candidates.find((k) =>
       verifySignature(
         spec.hash,
         data,
@@ -228,10 +312,10 @@ export class TokenVerifier {
         signature,
       ),
     );
-    if (!valid) throw new TokenError("the token's signature does not verify");
+    if (!key) throw new TokenError("the token's signature does not verify");
     const claims = decodePart(p, "payload");
     this.checkClaims(claims);
-    return claims;
+    return { claims: Object.freeze(claims), key };
   }
 
   private checkClaims(c: Claims): void {
@@ -272,7 +356,12 @@ export class TokenVerifier {
     if (!uri) return Promise.resolve();
     this.fetching ??= (async () => {
       try {
-        this.remote = keysOfJwks(await fetchJwks(uri), uri);
+        // A key fetched again unchanged stays the same object, so the tokens it verified
+        // stay cached; a key no longer listed is dropped, and its tokens' entries with it.
+        const held = this.remote;
+        this.remote = keysOfJwks(await fetchJwks(uri), uri).map(
+          (k) => held.find((h) => h.kid === k.kid && h.alg === k.alg && h.key.equals(k.key)) ?? k,
+        );
       } catch (e) {
         // Keep what we had; the next unknown kid or the TTL tries again.
         this.onKeysError(`the signing keys at ${uri} could not be read: ${(e as Error).message}`);

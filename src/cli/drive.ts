@@ -5,7 +5,7 @@
  */
 import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
 import { humanBytes, humanRate } from "./units.ts";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Command, Option } from "commander";
@@ -35,10 +35,13 @@ import {
   CONNECTION,
   setAction,
 } from "./command.ts";
+import { operatorKeyOf, operatorSender } from "./operator.ts";
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
 import { registerPreviewExport } from "./preview-export.ts";
 
 const DEFAULT_DATA_DIR = ".drivebay";
+/** The file in a server's dock holding the id `GET /operator/v1/dock` gives (src/main.ts). */
+const DOCK_MARKER = ".drivebay-dock";
 const JOB_GROUP = "Add the drive to a job, or create the job with it (optional):";
 
 // ---------------------------------------------------------------------------------------
@@ -97,6 +100,7 @@ interface PrepareFlags {
   drive?: string;
   dock?: boolean;
   dataDir: string;
+  operatorKey?: string;
   driveId: string;
   sessionId?: string;
   journal?: string;
@@ -195,6 +199,66 @@ function summary(r: PrepareResult, ms: number): string {
   );
 }
 
+/**
+ * The dock of the server at --endpoint, as a folder of this machine: the operator API names
+ * it (`GET /operator/v1/dock`), and the id in its `.drivebay-dock` file must be the one the
+ * server gave, so the drive lands where that server looks for it. Anything else is refused
+ * before a byte is copied, with what to do instead.
+ */
+async function serverDock(opts: PrepareFlags, cmd: Command): Promise<string> {
+  const endpoint = checkedEndpoint(opts.endpoint, cmd);
+  const instead = `or prepare into a folder with --drive <dir> and put it in the server's dock as <dock>/${opts.driveId}/.`;
+  let key: { key: string; source: string };
+  try {
+    key = operatorKeyOf(opts, cmd);
+  } catch (e) {
+    if (!(e instanceof CliFailure)) throw e;
+    throw new CliFailure(
+      `error: --dock asks the server at ${endpoint} where its dock is (through the operator ` +
+        `API), which needs the operator key: give --operator-key or DRIVEBAY_OPERATOR_KEY ` +
+        `(drivebay serve prints it), or --data-dir <the server's data directory>; ${instead}\n` +
+        `(${e.message})`,
+      2,
+    );
+  }
+  let dock: { path: string; local: boolean; id: string };
+  try {
+    dock = (await operatorSender(endpoint, key)("dock")) as typeof dock;
+  } catch (e) {
+    if (!(e instanceof CliFailure)) throw e;
+    throw new CliFailure(
+      `${e.message}\n--dock could not ask the server at ${endpoint} where its dock is; start it, ` +
+        `give --endpoint, ${instead} Nothing was copied.`,
+      e.exitCode,
+    );
+  }
+  if (!dock.local) {
+    throw new CliFailure(
+      `error: the server at ${endpoint} does not read its dock ${dock.path}: its workers run the ` +
+        `autopilot, each with the dock of its own data directory. Prepare with --drive ` +
+        `<a worker's data directory>/dock/${opts.driveId}. Nothing was copied.`,
+      1,
+    );
+  }
+  let marker: string | undefined;
+  try {
+    marker = readFileSync(join(dock.path, DOCK_MARKER), "utf8").trim();
+  } catch {
+    marker = undefined;
+  }
+  if (marker !== dock.id) {
+    throw new CliFailure(
+      `error: the dock of the server at ${endpoint} is ${dock.path} on the server's machine, and ` +
+        (marker === undefined
+          ? "there is no such dock on this one"
+          : "the folder of that name here is another server's dock") +
+        `. Run this command on the server's machine, ${instead} Nothing was copied.`,
+      1,
+    );
+  }
+  return dock.path;
+}
+
 function registerPrepare(drive: Command, io: Io): void {
   const cmd = drive
     .command("prepare")
@@ -203,9 +267,21 @@ function registerPrepare(drive: Command, io: Io): void {
     )
     .requiredOption("--dataset <csv>", "the dataset CSV (BasePath,DstBlobPathOrPrefix,BlobType,…)")
     .option("--drive <dir>", "the drive's root folder (a mounted drive)")
-    .option("--dock", "prepare into the local server's dock, <data-dir>/dock/<drive-id>/")
+    .option(
+      "--dock",
+      "prepare into the dock of the server at --endpoint, <dock>/<drive-id>/ (asked of its operator API)",
+    )
     .addOption(
-      new Option("--data-dir <dir>", "the local server's data directory (with --dock)")
+      new Option(
+        "--operator-key <key>",
+        "with --dock: the operator key; without it, <data-dir>/operator.key is read",
+      ).env("DRIVEBAY_OPERATOR_KEY"),
+    )
+    .addOption(
+      new Option(
+        "--data-dir <dir>",
+        "with --dock: the server's data directory, holding operator.key",
+      )
         .env("DRIVEBAY_DATA_DIR")
         .default(`./${DEFAULT_DATA_DIR}`),
     )
@@ -260,11 +336,14 @@ Examples:
     if ((opts.drive === undefined) === (opts.dock !== true)) {
       cmd.error("error: give exactly one of --drive <dir> and --dock.");
     }
-    const driveDir = opts.drive ?? join(resolve(opts.dataDir), "dock", opts.driveId);
     const creation = opts.location ?? opts.storageAccount;
     if (creation !== undefined && (opts.location === undefined || !opts.storageAccount)) {
       cmd.error("error: --location and --storage-account go together (to create the --job).");
     }
+    if (opts.job === undefined && (opts.bitlockerKey !== undefined || creation !== undefined)) {
+      cmd.error("error: --bitlocker-key, --location and --storage-account go with --job.");
+    }
+    const driveDir = opts.drive ?? join(await serverDock(opts, cmd), opts.driveId);
     let conn: Connection | undefined;
     if (opts.job !== undefined) {
       conn = {
@@ -285,8 +364,6 @@ Examples:
           1,
         );
       }
-    } else if (opts.bitlockerKey !== undefined || creation !== undefined) {
-      cmd.error("error: --bitlocker-key, --location and --storage-account go with --job.");
     }
 
     const progress = meter(io, "prepare");

@@ -19,11 +19,14 @@ import { CUSTOMER_COOKIE } from "./sessions.ts";
 import { asFieldError, isRefusal, sendHtml, type PortalContext } from "./context.ts";
 import {
   cancelPage,
+  defaultOrder,
   deletePage,
+  oldestFirst,
   jobListPage,
   jobPage,
   jobUrl,
   listUrl,
+  MAX_SCOPES,
   notFoundBody,
   progressJson,
   scopePage,
@@ -292,10 +295,25 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
   const allowed = (req: FastifyRequest, scope: Scope) =>
     !req.caller || allows(req.caller, scope.subscriptionId);
 
+  /** The pairs that hold jobs, never beyond the caller's grants (token auth). */
+  const scopesOf = (req: FastifyRequest) => {
+    const grants = grantsOf(req);
+    return jobs.scopes(grants === undefined || grants === "*" ? undefined : grants, MAX_SCOPES);
+  };
+
   app.get("/jobs", named("Portal_Home"), async (req, reply) => {
     const scope = rememberedScope(req);
-    if (scope && allowed(req, scope)) return seeOther(reply, listUrl(scope));
-    return render(req, reply, 200, "Jobs", scopePage(undefined, undefined, grantsOf(req)));
+    if (scope && allowed(req, scope) && queryOf(req).choose === undefined) {
+      return seeOther(reply, listUrl(scope));
+    }
+    const shown = scope && allowed(req, scope) ? scope : undefined;
+    return render(
+      req,
+      reply,
+      200,
+      "Jobs",
+      scopePage(shown, undefined, grantsOf(req), await scopesOf(req)),
+    );
   });
 
   app.post("/scope", named("Portal_Scope"), async (req, reply) => {
@@ -312,7 +330,13 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       const error = asFieldError(e, (t) =>
         t === "resourceGroupName" ? "resourceGroup" : "subscriptionId",
       );
-      return render(req, reply, error.status, "Jobs", scopePage(scope, error, grantsOf(req)));
+      return render(
+        req,
+        reply,
+        error.status,
+        "Jobs",
+        scopePage(scope, error, grantsOf(req), await scopesOf(req)),
+      );
     }
     remember(reply, scope);
     return seeOther(reply, listUrl(scope));
@@ -325,7 +349,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
     const jobType = oneOf<JobType>(q.type, JOB_TYPES, "type");
     const top = oneOf(q.top, ["25", "50", "100"] as const, "top") ?? "50";
     const sort = oneOf<SortKey>(q.sort, SORT_KEYS, "sort") ?? "created";
-    const order = oneOf(q.order, ["asc", "desc"] as const, "order") ?? "asc";
+    const order = oneOf(q.order, ["asc", "desc"] as const, "order") ?? defaultOrder(sort);
     const after = intParam(q.after, "after");
     const trail = (q.trail ?? "")
       .split(".")
@@ -338,13 +362,13 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       state,
       jobType,
       afterSeq: after,
+      // Pages follow the store's keyset: newest first, unless "created, ascending" is asked
+      // for; sorting by another column orders the page shown.
+      newestFirst: !oldestFirst(sort, order),
       top: Number(top),
     });
-    // Pages follow the store's keyset (creation order); sorting orders the page shown.
     const rows = result.jobs.slice();
-    if (sort === "created") {
-      if (order === "desc") rows.reverse();
-    } else {
+    if (sort !== "created") {
       const cmp = COMPARE[sort];
       rows.sort((a, b) => (order === "asc" ? cmp(a, b) : cmp(b, a)));
     }

@@ -4,6 +4,7 @@ import { JOB_STATES, JOB_TYPES, LOG_LEVELS } from "../domain/job/model.ts";
 import { cancelEffect } from "../domain/job/cancel.ts";
 import type { EventType } from "../domain/job/lifecycle.ts";
 import type { LocationInfo } from "../domain/locations.ts";
+import type { JobScope } from "../store/ports.ts";
 import {
   badge,
   driveProgressJson,
@@ -24,6 +25,7 @@ import {
   type WizardValues,
 } from "./forms.ts";
 import { html, type Html } from "./html.ts";
+import { actorWords, eventWords } from "./history-words.ts";
 import { DRIVE_FILES, type DriveFile } from "./drive-logs.ts";
 import type { Form } from "./http.ts";
 import {
@@ -102,6 +104,62 @@ function grantsHint(grants: Grants): Html {
     </ul>`;
 }
 
+/**
+ * The subscription the emulator's clients use when none is named (the CLI's
+ * `--subscription` default): the scope page offers it when nothing else is remembered.
+ */
+export const DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
+
+/** At most this many subscription/resource group pairs on the scope page. */
+export const MAX_SCOPES = 200;
+
+/**
+ * The subscriptions and resource groups that hold jobs, as the Azure portal lists yours:
+ * every one under development auth, only the granted ones under token auth.
+ */
+function jobScopesList(scopes: readonly JobScope[]): Html {
+  if (scopes.length === 0) {
+    return html`<p class="hint" data-testid="no-scopes">
+      No job yet in a subscription you can see. Name a subscription and resource group below to
+      create the first one.
+    </p>`;
+  }
+  const bySub = new Map<string, JobScope[]>();
+  for (const s of scopes) {
+    const k = s.subscriptionId.toLowerCase();
+    bySub.set(k, [...(bySub.get(k) ?? []), s]);
+  }
+  const count = (n: number) => `${n} job${n === 1 ? "" : "s"}`;
+  return html`<ul class="scopes" data-testid="scopes">
+      ${[...bySub.values()].map((groups) => {
+        const sub = groups[0]!.subscriptionId;
+        const total = groups.reduce((n, g) => n + g.jobs, 0);
+        return html`<li data-subscription="${sub}">
+          <a href="${listUrl({ subscriptionId: sub })}"><code>${sub}</code></a>
+          <span class="muted">${count(total)}</span>
+          <ul>
+            ${groups.map(
+              (g) =>
+                html`<li data-resource-group="${g.resourceGroup}">
+                  <a href="${listUrl({ subscriptionId: sub, resourceGroup: g.resourceGroup })}"
+                    >${g.resourceGroup}</a
+                  >
+                  <span class="muted">${count(g.jobs)}</span>
+                </li>`,
+            )}
+          </ul>
+        </li>`;
+      })}
+    </ul>
+    ${
+      scopes.length >= MAX_SCOPES
+        ? html`<p class="hint">
+            The first ${MAX_SCOPES} resource groups are shown; name another one below.
+          </p>`
+        : undefined
+    }`;
+}
+
 export function scopeForm(scope: Scope | undefined, error?: FieldError, grants?: Grants): Html {
   return html`<form
     method="post"
@@ -117,6 +175,7 @@ export function scopeForm(scope: Scope | undefined, error?: FieldError, grants?:
         value: scope?.subscriptionId ?? "",
         error,
         required: true,
+        wide: true,
       })}
       ${textField("resourceGroup", {
         label: "Resource group (optional)",
@@ -128,9 +187,21 @@ export function scopeForm(scope: Scope | undefined, error?: FieldError, grants?:
   </form>`;
 }
 
-export function scopePage(scope: Scope | undefined, error?: FieldError, grants?: Grants): Html {
+export function scopePage(
+  scope: Scope | undefined,
+  error: FieldError | undefined,
+  grants: Grants,
+  scopes: readonly JobScope[],
+): Html {
+  // Development auth: the emulator's default subscription is prefilled when none is remembered.
+  const shown =
+    scope ?? (grants === undefined ? { subscriptionId: DEFAULT_SUBSCRIPTION } : undefined);
   return html`<h1>Import/Export jobs</h1>
-    ${scopeForm(scope, error, grants)}`;
+    <section class="scope-list" aria-labelledby="scopes-heading">
+      <h2 id="scopes-heading">Subscriptions and resource groups with jobs</h2>
+      ${jobScopesList(scopes)}
+    </section>
+    ${scopeForm(shown, error, grants)}`;
 }
 
 export type SortKey = "created" | "name" | "state" | "type" | "location";
@@ -142,6 +213,16 @@ const SORT_LABELS: Record<SortKey, string> = {
   type: "Type",
   location: "Location",
 };
+
+/** Newest first when the list is by creation; A to Z otherwise. */
+export function defaultOrder(sort: SortKey): "asc" | "desc" {
+  return sort === "created" ? "desc" : "asc";
+}
+
+/** The pages' keyset runs oldest first only for "created, ascending" (a page stays valid otherwise). */
+export function oldestFirst(sort: SortKey, order: "asc" | "desc"): boolean {
+  return sort === "created" && order === "asc";
+}
 
 export interface ListView {
   scope: Scope;
@@ -167,7 +248,7 @@ export function jobListPage(v: ListView): Html {
   const here = {
     ...base,
     sort: v.sort === "created" ? undefined : v.sort,
-    order: v.order === "asc" ? undefined : v.order,
+    order: v.order === defaultOrder(v.sort) ? undefined : v.order,
   };
   const at = (after: number | undefined, trail: number[]) =>
     listUrl(v.scope, {
@@ -181,13 +262,13 @@ export function jobListPage(v: ListView): Html {
   };
   const sortLink = (key: SortKey, label: string) => {
     const active = v.sort === key;
-    const order = active && v.order === "asc" ? "desc" : "asc";
+    const order = active ? (v.order === "asc" ? "desc" : "asc") : defaultOrder(key);
     return html`<th
       scope="col"
       ${active ? html` aria-sort="${v.order === "asc" ? "ascending" : "descending"}"` : undefined}
     >
       <a
-        href="${listUrl(v.scope, { ...base, ...pageQuery, sort: key === "created" && order === "asc" ? undefined : key, order: order === "asc" ? undefined : order })}"
+        href="${listUrl(v.scope, { ...base, ...(oldestFirst(key, order) === oldestFirst(v.sort, v.order) ? pageQuery : {}), sort: key === "created" ? undefined : key, order: order === defaultOrder(key) ? undefined : order })}"
         aria-label="${label}, sort ${order === "asc" ? "ascending" : "descending"}"
         >${label}${
           active
@@ -203,6 +284,7 @@ export function jobListPage(v: ListView): Html {
     <p class="lead">Jobs in ${scopeText(v.scope)}.</p>
     <details class="scope-details">
       <summary>Change subscription or resource group</summary>
+      <p><a href="/portal/jobs?choose=1">See every subscription and resource group with jobs</a></p>
       ${scopeForm(v.scope, undefined, v.grants)}
     </details>
     <div class="actions">
@@ -279,7 +361,7 @@ export function jobListPage(v: ListView): Html {
                 ${v.jobs.length} job${v.jobs.length === 1 ? "" : "s"} on this page, sorted by
                 ${SORT_LABELS[v.sort].toLowerCase()}
                 (${v.order === "asc" ? "ascending" : "descending"}); pages follow the order in which
-                the jobs were created.
+                the jobs were created, ${oldestFirst(v.sort, v.order) ? "oldest" : "newest"} first.
               </caption>
               <thead>
                 <tr>
@@ -380,13 +462,6 @@ function logLink(job: Job, d: Drive, file: DriveFile, label: string): Html | und
     >
   </li>`;
 }
-
-const ACTOR_LABEL: Record<string, string> = {
-  customer: "You",
-  operator: "Datacenter",
-  autopilot: "Datacenter (autopilot)",
-  timer: "Timer",
-};
 
 export interface JobPageView {
   job: Job;
@@ -562,13 +637,15 @@ export function jobPage(v: JobPageView): Html {
       <h2 id="history-heading">History</h2>
       ${historyTimeline(v.history, {
         testId: "history",
-        when: (h) => html`${time(h.at)} · ${ACTOR_LABEL[h.actor] ?? h.actor}`,
+        when: (h) => html`${time(h.at, { seconds: true })} · ${actorWords(h.actor, "customer")}`,
         what: (h) =>
-          h.from && h.to && h.from !== h.to
-            ? html`${badge(h.from)} → ${badge(h.to)}`
-            : h.to && !h.from
-              ? html`${badge(h.to)}`
-              : html`<span class="muted">${h.event}</span>`,
+          html`<span class="event">${eventWords(h.event)}</span>${
+              h.from && h.to && h.from !== h.to
+                ? html`: ${badge(h.from)} → ${badge(h.to)}`
+                : h.to && !h.from
+                  ? html`: ${badge(h.to)}`
+                  : undefined
+            }`,
       })}
     </section>
   </div>`;

@@ -46,6 +46,7 @@ import {
   type ApplyDeps,
 } from "./apply.ts";
 import { newJobUid } from "./job-uid.ts";
+import type { JobScope } from "../store/ports.ts";
 
 export { notFound };
 
@@ -101,6 +102,8 @@ export interface ListRequest {
   state?: JobState;
   jobType?: JobType;
   afterSeq?: number;
+  /** Newest first (the portal's default); ARM lists oldest first. */
+  newestFirst?: boolean;
   top: number;
 }
 
@@ -179,13 +182,15 @@ export class JobService {
     checkKey(key);
     return retrying(key, async () => {
       const ctx = this.ctx("customer", by.principal);
-      const existing = await this.deps.store.get(key);
-      if (!existing) {
-        const job = this.buildJob(key, input, ctx, by);
-        return (await this.deps.store.insert(job, [historyOfCreation(ctx)]))
-          ? { job, created: true }
-          : LOST_RACE;
+      // Most creates are of new names: insert first (one write, no read before it); the
+      // insert refuses a taken name, and then the job is read and replaced.
+      const job = this.buildJob(key, input, ctx, by);
+      if (await this.deps.store.insert(job, [historyOfCreation(ctx)])) {
+        return { job, created: true };
       }
+      const existing = await this.deps.store.get(key);
+      // Deleted since the insert was refused: try again.
+      if (!existing) return LOST_RACE;
       const candidate = this.buildJob(
         {
           subscriptionId: existing.subscriptionId,
@@ -279,11 +284,20 @@ export class JobService {
       state: req.state,
       jobType: req.jobType,
       afterSeq: req.afterSeq,
+      newestFirst: req.newestFirst,
       limit: req.top + 1,
     });
     const page = rows.slice(0, req.top);
     const more = rows.length > req.top;
     return { jobs: page.map((r) => r.job), lastSeq: more ? page[page.length - 1]!.seq : undefined };
+  }
+
+  /**
+   * The subscription/resource group pairs that hold jobs (the portal's scope page): all of
+   * them, or only `subscriptionIds` (a token's grants; an empty list gives none).
+   */
+  async scopes(subscriptionIds: readonly string[] | undefined, limit: number): Promise<JobScope[]> {
+    return this.deps.store.jobScopes({ subscriptionIds, limit });
   }
 
   async bitLockerKeys(key: JobKey): Promise<{ driveId: string; bitLockerKey: string }[]> {

@@ -9,9 +9,22 @@ export interface ListQuery {
   resourceGroup?: string;
   state?: JobState;
   jobType?: JobType;
-  /** Keyset position: only jobs created after this sequence number. */
+  /**
+   * Keyset position: only jobs that come after this sequence number in the listing's order
+   * (created later; with `newestFirst`, created earlier).
+   */
   afterSeq?: number;
+  /** Newest first (descending sequence); default oldest first. */
+  newestFirst?: boolean;
   limit: number;
+}
+
+/** A subscription and resource group that hold jobs, and how many (the portal's scope page). */
+export interface JobScope {
+  /** As the newest job of the group spells them (keys match case-insensitively). */
+  subscriptionId: string;
+  resourceGroup: string;
+  jobs: number;
 }
 
 export interface ListedJob {
@@ -232,6 +245,12 @@ export interface JobStore extends ImportProgressStore, DriveClaimStore, SessionS
   /** Gives back claims on job versions the sweep left unchanged (their deadline is due again). */
   releaseClaims(owner: string, claims: readonly ClaimedVersion[]): Promise<void>;
   countByState(): Promise<Partial<Record<JobState, number>>>;
+  /**
+   * The distinct subscription/resource group pairs that hold jobs, with their counts,
+   * ordered by subscription then resource group (lower-cased). With `subscriptionIds`, only
+   * those subscriptions (case-insensitive); an empty list gives none. At most `limit` pairs.
+   */
+  jobScopes(query: { subscriptionIds?: readonly string[]; limit: number }): Promise<JobScope[]>;
   /**
    * Small key/value settings the service keeps with its data (e.g. the paging-token secret).
    * A setting named `<anything>:<job uid>` belongs to that job and goes when it is purged

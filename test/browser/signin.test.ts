@@ -128,6 +128,16 @@ describe("customer portal, token auth", () => {
         .jobs.get("graces-job", "rg");
       assert.equal(created.systemData?.createdBy, "grace@example.test");
 
+      // The scope page lists the groups holding jobs in the granted subscriptions only:
+      // another tenant's subscription (with a job) is never named.
+      await page.goto(portal("/jobs?choose=1"));
+      const listed = await page
+        .getByTestId("scopes")
+        .locator("li[data-subscription]")
+        .evaluateAll((els) => els.map((e) => e.getAttribute("data-subscription")));
+      assert.deepEqual(listed, [SUBSCRIPTION]);
+      assert.doesNotMatch((await page.locator("main").textContent()) ?? "", new RegExp(OTHER));
+
       // Signing out ends the session: the same page asks for a token again.
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.locator("#notice", { hasText: "You are signed out." }).waitFor();

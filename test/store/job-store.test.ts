@@ -62,6 +62,53 @@ for (const factory of STORE_FACTORIES) {
       await store.close();
     });
 
+    test("inserts asked together: each its own outcome, drives and history; a key or uid taken earlier in the same turn refused", async () => {
+      const { store } = await fresh();
+      const taken = job({ name: "taken" });
+      assert.equal(await store.insert(taken, [h("create")]), true);
+      const jobs = Array.from({ length: 20 }, (_, i) =>
+        job({
+          name: `together-${i}`,
+          driveList: [
+            { driveId: `T${i}`, bitLockerKey: "k", manifestFile: "\\m", state: "Specified" },
+          ],
+        }),
+      );
+      const twin = job({ name: "TOGETHER-3" }); // the key of jobs[3], another case
+      const sameUid = job({ name: "other-name", uid: jobs[5]!.uid });
+      const again = job({ name: "Taken" });
+      const outcomes = await Promise.all([
+        ...jobs.map((j, i) => store.insert(j, [h(`create-${i}`), h(`more-${i}`)])),
+        store.insert(twin, [h("twin")]),
+        store.insert(sameUid, [h("same uid")]),
+        store.insert(again, [h("again")]),
+      ]);
+      assert.deepEqual(outcomes, [...jobs.map(() => true), false, false, false]);
+      for (const [i, j] of jobs.entries()) {
+        assert.deepEqual(await store.get(j), j);
+        assert.deepEqual(
+          (await store.history(j.uid)).map((x) => x.event),
+          [`create-${i}`, `more-${i}`],
+        );
+        assert.deepEqual(
+          (await store.findByDriveId(`t${i}`)).map((x) => x.uid),
+          [j.uid],
+        );
+      }
+      assert.equal((await store.get(taken))!.uid, taken.uid);
+      assert.deepEqual(
+        (await store.history(taken.uid)).map((x) => x.event),
+        ["create"],
+      );
+      const listed = await store.list({ subscriptionId: "sub-a", limit: 100 });
+      assert.deepEqual(
+        listed.map((l) => l.job.name),
+        ["taken", ...jobs.map((j) => j.name)],
+        "in the order asked",
+      );
+      await store.close();
+    });
+
     test("compare-and-set: a stale version never overwrites, and versions advance by one", async () => {
       const { store } = await fresh();
       const j = job();
@@ -127,6 +174,64 @@ for (const factory of STORE_FACTORIES) {
       assert.deepEqual(
         await names({ subscriptionId: "sub-a", afterSeq: first[1]!.seq, limit: 10 }),
         [c.name],
+      );
+      // Newest first (the portal's default): the keyset runs the other way.
+      const newest = await store.list({ subscriptionId: "sub-a", newestFirst: true, limit: 2 });
+      assert.deepEqual(
+        newest.map((r) => r.job.name),
+        [c.name, b.name],
+      );
+      assert.deepEqual(
+        await names({
+          subscriptionId: "sub-a",
+          newestFirst: true,
+          afterSeq: newest[1]!.seq,
+          limit: 10,
+        }),
+        [a.name],
+      );
+      assert.deepEqual(
+        await names({
+          subscriptionId: "sub-a",
+          resourceGroup: "RG-1",
+          newestFirst: true,
+          limit: 10,
+        }),
+        [c.name, a.name],
+      );
+      await store.close();
+    });
+
+    test("jobScopes: distinct subscription/resource group pairs with counts, filtered, bounded", async () => {
+      const { store } = await fresh();
+      assert.deepEqual(await store.jobScopes({ limit: 10 }), [], "an empty store has none");
+      await store.insert(job({ resourceGroup: "rg-1" }), []);
+      await store.insert(job({ resourceGroup: "RG-2" }), []);
+      // The same group spelt another way counts with it, shown as its newest job spells it.
+      await store.insert(job({ resourceGroup: "Rg-1" }), []);
+      await store.insert(job({ subscriptionId: "Sub-B", resourceGroup: "other" }), []);
+      await store.insert(job({ subscriptionId: "sub-c", resourceGroup: "x" }), []);
+      const gone = job({ subscriptionId: "sub-d", resourceGroup: "purged" });
+      await store.insert(gone, []);
+      assert.equal(await store.purge(gone.uid, gone.version), true);
+      assert.deepEqual(await store.jobScopes({ limit: 10 }), [
+        { subscriptionId: "Sub-A", resourceGroup: "Rg-1", jobs: 2 },
+        { subscriptionId: "Sub-A", resourceGroup: "RG-2", jobs: 1 },
+        { subscriptionId: "Sub-B", resourceGroup: "other", jobs: 1 },
+        { subscriptionId: "sub-c", resourceGroup: "x", jobs: 1 },
+      ]);
+      assert.deepEqual(await store.jobScopes({ subscriptionIds: ["SUB-B", "sub-c"], limit: 10 }), [
+        { subscriptionId: "Sub-B", resourceGroup: "other", jobs: 1 },
+        { subscriptionId: "sub-c", resourceGroup: "x", jobs: 1 },
+      ]);
+      assert.deepEqual(
+        await store.jobScopes({ subscriptionIds: [], limit: 10 }),
+        [],
+        "no granted subscription: nothing, not everything",
+      );
+      assert.deepEqual(
+        (await store.jobScopes({ limit: 2 })).map((s) => s.resourceGroup),
+        ["Rg-1", "RG-2"],
       );
       await store.close();
     });

