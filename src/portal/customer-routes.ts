@@ -19,7 +19,9 @@ import { CUSTOMER_COOKIE } from "./sessions.ts";
 import { asFieldError, isRefusal, sendHtml, type PortalContext } from "./context.ts";
 import {
   cancelPage,
+  defaultOrder,
   deletePage,
+  oldestFirst,
   jobListPage,
   jobPage,
   jobUrl,
@@ -347,7 +349,7 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
     const jobType = oneOf<JobType>(q.type, JOB_TYPES, "type");
     const top = oneOf(q.top, ["25", "50", "100"] as const, "top") ?? "50";
     const sort = oneOf<SortKey>(q.sort, SORT_KEYS, "sort") ?? "created";
-    const order = oneOf(q.order, ["asc", "desc"] as const, "order") ?? "asc";
+    const order = oneOf(q.order, ["asc", "desc"] as const, "order") ?? defaultOrder(sort);
     const after = intParam(q.after, "after");
     const trail = (q.trail ?? "")
       .split(".")
@@ -360,13 +362,13 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       state,
       jobType,
       afterSeq: after,
+      // Pages follow the store's keyset: newest first, unless "created, ascending" is asked
+      // for; sorting by another column orders the page shown.
+      newestFirst: !oldestFirst(sort, order),
       top: Number(top),
     });
-    // Pages follow the store's keyset (creation order); sorting orders the page shown.
     const rows = result.jobs.slice();
-    if (sort === "created") {
-      if (order === "desc") rows.reverse();
-    } else {
+    if (sort !== "created") {
       const cmp = COMPARE[sort];
       rows.sort((a, b) => (order === "asc" ? cmp(a, b) : cmp(b, a)));
     }

@@ -25,6 +25,7 @@ import {
   type WizardValues,
 } from "./forms.ts";
 import { html, type Html } from "./html.ts";
+import { actorWords, eventWords } from "./history-words.ts";
 import { DRIVE_FILES, type DriveFile } from "./drive-logs.ts";
 import type { Form } from "./http.ts";
 import {
@@ -213,6 +214,16 @@ const SORT_LABELS: Record<SortKey, string> = {
   location: "Location",
 };
 
+/** Newest first when the list is by creation; A to Z otherwise. */
+export function defaultOrder(sort: SortKey): "asc" | "desc" {
+  return sort === "created" ? "desc" : "asc";
+}
+
+/** The pages' keyset runs oldest first only for "created, ascending" (a page stays valid otherwise). */
+export function oldestFirst(sort: SortKey, order: "asc" | "desc"): boolean {
+  return sort === "created" && order === "asc";
+}
+
 export interface ListView {
   scope: Scope;
   grants?: Grants;
@@ -237,7 +248,7 @@ export function jobListPage(v: ListView): Html {
   const here = {
     ...base,
     sort: v.sort === "created" ? undefined : v.sort,
-    order: v.order === "asc" ? undefined : v.order,
+    order: v.order === defaultOrder(v.sort) ? undefined : v.order,
   };
   const at = (after: number | undefined, trail: number[]) =>
     listUrl(v.scope, {
@@ -251,13 +262,13 @@ export function jobListPage(v: ListView): Html {
   };
   const sortLink = (key: SortKey, label: string) => {
     const active = v.sort === key;
-    const order = active && v.order === "asc" ? "desc" : "asc";
+    const order = active ? (v.order === "asc" ? "desc" : "asc") : defaultOrder(key);
     return html`<th
       scope="col"
       ${active ? html` aria-sort="${v.order === "asc" ? "ascending" : "descending"}"` : undefined}
     >
       <a
-        href="${listUrl(v.scope, { ...base, ...pageQuery, sort: key === "created" && order === "asc" ? undefined : key, order: order === "asc" ? undefined : order })}"
+        href="${listUrl(v.scope, { ...base, ...(oldestFirst(key, order) === oldestFirst(v.sort, v.order) ? pageQuery : {}), sort: key === "created" ? undefined : key, order: order === defaultOrder(key) ? undefined : order })}"
         aria-label="${label}, sort ${order === "asc" ? "ascending" : "descending"}"
         >${label}${
           active
@@ -350,7 +361,7 @@ export function jobListPage(v: ListView): Html {
                 ${v.jobs.length} job${v.jobs.length === 1 ? "" : "s"} on this page, sorted by
                 ${SORT_LABELS[v.sort].toLowerCase()}
                 (${v.order === "asc" ? "ascending" : "descending"}); pages follow the order in which
-                the jobs were created.
+                the jobs were created, ${oldestFirst(v.sort, v.order) ? "oldest" : "newest"} first.
               </caption>
               <thead>
                 <tr>
@@ -451,13 +462,6 @@ function logLink(job: Job, d: Drive, file: DriveFile, label: string): Html | und
     >
   </li>`;
 }
-
-const ACTOR_LABEL: Record<string, string> = {
-  customer: "You",
-  operator: "Datacenter",
-  autopilot: "Datacenter (autopilot)",
-  timer: "Timer",
-};
 
 export interface JobPageView {
   job: Job;
@@ -633,13 +637,15 @@ export function jobPage(v: JobPageView): Html {
       <h2 id="history-heading">History</h2>
       ${historyTimeline(v.history, {
         testId: "history",
-        when: (h) => html`${time(h.at)} · ${ACTOR_LABEL[h.actor] ?? h.actor}`,
+        when: (h) => html`${time(h.at, { seconds: true })} · ${actorWords(h.actor, "customer")}`,
         what: (h) =>
-          h.from && h.to && h.from !== h.to
-            ? html`${badge(h.from)} → ${badge(h.to)}`
-            : h.to && !h.from
-              ? html`${badge(h.to)}`
-              : html`<span class="muted">${h.event}</span>`,
+          html`<span class="event">${eventWords(h.event)}</span>${
+              h.from && h.to && h.from !== h.to
+                ? html`: ${badge(h.from)} → ${badge(h.to)}`
+                : h.to && !h.from
+                  ? html`: ${badge(h.to)}`
+                  : undefined
+            }`,
       })}
     </section>
   </div>`;

@@ -26,12 +26,18 @@ export function bytes(n: number | undefined): string {
     : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]} (${n.toLocaleString("en-US")} bytes)`;
 }
 
-/** `2026-11-25 10:04 UTC`, in a <time> element carrying the exact instant. */
-export function time(iso: string | undefined): Html {
+/**
+ * `2026-11-25 10:04 UTC` (`10:04:07` with `seconds`, as a history needs), in a <time>
+ * element carrying the exact instant.
+ */
+export function time(iso: string | undefined, o: { seconds?: boolean } = {}): Html {
   if (!iso) return html`—`;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return html`${iso}`;
-  const shown = `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  const shown = `${d
+    .toISOString()
+    .slice(0, o.seconds ? 19 : 16)
+    .replace("T", " ")} UTC`;
   return html`<time datetime="${d.toISOString()}">${shown}</time>`;
 }
 

@@ -6,6 +6,7 @@ import type { ClockReading } from "../service/clock-service.ts";
 import type { OperatorView } from "../service/datacenter-service.ts";
 import { badge, drivesTable, historyTimeline, isLive, progress, time } from "./format.ts";
 import { html, type Html } from "./html.ts";
+import { actorWords, deadlineWords, eventWords } from "./history-words.ts";
 import type { Form } from "./http.ts";
 import { errorSummary, selectField, textArea, textField, type FieldError } from "./widgets.ts";
 
@@ -485,13 +486,17 @@ export function operatorJobPage(v: OperatorJobView): Html {
           }
         </dd>
         <dt>Next deadline</dt>
-        <dd>${job.dueAt ? html`${time(job.dueAt)} (${job.dueEvent})` : "—"}</dd>
+        <dd>
+          ${job.dueAt ? html`${time(job.dueAt, { seconds: true })}: ${deadlineWords(job.dueEvent ?? "")}` : "—"}
+        </dd>
       </dl>
     </section>
     <section aria-labelledby="history-heading">
       <h2 id="history-heading">History</h2>
       ${historyTimeline(v.history, {
-        when: (h) => html`${time(h.at)} · ${h.actor} · ${h.event}`,
+        when: (h) =>
+          html`${time(h.at, { seconds: true })} · ${actorWords(h.actor, "operator")} ·
+          ${eventWords(h.event)}`,
         what: (h) => html`${h.from ?? "—"} → ${h.to ?? "(gone)"}`,
       })}
     </section>

@@ -102,6 +102,8 @@ export interface ListRequest {
   state?: JobState;
   jobType?: JobType;
   afterSeq?: number;
+  /** Newest first (the portal's default); ARM lists oldest first. */
+  newestFirst?: boolean;
   top: number;
 }
 
@@ -282,6 +284,7 @@ export class JobService {
       state: req.state,
       jobType: req.jobType,
       afterSeq: req.afterSeq,
+      newestFirst: req.newestFirst,
       limit: req.top + 1,
     });
     const page = rows.slice(0, req.top);

@@ -9,8 +9,13 @@ export interface ListQuery {
   resourceGroup?: string;
   state?: JobState;
   jobType?: JobType;
-  /** Keyset position: only jobs created after this sequence number. */
+  /**
+   * Keyset position: only jobs that come after this sequence number in the listing's order
+   * (created later; with `newestFirst`, created earlier).
+   */
   afterSeq?: number;
+  /** Newest first (descending sequence); default oldest first. */
+  newestFirst?: boolean;
   limit: number;
 }
 

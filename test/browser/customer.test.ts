@@ -575,27 +575,34 @@ describe("customer portal", () => {
           .locator("[data-job]")
           .evaluateAll((els) => els.map((e) => e.getAttribute("data-job")));
 
+      // Newest first by default (issue 13 item 14).
+      const newest = [...names].reverse();
       await page.goto(`${rgUrl(RG)}/jobs`);
-      assert.deepEqual(await rows(), names);
+      assert.deepEqual(await rows(), newest);
 
       // Paging: 25 per page, keyset next / previous / first.
       await page.getByLabel("Jobs per page").selectOption("25");
       await page.getByRole("button", { name: "Apply filters" }).click();
+      assert.deepEqual(await rows(), newest.slice(0, 25));
+      await page.getByRole("link", { name: "Next page" }).click();
+      assert.deepEqual(await rows(), newest.slice(25));
+      assert.equal(await page.getByRole("link", { name: "Next page" }).count(), 0);
+      await page.getByRole("link", { name: "Previous page" }).click();
+      assert.deepEqual(await rows(), newest.slice(0, 25));
+      await page.getByRole("link", { name: "Next page" }).click();
+      await page.getByRole("link", { name: "First page" }).click();
+      assert.deepEqual(await rows(), newest.slice(0, 25));
+      // Oldest first on request, pages following that order.
+      await page.getByRole("link", { name: /^Created, sort ascending/ }).click();
       assert.deepEqual(await rows(), names.slice(0, 25));
       await page.getByRole("link", { name: "Next page" }).click();
       assert.deepEqual(await rows(), names.slice(25));
-      assert.equal(await page.getByRole("link", { name: "Next page" }).count(), 0);
-      await page.getByRole("link", { name: "Previous page" }).click();
-      assert.deepEqual(await rows(), names.slice(0, 25));
-      await page.getByRole("link", { name: "Next page" }).click();
-      await page.getByRole("link", { name: "First page" }).click();
-      assert.deepEqual(await rows(), names.slice(0, 25));
 
-      // Filters match the API's $filter.
+      // Filters match the API's $filter (which lists oldest first; the portal newest first).
       const apiNames = async (filter: string) => {
         const out: string[] = [];
         for await (const j of c.jobs.listByResourceGroup(RG, { filter })) out.push(j.name!);
-        return out;
+        return out.reverse();
       };
       await page.goto(`${rgUrl(RG)}/jobs`);
       await page.getByLabel("State", { exact: true }).selectOption("Shipping");

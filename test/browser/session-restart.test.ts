@@ -112,6 +112,15 @@ describe("portal sessions across a server restart", { skip: SKIP }, () => {
     const cookie = await cookieOf(page, "drivebay_operator");
     assert.equal((await getWith(home, cookie)).status, 200, "the cookie alone opens the page");
 
+    // Sessions expire on the real clock: moving the service clock past 12 hours ends none.
+    const advanced = await fetch(`${server.url}/operator/v1/clock/advance`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ by: "2d" }),
+    });
+    assert.equal(advanced.status, 200, await advanced.text());
+    assert.equal((await getWith(home, cookie)).status, 200, "still signed in after clock advance");
+
     server = await restart(server, dir);
     servers.push(server);
     await page.reload();

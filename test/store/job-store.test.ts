@@ -175,6 +175,30 @@ for (const factory of STORE_FACTORIES) {
         await names({ subscriptionId: "sub-a", afterSeq: first[1]!.seq, limit: 10 }),
         [c.name],
       );
+      // Newest first (the portal's default): the keyset runs the other way.
+      const newest = await store.list({ subscriptionId: "sub-a", newestFirst: true, limit: 2 });
+      assert.deepEqual(
+        newest.map((r) => r.job.name),
+        [c.name, b.name],
+      );
+      assert.deepEqual(
+        await names({
+          subscriptionId: "sub-a",
+          newestFirst: true,
+          afterSeq: newest[1]!.seq,
+          limit: 10,
+        }),
+        [a.name],
+      );
+      assert.deepEqual(
+        await names({
+          subscriptionId: "sub-a",
+          resourceGroup: "RG-1",
+          newestFirst: true,
+          limit: 10,
+        }),
+        [c.name, a.name],
+      );
       await store.close();
     });
 

@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { STORE_FACTORIES } from "../support/store-factories.ts";
 import type { PortalSession } from "../../src/store/ports.ts";
+import { Access } from "../../src/auth/access.ts";
+import { OffsetClock } from "../../src/domain/clock.ts";
+import { PortalSessions, SESSION_TTL_MS } from "../../src/portal/sessions.ts";
 import { sessionIdHash } from "../../src/store/session-ids.ts";
 
 const T0 = new Date("2026-03-01T10:00:00.000Z");
@@ -114,6 +117,55 @@ for (const factory of STORE_FACTORIES) {
       for (const id of live) assert.ok(await store.findSession(id, now));
       // The sweep deleted the rows: at a time before their expiry they are still gone.
       for (const id of expired) assert.equal(await store.findSession(id, at(-HOUR)), undefined);
+      await store.close();
+    });
+
+    test("the portal's sessions: 12 hours at most, a customer's no longer than its token, kinds apart, a new operator key ends them", async () => {
+      const { store } = await fresh();
+      const clock = new OffsetClock({ frozenAt: T0 });
+      const sessions = new PortalSessions(store, clock);
+      const access = new Access(
+        { mode: "development", grants: [{ principal: "user-1", subscriptions: ["sub-1"] }] },
+        undefined,
+        ["https://issuer.example/"],
+      );
+      const op = await sessions.operatorSignIn("key-1");
+      assert.equal(await sessions.operatorValid(op, "key-1"), true);
+      assert.equal(await sessions.operatorValid(op, "key-2"), false, "not with another key");
+      assert.equal(
+        await sessions.customer(op, access),
+        undefined,
+        "an operator session is no customer's",
+      );
+
+      const exp = T0.getTime() / 1000 + 3600;
+      const claims = { iss: "https://issuer.example/", oid: "user-1", scp: "x", exp };
+      const cust = await sessions.customerSignIn(claims, access.callerOf(claims));
+      assert.deepEqual((await sessions.customer(cust, access))?.subscriptions, new Set(["sub-1"]));
+      assert.equal(
+        await sessions.operatorValid(cust, "key-1"),
+        false,
+        "a customer's is no operator's",
+      );
+      for (const junk of [undefined, "", "short", sessionIdHash(cust)]) {
+        assert.equal(await sessions.customer(junk, access), undefined);
+      }
+
+      clock.advance(HOUR - 1);
+      assert.ok(await sessions.customer(cust, access), "before the token's exp");
+      clock.advance(1);
+      assert.equal(await sessions.customer(cust, access), undefined, "ends with the token");
+      assert.equal(await sessions.operatorValid(op, "key-1"), true);
+      clock.advance(SESSION_TTL_MS - HOUR);
+      assert.equal(
+        await sessions.operatorValid(op, "key-1"),
+        false,
+        "12 hours, not extended by use",
+      );
+
+      const other = await sessions.operatorSignIn("key-1");
+      await sessions.end(other);
+      assert.equal(await sessions.operatorValid(other, "key-1"), false, "signed out");
       await store.close();
     });
 

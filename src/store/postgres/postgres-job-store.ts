@@ -654,9 +654,14 @@ export class PostgresJobStore implements JobStore {
 
   async list(q: ListQuery): Promise<ListedJob[]> {
     // One prepared statement per combination of filters, so each gets the plan of its index.
-    const values: unknown[] = [q.subscriptionId.toLowerCase(), q.afterSeq ?? 0, q.limit];
-    const where = ["subscription_key = $1", "seq > $2"];
-    let name = "list";
+    const desc = q.newestFirst === true;
+    const values: unknown[] = [
+      q.subscriptionId.toLowerCase(),
+      q.afterSeq ?? (desc ? Number.MAX_SAFE_INTEGER : 0),
+      q.limit,
+    ];
+    const where = ["subscription_key = $1", desc ? "seq < $2" : "seq > $2"];
+    let name = desc ? "list:desc" : "list";
     if (q.resourceGroup !== undefined) {
       values.push(q.resourceGroup.toLowerCase());
       where.push(`resource_group_key = $${values.length}`);
@@ -672,7 +677,7 @@ export class PostgresJobStore implements JobStore {
       where.push(`job_type = $${values.length}`);
       name += ":type";
     }
-    const text = `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT $3`;
+    const text = `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq${desc ? " DESC" : ""} LIMIT $3`;
     const { rows } = await this.reads.query<JobRow>({ name, text, values });
     return rows.map(listed);
   }

@@ -502,11 +502,14 @@ export class SqliteJobStore implements JobStore {
   }
 
   async list(q: ListQuery): Promise<ListedJob[]> {
-    const where = ["subscription_key = @sub", "seq > @after"];
+    const desc = q.newestFirst === true;
+    const where = ["subscription_key = @sub"];
+    if (!desc) where.push("seq > @after");
+    else if (q.afterSeq !== undefined) where.push("seq < @after");
     if (q.resourceGroup !== undefined) where.push("resource_group_key = @rg");
     if (q.state !== undefined) where.push("state = @state");
     if (q.jobType !== undefined) where.push("job_type = @jobType");
-    const sql = `SELECT seq, version, doc FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`;
+    const sql = `SELECT seq, version, doc FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq${desc ? " DESC" : ""} LIMIT @limit`;
     const rows = this.db.prepare<Record<string, unknown>, JobRow>(sql).all({
       sub: q.subscriptionId.toLowerCase(),
       rg: q.resourceGroup?.toLowerCase(),
