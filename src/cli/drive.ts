@@ -5,7 +5,7 @@
  */
 import { generateBitLockerKey } from "../domain/export/bitlocker.ts";
 import { humanBytes, humanRate } from "./units.ts";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Command, Option } from "commander";
@@ -35,13 +35,12 @@ import {
   CONNECTION,
   setAction,
 } from "./command.ts";
-import { operatorKeyOf, operatorSender } from "./operator.ts";
+import { serverDock } from "./dock.ts";
+import { operatorKeyOf } from "./operator.ts";
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
 import { registerPreviewExport } from "./preview-export.ts";
 
 const DEFAULT_DATA_DIR = ".drivebay";
-/** The file in a server's dock holding the id `GET /operator/v1/dock` gives (src/main.ts). */
-const DOCK_MARKER = ".drivebay-dock";
 const JOB_GROUP = "Add the drive to a job, or create the job with it (optional):";
 
 // ---------------------------------------------------------------------------------------
@@ -205,7 +204,7 @@ function summary(r: PrepareResult, ms: number): string {
  * server gave, so the drive lands where that server looks for it. Anything else is refused
  * before a byte is copied, with what to do instead.
  */
-async function serverDock(opts: PrepareFlags, cmd: Command): Promise<string> {
+async function dockFolder(opts: PrepareFlags, cmd: Command): Promise<string> {
   const endpoint = checkedEndpoint(opts.endpoint, cmd);
   const instead = `or prepare into a folder with --drive <dir> and put it in the server's dock as <dock>/${opts.driveId}/.`;
   let key: { key: string; source: string };
@@ -221,42 +220,19 @@ async function serverDock(opts: PrepareFlags, cmd: Command): Promise<string> {
       2,
     );
   }
-  let dock: { path: string; local: boolean; id: string };
-  try {
-    dock = (await operatorSender(endpoint, key)("dock")) as typeof dock;
-  } catch (e) {
-    if (!(e instanceof CliFailure)) throw e;
+  const dock = await serverDock(endpoint, key);
+  if (dock.found) return dock.path;
+  if (dock.failure) {
     throw new CliFailure(
-      `${e.message}\n--dock could not ask the server at ${endpoint} where its dock is; start it, ` +
+      `${dock.why}\n--dock could not ask the server at ${endpoint} where its dock is; start it, ` +
         `give --endpoint, ${instead} Nothing was copied.`,
-      e.exitCode,
+      dock.failure.exitCode,
     );
   }
-  if (!dock.local) {
-    throw new CliFailure(
-      `error: the server at ${endpoint} does not read its dock ${dock.path}: its workers run the ` +
-        `autopilot, each with the dock of its own data directory. Prepare with --drive ` +
-        `<a worker's data directory>/dock/${opts.driveId}. Nothing was copied.`,
-      1,
-    );
-  }
-  let marker: string | undefined;
-  try {
-    marker = readFileSync(join(dock.path, DOCK_MARKER), "utf8").trim();
-  } catch {
-    marker = undefined;
-  }
-  if (marker !== dock.id) {
-    throw new CliFailure(
-      `error: the dock of the server at ${endpoint} is ${dock.path} on the server's machine, and ` +
-        (marker === undefined
-          ? "there is no such dock on this one"
-          : "the folder of that name here is another server's dock") +
-        `. Run this command on the server's machine, ${instead} Nothing was copied.`,
-      1,
-    );
-  }
-  return dock.path;
+  throw new CliFailure(
+    `error: ${dock.why}. Run this command on the server's machine, ${instead} Nothing was copied.`,
+    1,
+  );
 }
 
 function registerPrepare(drive: Command, io: Io): void {
@@ -343,7 +319,7 @@ Examples:
     if (opts.job === undefined && (opts.bitlockerKey !== undefined || creation !== undefined)) {
       cmd.error("error: --bitlocker-key, --location and --storage-account go with --job.");
     }
-    const driveDir = opts.drive ?? join(await serverDock(opts, cmd), opts.driveId);
+    const driveDir = opts.drive ?? join(await dockFolder(opts, cmd), opts.driveId);
     let conn: Connection | undefined;
     if (opts.job !== undefined) {
       conn = {

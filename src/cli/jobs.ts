@@ -32,6 +32,15 @@ import {
 import { cancelledJobNote } from "../domain/job/cancel.ts";
 import { getJson, jobFacts, jobPath, storageAccountId, type Connection } from "./client.ts";
 import { clientCommand } from "./job-command.ts";
+import {
+  EXPORT_GROUP,
+  exportDrivesTable,
+  keysOf,
+  operatorReachOptions,
+  readableDrives,
+  registerIncompleteBlobs,
+  type OperatorReach,
+} from "./export-info.ts";
 import { registerVerifyImport } from "./verify-import.ts";
 import { registerWatchCommands } from "./watch.ts";
 import {
@@ -211,14 +220,58 @@ Example:
 }
 
 function registerShow(job: Command, io: Io): void {
-  clientCommand(
+  const cmd = clientCommand<{ showKeys?: boolean } & OperatorReach>(
     job,
     io,
     { name: "show", description: "show a job (Jobs_Get)", group: "find" },
-    async ({ opts, conn, client, print }) => {
+    async ({ opts, conn, client, cmd, print }) => {
       const found = await client.jobs.get(opts.name, conn.resourceGroup);
-      print(found, () => jobDetails(found));
+      const keys = opts.showKeys
+        ? await keysOf(client, found.name ?? opts.name, conn.resourceGroup)
+        : undefined;
+      const isExport = found.properties?.jobType === "Export";
+      if (opts.output === "json") {
+        // With --show-keys, each drive carries its key, as in a create body.
+        const shown = structuredClone(found);
+        for (const d of shown.properties?.driveList ?? []) {
+          const key = keys?.get(d.driveId?.toLowerCase() ?? "");
+          if (key) d.bitLockerKey = key;
+        }
+        print(shown, () => "");
+        return;
+      }
+      let out = jobDetails(found);
+      if (isExport) {
+        const { paths, note } = await readableDrives(found, conn.endpoint, opts, cmd);
+        out += `\nExport drives:\n${exportDrivesTable(found, keys, paths)}`;
+        if (note && (found.properties?.driveList ?? []).length > 0) {
+          out += `READ AT: ${note}\n`;
+        }
+        const uri = found.properties?.incompleteBlobListUri;
+        if (uri) {
+          out +=
+            `\nSome blobs fit on no drive; they are listed in ${uri}\n` +
+            `(drivebay job incomplete-blobs -n ${found.name} -g ${conn.resourceGroup} prints them).\n`;
+        }
+      } else if (keys) {
+        out += `\n${keysTable([...keys].map(([driveId, bitLockerKey]) => ({ driveId, bitLockerKey })))}`;
+      }
+      print(found, () => out);
     },
+  );
+  cmd.addOption(
+    new Option(
+      "--show-keys",
+      "also show the drives' BitLocker keys (BitLockerKeys_List)",
+    ).helpGroup(EXPORT_GROUP),
+  );
+  for (const o of operatorReachOptions()) cmd.addOption(o.helpGroup(EXPORT_GROUP));
+  cmd.addHelpText(
+    "after",
+    `
+For an export job the drives are listed with where each can be read from here (its folder
+in the dock of the server at --endpoint, asked of the operator API with the operator key),
+and the incomplete blob list, if some blobs fit on no drive.`,
   );
 }
 
@@ -464,6 +517,7 @@ export function registerJobCommands(program: Command, io: Io): void {
     registerHistory,
     registerWatchCommands,
     registerVerifyImport,
+    registerIncompleteBlobs,
   ]) {
     register(job, io);
   }

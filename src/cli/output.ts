@@ -115,6 +115,8 @@ export function jobDetails(job: JobResponse): string {
       copyStatus: d.copyStatus,
       percentComplete: d.percentComplete,
       bytesSucceeded: d.bytesSucceeded,
+      errorLogUri: d.errorLogUri,
+      verboseLogUri: d.verboseLogUri,
     },
   ]);
   return table(

@@ -303,52 +303,58 @@ export function jobListPage(v: ListView): Html {
           : html`<p class="hint">Choose a resource group to create a job in it.</p>`
       }
     </div>
-    <form
-      method="get"
-      action="${listUrl(v.scope)}"
-      class="filters"
-      aria-labelledby="filter-heading"
-    >
-      <h2 id="filter-heading" class="visually-hidden">Filter the jobs</h2>
-      ${selectField("state", {
-        label: "State",
-        value: v.state ?? "",
-        options: [
-          { value: "", label: "Any state" },
-          ...JOB_STATES.map((s) => ({ value: s, label: s })),
-        ],
-      })}
-      ${selectField("type", {
-        label: "Type",
-        value: v.jobType ?? "",
-        options: [
-          { value: "", label: "Any type" },
-          ...JOB_TYPES.map((t) => ({ value: t, label: t })),
-        ],
-      })}
-      ${selectField("top", {
-        label: "Jobs per page",
-        value: String(v.top),
-        options: ["25", "50", "100"].map((n) => ({ value: n, label: n })),
-      })}
-      ${selectField("sort", {
-        label: "Sort this page by",
-        value: v.sort,
-        options: SORT_KEYS.map((k) => ({ value: k, label: SORT_LABELS[k] })),
-      })}
-      ${selectField("order", {
-        label: "Order",
-        value: v.order,
-        options: [
-          { value: "asc", label: "Ascending" },
-          { value: "desc", label: "Descending" },
-        ],
-      })}
-      <div class="buttons">
-        <button type="submit">Apply filters</button>
-        ${v.state || v.jobType ? html`<a href="${listUrl(v.scope)}">Clear filters</a>` : undefined}
-      </div>
-    </form>
+    <details class="filters-fold" data-testid="filters-fold">
+      <summary class="button button-secondary">
+        Filters and
+        sorting${v.state || v.jobType ? html` <span class="badge badge-note">on</span>` : undefined}
+      </summary>
+      <form
+        method="get"
+        action="${listUrl(v.scope)}"
+        class="filters"
+        aria-labelledby="filter-heading"
+      >
+        <h2 id="filter-heading" class="visually-hidden">Filter the jobs</h2>
+        ${selectField("state", {
+          label: "State",
+          value: v.state ?? "",
+          options: [
+            { value: "", label: "Any state" },
+            ...JOB_STATES.map((s) => ({ value: s, label: s })),
+          ],
+        })}
+        ${selectField("type", {
+          label: "Type",
+          value: v.jobType ?? "",
+          options: [
+            { value: "", label: "Any type" },
+            ...JOB_TYPES.map((t) => ({ value: t, label: t })),
+          ],
+        })}
+        ${selectField("top", {
+          label: "Jobs per page",
+          value: String(v.top),
+          options: ["25", "50", "100"].map((n) => ({ value: n, label: n })),
+        })}
+        ${selectField("sort", {
+          label: "Sort this page by",
+          value: v.sort,
+          options: SORT_KEYS.map((k) => ({ value: k, label: SORT_LABELS[k] })),
+        })}
+        ${selectField("order", {
+          label: "Order",
+          value: v.order,
+          options: [
+            { value: "asc", label: "Ascending" },
+            { value: "desc", label: "Descending" },
+          ],
+        })}
+        <div class="buttons">
+          <button type="submit">Apply filters</button>
+          ${v.state || v.jobType ? html`<a href="${listUrl(v.scope)}">Clear filters</a>` : undefined}
+        </div>
+      </form>
+    </details>
     <h2 class="visually-hidden">Jobs</h2>
     ${
       v.jobs.length === 0

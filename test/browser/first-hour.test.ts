@@ -13,7 +13,9 @@ import { DEFAULT_SUBSCRIPTION } from "../../src/portal/customer-views.ts";
 import {
   assertUsable,
   browserSkip,
+  DESKTOP,
   newPage,
+  PHONE,
   parsed,
   screenshot,
   serverAndBrowser,
@@ -80,6 +82,59 @@ describe("customer portal: the first hour", () => {
       await page.getByTestId("scopes").waitFor();
       // The remembered scope is what the form offers now.
       assert.equal(await page.getByLabel("Subscription ID").inputValue(), SECOND);
+      assert.deepEqual(errors, []);
+      await page.close();
+    },
+  );
+
+  test(
+    "on a phone the job list's filters fold behind one button, with or without script, and the table fits",
+    { skip: SKIP },
+    async (t) => {
+      const RG = "phone";
+      const c = env.server.client();
+      for (const name of ["phone-old", "phone-new-with-a-rather-long-job-name-to-wrap"]) {
+        await c.jobs.create(name, RG, importJob());
+      }
+      const url = portal(`/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs`);
+      for (const script of [true, false]) {
+        const context = await env.browser.newContext({
+          viewport: PHONE,
+          javaScriptEnabled: script,
+        });
+        const page = await context.newPage();
+        await page.goto(url);
+        const fold = page.getByText("Filters and sorting");
+        assert.ok(await fold.isVisible(), "the one button is shown");
+        assert.equal(await page.getByLabel("State", { exact: true }).isVisible(), false);
+        assert.equal(await page.getByRole("button", { name: "Apply filters" }).isVisible(), false);
+        // Newest first: the job created last leads.
+        assert.deepEqual(
+          await page
+            .locator("[data-job]")
+            .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-job"))),
+          ["phone-new-with-a-rather-long-job-name-to-wrap", "phone-old"],
+        );
+        await assertUsable(page); // nothing wider than the 390 px window
+        await screenshot(page, t.name, `folded${script ? "" : " no script"}`);
+        await fold.click();
+        await page.getByLabel("State", { exact: true }).selectOption("Creating");
+        await page.getByRole("button", { name: "Apply filters" }).click();
+        await parsed(page);
+        assert.match(page.url(), /state=Creating/);
+        assert.equal(await page.locator("[data-job]").count(), 2);
+        // The button says that filters are on while they are folded away.
+        assert.match((await fold.textContent()) ?? "", /on/);
+        await assertUsable(page);
+        await screenshot(page, t.name, `filtered${script ? "" : " no script"}`);
+        await context.close();
+      }
+
+      // On a wide screen the filters are simply there, without the button.
+      const { page, errors } = await newPage(env.browser, DESKTOP);
+      await page.goto(url);
+      assert.ok(await page.getByLabel("State", { exact: true }).isVisible());
+      assert.equal(await page.getByText("Filters and sorting").isVisible(), false);
       assert.deepEqual(errors, []);
       await page.close();
     },

@@ -7,6 +7,12 @@
   var summary = document.querySelector("[data-autofocus]");
   if (summary) summary.focus();
 
+  // The job list's filters: open on wide screens where CSS cannot show them folded-open.
+  var fold = document.querySelector(".filters-fold");
+  if (fold && window.matchMedia && window.matchMedia("(min-width: 641px)").matches) {
+    fold.open = true;
+  }
+
   // Live progress: pages of jobs that the datacenter is moving poll a small JSON document.
   var job = document.querySelector("[data-poll-url]");
   if (!job) return;
