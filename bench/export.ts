@@ -8,8 +8,9 @@
  * Azurite in memory in its own process. Then, alternating (drivebay, AzCopy, drivebay,
  * AzCopy …) for BENCH_ROUNDS rounds:
  *
- *   - drivebay: a fresh service in its own process (bench/server-child.ts `export`:
- *     emulator profile, the Azurite's account from a config file, autopilot off). An export
+ *   - drivebay: a fresh `drivebay serve` in its own process, as installed (bin/drivebay.js
+ *     running dist/, which the bench builds first; emulator profile, the Azurite's account
+ *     from a config file, autopilot off). An export
  *     job of `/bench/` is created and marked Shipping through the ARM API; its package is
  *     received and the drive attached (a fresh folder, 1 TB capacity) through the operator
  *     API, which starts the copy. Timed from the attach until Jobs_Get shows Packaging (the
@@ -30,7 +31,7 @@
  * Options: `--quick`; env BENCH_ROUNDS (2), BENCH_SMALL_FILES, BENCH_SMALL_MIN_KB,
  * BENCH_SMALL_MAX_KB, BENCH_LARGE_FILES, BENCH_LARGE_MB, BENCH_HUGE_MB (as bench:import),
  * BENCH_ONLY (drivebay or azcopy), BENCH_CPU_PROF (a folder: the drivebay process runs with
- * --cpu-prof there). Linux only (/proc, the AzCopy binary).
+ * --cpu-prof there), BENCH_LOG (a log level: drivebay's log on stdout). Linux only (/proc, the AzCopy binary).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -155,37 +156,50 @@ interface RunResult {
 
 // ---------------------------------------------------------------- drivebay
 
+/**
+ * `drivebay serve` as it is installed (bin/drivebay.js running the compiled dist/, built at
+ * the start of the bench) in its own process: emulator profile, the Azurite's account from
+ * the config file, autopilot off. Resolves once it listens.
+ */
 function startServer(
   dataDir: string,
   configFile: string,
   operatorKey: string,
 ): Promise<{ url: string; child: ChildProcess }> {
   const nodeArgs = CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : [];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DRIVEBAY_PROFILE: "emulator",
+    DRIVEBAY_BLOB_EMBEDDED: "off",
+    DRIVEBAY_CONFIG: configFile,
+    DRIVEBAY_AUTOPILOT: "off",
+    DRIVEBAY_OPERATOR_KEY: operatorKey,
+  };
+  delete env.RUN_DRIVEBAY_FROM_SOURCE;
   const child = spawn(
     process.execPath,
     [
       ...nodeArgs,
-      "--import",
-      "tsx",
-      join(import.meta.dirname, "server-child.ts"),
-      "export",
+      BIN,
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
       dataDir,
-      configFile,
+      "--log-level",
+      process.env.BENCH_LOG ?? "silent",
     ],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, BENCH_OPERATOR_KEY: operatorKey },
-    },
+    { stdio: ["ignore", process.env.BENCH_LOG ? "inherit" : "ignore", "pipe"], env },
   );
   return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (process.env.BENCH_LOG) process.stderr.write(d);
-      const m = /READY (\S+)/.exec(out);
+    let err = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (/sources/.test(err)) reject(new Error(`drivebay does not run the build: ${err}`));
+      const m = /^drivebay listening on (\S+)$/m.exec(err);
       if (m) resolve({ url: m[1]!, child });
     });
-    child.on("exit", (code) => reject(new Error(`the drivebay server exited with ${code}`)));
+    child.on("exit", (code) => reject(new Error(`drivebay serve exited with ${code}: ${err}`)));
   });
 }
 
@@ -444,6 +458,7 @@ async function upload(datasetDir: string, containerUrl: string, files: DataFile[
   await done;
 }
 
+const BIN = join(import.meta.dirname, "..", "bin", "drivebay.js");
 const azcopy = runs("azcopy") ? azcopyBinary() : "";
 const dirs = new TempDirs();
 let azurite: EmbeddedAzurite | undefined;
@@ -467,6 +482,20 @@ try {
   );
   if (busy > 0.15) console.log("  (something else is using the CPUs: figures will be noisy)");
 
+  if (runs("drivebay")) {
+    // drivebay as installed runs the compiled dist/: build it from these sources.
+    const t0 = performance.now();
+    const built = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, "..", "scripts", "build.mjs")],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (built.status !== 0)
+      throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
+    console.log(`built dist/ in ${sec(performance.now() - t0)} s`);
+  }
   const root = dirs.make();
   const datasetDir = join(root, "dataset");
   let t = performance.now();

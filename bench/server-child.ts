@@ -6,9 +6,7 @@
  * `import <dataDir>` (the service as `bench:import` runs it: emulator profile, embedded
  * Azurite in memory on a free port, autopilot off, the operator key from
  * BENCH_OPERATOR_KEY; prints `AZURITE <pid>` first, so the bench can tell the two
- * processes apart), `export <dataDir> <configFile>` (the same with the storage
- * accounts of the config file on an Azurite of their own: bench:export; prints `AZURITE `
- * with no pid), and `token <dataDir> <configFile>` (the real service with the settings of
+ * processes apart), and `token <dataDir> <configFile>` (the real service with the settings of
  * a JSON config file: the service profile under token auth).
  * Prints `READY <url>` when listening.
  */
@@ -27,13 +25,12 @@ if (mode === "bare") {
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
   console.log(`READY ${url}`);
-} else if (mode === "import" || mode === "export") {
+} else if (mode === "import") {
   const config = loadConfig({
-    flags: { port: 0, dataDir: arg!, logLevel: process.env.BENCH_LOG ?? "silent", blobPort: 0 },
+    flags: { port: 0, dataDir: arg!, logLevel: "silent", blobPort: 0 },
     env: {
       DRIVEBAY_PROFILE: "emulator",
-      DRIVEBAY_BLOB_EMBEDDED: mode === "import" ? "on" : "off",
-      ...(mode === "export" ? { DRIVEBAY_CONFIG: storeUrl } : {}),
+      DRIVEBAY_BLOB_EMBEDDED: "on",
       DRIVEBAY_BLOB_IN_MEMORY: "on",
       DRIVEBAY_AUTOPILOT: "off",
       DRIVEBAY_OPERATOR_KEY: process.env.BENCH_OPERATOR_KEY,

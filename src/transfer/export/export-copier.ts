@@ -44,6 +44,7 @@ import {
   type CopyResult,
   type DriveCopy,
 } from "../copier.ts";
+import { BufferPool } from "../buffer-pool.ts";
 import type { BlobLogEntry, DriveStatus } from "../drive-log.ts";
 import { LeaseLostError } from "../lease.ts";
 import type { ManifestRange } from "../manifest-types.ts";
@@ -781,9 +782,9 @@ class DriveExport {
   /**
    * Writes the blob's bytes into the file: block and append blobs in 4 MiB ranges (each
    * hashed for the manifest), page blobs as their written page ranges (the file has the
-   * blob's length; unwritten pages read as zeros). Up to RANGES_IN_FLIGHT ranges are
-   * downloaded at once, each into a pooled buffer; they are written and hashed in order,
-   * so the file's MD5 is computed on the way (no second read of the file).
+   * blob's length; unwritten pages read as zeros). Read READ_SIZE a request, up to
+   * READS_IN_FLIGHT at once; written and hashed in order, so the file's MD5 is computed on
+   * the way (no second read of the file).
    */
   private async writeContent(
     source: BlobClient,
@@ -805,7 +806,6 @@ class DriveExport {
     } else {
       spans = blockSpans(blob.length);
     }
-    const { buffers } = this.dc;
     const fileHash = createHash("md5");
     let hashed = 0;
     const hashZerosTo = (to: number) => {
@@ -815,25 +815,40 @@ class DriveExport {
         hashed += n;
       }
     };
-    const fetchSpan = async (span: { offset: number; length: number }): Promise<Buffer> => {
-      const buf = await buffers.acquire();
+    // Requests of up to READ_SIZE: two manifest ranges each where they are contiguous.
+    const requests: { offset: number; length: number; spans: typeof spans }[] = [];
+    for (const span of spans) {
+      const last = requests[requests.length - 1];
+      if (
+        last &&
+        last.offset + last.length === span.offset &&
+        last.length + span.length <= READ_SIZE
+      ) {
+        last.length += span.length;
+        last.spans.push(span);
+      } else {
+        requests.push({ offset: span.offset, length: span.length, spans: [span] });
+      }
+    }
+    const fetchRequest = async (r: (typeof requests)[number]): Promise<Buffer> => {
+      const buf = await READS.acquire();
       try {
-        await source.downloadToBuffer(buf.subarray(0, span.length), span.offset, span.length, {
-          blockSize: RANGE_SIZE,
+        await source.downloadToBuffer(buf.subarray(0, r.length), r.offset, r.length, {
+          blockSize: r.length,
           concurrency: 1,
           conditions,
         });
         return buf;
       } catch (e) {
-        buffers.release(buf);
+        READS.release(buf);
         throw e;
       }
     };
     const inFlight: Promise<Buffer>[] = [];
     let started = 0;
     const startNext = () => {
-      while (started < spans.length && inFlight.length < RANGES_IN_FLIGHT) {
-        const p = fetchSpan(spans[started++]!);
+      while (started < requests.length && inFlight.length < READS_IN_FLIGHT) {
+        const p = fetchRequest(requests[started++]!);
         p.catch(() => undefined); // awaited in order below
         inFlight.push(p);
       }
@@ -841,34 +856,40 @@ class DriveExport {
     const ranges: ManifestRange[] = [];
     try {
       startNext();
-      for (const span of spans) {
+      for (const r of requests) {
         const buf = await inFlight[0]!;
         inFlight.shift();
         try {
-          const part = buf.subarray(0, span.length);
+          const data = buf.subarray(0, r.length);
           let written = 0;
-          while (written < part.length) {
+          while (written < data.length) {
             const { bytesWritten } = await fh.write(
-              part,
+              data,
               written,
-              part.length - written,
-              span.offset + written,
+              data.length - written,
+              r.offset + written,
             );
             written += bytesWritten;
           }
-          ranges.push({ ...span, hash: md5Hex(part) });
-          hashZerosTo(span.offset);
-          fileHash.update(part);
-          hashed += part.length;
+          for (const span of r.spans) {
+            const part = data.subarray(
+              span.offset - r.offset,
+              span.offset - r.offset + span.length,
+            );
+            ranges.push({ ...span, hash: md5Hex(part) });
+          }
+          hashZerosTo(r.offset);
+          fileHash.update(data);
+          hashed += data.length;
         } finally {
-          buffers.release(buf);
+          READS.release(buf);
         }
         startNext();
       }
     } catch (e) {
-      // Give back the buffers of the ranges still in flight.
-      for (const r of await Promise.allSettled(inFlight)) {
-        if (r.status === "fulfilled") buffers.release(r.value);
+      // Give back the buffers of the requests still in flight.
+      for (const x of await Promise.allSettled(inFlight)) {
+        if (x.status === "fulfilled") READS.release(x.value);
       }
       throw e;
     }
@@ -877,8 +898,16 @@ class DriveExport {
   }
 }
 
-/** Ranges of one large blob downloaded at once (each holds a pooled 4 MiB buffer). */
-const RANGES_IN_FLIGHT = 4;
+/**
+ * A large blob is read READ_SIZE at a time (two manifest ranges a request: half the
+ * requests, and a blob written in 8 MiB blocks, as AzCopy writes them, is read a block a
+ * request), up to READS_IN_FLIGHT requests at once per blob. Their buffers are the
+ * process's READS pool (lazily made): one buffer a request, so no request waits for a
+ * second buffer while holding a first.
+ */
+const READ_SIZE = 2 * RANGE_SIZE;
+const READS_IN_FLIGHT = 2;
+const READS = new BufferPool(4, READ_SIZE);
 const ZEROS = Buffer.alloc(1024 * 1024);
 
 type ExportResult =
