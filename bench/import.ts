@@ -31,7 +31,11 @@
  * Targets, on every set: throughput ratio drivebay / AzCopy ≥ 1.0 and drivebay / plain
  * ≥ 1.0 (medians); drivebay peak RSS ≤ 300 MB.
  *
- * Options (env): BENCH_SETS (mixed,small), BENCH_SMALL_FILES (1000), BENCH_SMALL_MIN_KB
+ * BENCH_SETS=workers adds the multi-node scenario (issue 12): two drives imported by 1 and
+ * by 2 worker processes on one PostgreSQL and one Azurite, beside AzCopy (see
+ * workersScenario below).
+ *
+ * Options (env): BENCH_SETS (mixed,small; also workers), BENCH_SMALL_FILES (1000), BENCH_SMALL_MIN_KB
  * (4), BENCH_SMALL_MAX_KB (1024), BENCH_LARGE_FILES (3), BENCH_LARGE_MB (128),
  * BENCH_HUGE_MB (1024; 0 for none) for `mixed`; BENCH_TINY_FILES (5000), BENCH_TINY_MIN_KB
  * (1), BENCH_TINY_MAX_KB (16) for `small`; BENCH_ROUNDS (2), BENCH_ONLY (a comma list of
@@ -40,8 +44,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { statfsSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   BlobServiceClient,
@@ -52,7 +56,13 @@ import {
 } from "@azure/storage-blob";
 import { EmbeddedAzurite } from "../src/storage/azurite.ts";
 import { prepareDrive, type PrepareResult } from "../src/transfer/prepare.ts";
-import { makeMixed, smallFiles, type DataFile } from "./dataset.ts";
+import {
+  freshDatabase,
+  postgresSkip,
+  startCluster,
+  type Cluster,
+} from "../test/support/postgres.ts";
+import { makeMixed, smallFiles, writeRandomFile, type DataFile } from "./dataset.ts";
 import {
   azcopyBinary,
   cpuBusy,
@@ -358,7 +368,7 @@ async function freshAzurite(dir: string) {
     },
     credential,
   ).toString();
-  return { azurite, cc, sas };
+  return { azurite, cc, sas, key };
 }
 
 async function runAzCopy(
@@ -526,6 +536,354 @@ async function runPlain(round: number, set: DataSet, dirs: TempDirs): Promise<Ru
   }
 }
 
+// ---------------------------------------------------------------- several workers (issue 12)
+//
+// BENCH_SETS=workers: one job with two drives imported by the multi-node deployment
+// (docs/deploying.md) — one PostgreSQL (a throwaway cluster with its durable defaults),
+// one Azurite started on its own (in memory), one API node and 1 or 2 worker processes
+// (`drivebay serve --role api|worker`) — beside AzCopy copying the same two folders into
+// a fresh Azurite of the same kind. A worker copies one drive at a time, so one worker
+// takes the drives one after the other and two take one each. Timed from the attach of
+// both drives until Jobs_Get shows Packaging; every blob checked as above. Options:
+// BENCH_WORKERS_FILES (400 a drive, 4 KiB–1 MiB log-uniform), BENCH_WORKERS_LARGE_MB (64:
+// one such file a drive; 0 for none).
+
+const WORKERS_FILES = env("BENCH_WORKERS_FILES", 400);
+const WORKERS_LARGE = env("BENCH_WORKERS_LARGE_MB", 64) * MiB;
+const WORKER_DRIVES = ["BENCH-DRIVE-W001", "BENCH-DRIVE-W002"];
+const DRIVEBAY_BIN = join(import.meta.dirname, "..", "bin", "drivebay.js");
+
+interface WorkersSet {
+  files: DataFile[];
+  bytes: number;
+  /** The folder holding one folder a drive (AzCopy copies it whole). */
+  datasetDir: string;
+  drives: { id: string; driveDir: string; prepared: PrepareResult }[];
+}
+
+async function makeWorkersSet(root: string): Promise<WorkersSet> {
+  const datasetDir = join(root, "dataset");
+  const files: DataFile[] = [];
+  const drives: WorkersSet["drives"] = [];
+  for (const [i, id] of WORKER_DRIVES.entries()) {
+    const folder = `d${i + 1}`;
+    const own = smallFiles(join(datasetDir, folder), WORKERS_FILES, 4 * KiB, MiB, 20261202 + i);
+    if (WORKERS_LARGE > 0) {
+      own.push(writeRandomFile(join(datasetDir, folder), "large/l0.bin", WORKERS_LARGE));
+    }
+    files.push(...own.map((f) => ({ ...f, name: `${folder}/${f.name}` })));
+    const csv = join(root, `${folder}.csv`);
+    writeFileSync(
+      csv,
+      "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n" +
+        `"${join(datasetDir, folder)}/",${CONTAINER}/${folder}/,BlockBlob,rename,,\n`,
+    );
+    const driveDir = join(root, `drive-${folder}`);
+    drives.push({
+      id,
+      driveDir,
+      prepared: await prepareDrive({ datasetCsv: csv, driveDir, driveId: id }),
+    });
+  }
+  return { files, bytes: files.reduce((n, f) => n + f.size, 0), datasetDir, drives };
+}
+
+/** `drivebay serve --role <role>` on a free port; resolves once it listens. */
+function startNode(
+  role: "api" | "worker",
+  env: Record<string, string>,
+  dataDir: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...(CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : []),
+      DRIVEBAY_BIN,
+      "serve",
+      "--role",
+      role,
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--log-level",
+      "silent",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } },
+  );
+  return new Promise((resolve, reject) => {
+    let err = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      const m = /^drivebay (?:worker )?listening on (http:\/\/\S+)/m.exec(err);
+      if (m) resolve({ url: m[1]!, child });
+    });
+    child.on("exit", (code) =>
+      reject(new Error(`drivebay --role ${role} exited with ${code}: ${err}`)),
+    );
+  });
+}
+
+/** CPU seconds of a PostgreSQL cluster: its postmaster and every process it started. */
+function clusterCpu(cluster: Cluster): number {
+  const master = Number(
+    readFileSync(join(cluster.dir, "data", "postmaster.pid"), "utf8").split("\n")[0],
+  );
+  let total = 0;
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (Number(p) === master || ppid === master) total += cpuSeconds(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+interface WorkersRun {
+  who: string;
+  round: number;
+  ms: number;
+  workersCpu: number[];
+  apiCpu: number;
+  pgCpu: number;
+  azuriteCpu: number;
+  otherCpu: number;
+  checked: string;
+}
+
+async function runWorkers(
+  round: number,
+  workers: number,
+  set: WorkersSet,
+  cluster: Cluster,
+  dirs: TempDirs,
+): Promise<WorkersRun> {
+  const dir = dirs.make();
+  const { azurite, cc, key } = await freshAzurite(dir);
+  const nodes: ChildProcess[] = [];
+  try {
+    const config = join(dir, "config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        storageAccounts: [
+          { name: ACCOUNT, blobEndpoint: azurite.blobEndpoint(ACCOUNT), accountKey: key },
+        ],
+      }),
+    );
+    const operatorKey = randomBytes(24).toString("base64url");
+    const env = {
+      DRIVEBAY_STORE: await freshDatabase(cluster),
+      DRIVEBAY_CONFIG: config,
+      DRIVEBAY_BLOB_EMBEDDED: "off",
+      DRIVEBAY_OPERATOR_KEY: operatorKey,
+      DRIVEBAY_AUTOPILOT: "off",
+    };
+    // The API node migrates the fresh database before the workers start.
+    const api = await startNode("api", env, dirs.make());
+    nodes.push(api.child);
+    const started = await Promise.all(
+      Array.from({ length: workers }, () => startNode("worker", env, dirs.make())),
+    );
+    nodes.push(...started.map((w) => w.child));
+    const operator = (method: string, path: string, body?: unknown) =>
+      call(`${api.url}/operator/v1${path}`, method, body, {
+        authorization: `Bearer ${operatorKey}`,
+      });
+    const name = `workers-${workers}-${round}`;
+    const job = `${api.url}${jobPath(RG, name)}`;
+    await call(job, "PUT", {
+      location: "westus",
+      properties: {
+        storageAccountId: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
+        jobType: "Import",
+        logLevel: "Error",
+        backupDriveManifest: false,
+        driveList: set.drives.map((d) => ({
+          ...d.prepared.driveListEntry,
+          bitLockerKey: BITLOCKER_KEY,
+        })),
+      },
+    });
+    await call(job, "PATCH", {
+      properties: {
+        state: "Shipping",
+        returnAddress: {
+          recipientName: "Bench",
+          streetAddress1: "1 Loopback Way",
+          city: "Localhost",
+          postalCode: "12345",
+          countryOrRegion: "USA",
+          phone: "+1 555 0100",
+          email: "bench@example.com",
+        },
+        returnShipping: { carrierName: "FedEx", carrierAccountNumber: "123456789" },
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}`, driveCount: 2 },
+      },
+    });
+    await operator("POST", "/packages/receive", {
+      trackingNumber: `TN-${name}`,
+      driveIds: WORKER_DRIVES,
+    });
+    const pids = started.map((w) => w.child.pid!);
+    const w0 = pids.map(cpuSeconds);
+    const api0 = cpuSeconds(api.child.pid!);
+    const pg0 = clusterCpu(cluster);
+    const az0 = cpuSeconds(azurite.pid!);
+    const machine0 = machineCpu().busy;
+    const own0 = ownCpu();
+    const t0 = performance.now();
+    for (const d of set.drives) {
+      await operator("POST", `/jobs/${SUB}/${RG}/${name}/drives/${d.id}/attach`, {
+        path: d.driveDir,
+      });
+    }
+    let body: { properties: { state: string; driveList: Record<string, unknown>[] } };
+    for (;;) {
+      body = await call(job, "GET");
+      const state = body.properties.state;
+      if (state !== "Transferring" && state !== "Received") break;
+      const elapsed = performance.now() - t0;
+      if (elapsed > 30 * 60_000) throw new Error("the import took over 30 min");
+      await sleep(Math.max(20, elapsed / 200));
+    }
+    const ms = performance.now() - t0;
+    const workersCpu = pids.map((p, i) => cpuSeconds(p) - w0[i]!);
+    const apiCpu = cpuSeconds(api.child.pid!) - api0;
+    const pgCpu = clusterCpu(cluster) - pg0;
+    const azuriteCpu = cpuSeconds(azurite.pid!) - az0;
+    const counted = workersCpu.reduce((a, b) => a + b, 0) + apiCpu + pgCpu + azuriteCpu;
+    const otherCpu = machineCpu().busy - machine0 - counted - (ownCpu() - own0);
+    const done = body.properties.driveList.reduce((n, d) => n + Number(d.bytesSucceeded ?? 0), 0);
+    if (body.properties.state !== "Packaging" || done !== set.bytes) {
+      throw new Error(
+        `the import ended ${body.properties.state}, drives ${JSON.stringify(body.properties.driveList)}`,
+      );
+    }
+    const checked = await verify(cc, set.files);
+    return {
+      who: `${workers} worker${workers > 1 ? "s" : ""}`,
+      round,
+      ms,
+      workersCpu,
+      apiCpu,
+      pgCpu,
+      azuriteCpu,
+      otherCpu,
+      checked,
+    };
+  } finally {
+    for (const child of nodes) await stopServer(child);
+    await azurite.close();
+  }
+}
+
+async function workersScenario(dirs: TempDirs): Promise<void> {
+  const skip = postgresSkip();
+  if (skip) {
+    console.log(`set workers: skipped (${skip})`);
+    return;
+  }
+  let t = performance.now();
+  const set = await makeWorkersSet(dirs.make());
+  console.log(
+    `set workers: 2 drives, ${set.files.length} files, ${fmt(mib(set.bytes))} MiB — a drive: ${WORKERS_FILES} of 4 KiB–1 MiB (log-uniform)` +
+      `${WORKERS_LARGE > 0 ? ` and 1 × ${WORKERS_LARGE / MiB} MiB` : ""} (made and prepared in ${sec(performance.now() - t)} s)`,
+  );
+  spawnSync("sync");
+  t = performance.now();
+  const cluster = await startCluster({ durable: true });
+  console.log(`  PostgreSQL cluster started in ${sec(performance.now() - t)} s (durable defaults)`);
+  const results: WorkersRun[] = [];
+  const WHO = ["1", "2", "AzCopy"] as const;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order = WHO.map((_, i) => WHO[(i + round - 1) % WHO.length]!);
+    for (const who of order) {
+      if (who === "AzCopy" && !runs("azcopy")) continue;
+      let r: WorkersRun;
+      if (who === "AzCopy") {
+        const a = await runAzCopy(
+          round,
+          azcopy,
+          {
+            name: "workers",
+            files: set.files,
+            bytes: set.bytes,
+            datasetDir: set.datasetDir,
+            driveDir: "",
+            prepared: set.drives[0]!.prepared,
+          },
+          dirs,
+        );
+        r = {
+          who: "AzCopy",
+          round,
+          ms: a.ms,
+          workersCpu: [a.cpu],
+          apiCpu: 0,
+          pgCpu: 0,
+          azuriteCpu: a.azuriteCpu,
+          otherCpu: a.otherCpu,
+          checked: a.checked,
+        };
+      } else {
+        r = await runWorkers(round, Number(who), set, cluster, dirs);
+      }
+      results.push(r);
+      const s = r.ms / 1000;
+      console.log(
+        `workers round ${r.round}  ${r.who.padEnd(9)}  ${sec(r.ms).padStart(6)} s  ${fmt(mib(set.bytes) / s, 1).padStart(6)} MiB/s  ${fmt(set.files.length / s, 1).padStart(7)} files/s  ` +
+          `CPU ${r.who === "AzCopy" ? "AzCopy" : "worker(s)"} ${r.workersCpu.map((c) => fmt(c, 1)).join(" + ")} s` +
+          `${r.who === "AzCopy" ? "" : `, API node ${fmt(r.apiCpu, 1)} s, PostgreSQL ${fmt(r.pgCpu, 1)} s`}, Azurite ${fmt(r.azuriteCpu, 1)} s (${fmt((100 * r.azuriteCpu) / s)} % of a CPU)`,
+      );
+      console.log(
+        `                checked: ${r.checked}; CPU used by other processes during the run ${fmt(Math.max(0, r.otherCpu), 1)} s${r.otherCpu > NOISY_CPU_S ? " — NOISY" : ""}`,
+      );
+      await sleep(1000);
+    }
+  }
+  const rate = (who: string) => {
+    const rs = results.filter((r) => r.who === who);
+    const quiet = rs.some((r) => r.otherCpu <= NOISY_CPU_S)
+      ? rs.filter((r) => r.otherCpu <= NOISY_CPU_S)
+      : rs;
+    return median(quiet.map((r) => mib(set.bytes) / (r.ms / 1000)));
+  };
+  const one = rate("1 worker");
+  const two = rate("2 workers");
+  console.log(
+    `\nset workers: median 1 worker ${fmt(one, 1)} MiB/s, 2 workers ${fmt(two, 1)} MiB/s: ratio 2 / 1 workers = ${fmt(two / one, 2)}`,
+  );
+  if (results.some((r) => r.who === "AzCopy")) {
+    const az = rate("AzCopy");
+    console.log(
+      `  AzCopy ${fmt(az, 1)} MiB/s: ratio 1 worker / AzCopy = ${fmt(one / az, 2)}, 2 workers / AzCopy = ${fmt(two / az, 2)}`,
+    );
+  }
+  // Where the limit is, from CPU seconds (which a shared machine disturbs far less than
+  // wall time): Azurite runs on one thread, so it alone caps the rate at bytes / its CPU
+  // seconds; all processes together cap it at bytes / (their CPU seconds / CPUs).
+  const cpus = availableParallelism();
+  for (const who of ["1 worker", "2 workers", "AzCopy"]) {
+    const rs = results.filter((r) => r.who === who);
+    if (rs.length === 0) continue;
+    const az = median(rs.map((r) => r.azuriteCpu));
+    const mine = median(
+      rs.map((r) => r.workersCpu.reduce((a, b) => a + b, 0) + r.apiCpu + r.pgCpu),
+    );
+    const azCap = mib(set.bytes) / az;
+    const allCap = mib(set.bytes) / ((az + mine) / cpus);
+    console.log(
+      `  ${who.padEnd(9)} CPU per GiB: Azurite ${fmt((1024 * az) / mib(set.bytes), 1)} s, ${who === "AzCopy" ? "AzCopy" : "workers + API node + PostgreSQL"} ${fmt((1024 * mine) / mib(set.bytes), 1)} s; ` +
+        `caps: Azurite's thread ${fmt(azCap)} MiB/s, all ${cpus} CPUs ${fmt(allCap)} MiB/s — the limit: ${azCap <= allCap ? "the endpoint's CPU" : "the machine's CPUs"}`,
+    );
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 const median = (xs: number[]) => {
@@ -564,6 +922,7 @@ try {
 
   const sets: DataSet[] = [];
   for (const name of SETS) {
+    if (name === "workers") continue; // after the others (workersScenario)
     if (name !== "mixed" && name !== "small") throw new Error(`BENCH_SETS: unknown set '${name}'`);
     const root = dirs.make();
     const datasetDir = join(root, "dataset");
@@ -678,6 +1037,7 @@ try {
       );
     }
   }
+  if (SETS.includes("workers")) await workersScenario(dirs);
   if (CPU_PROF) console.log(`CPU profiles of the drivebay process: ${CPU_PROF}`);
 } finally {
   dirs.removeAll();
