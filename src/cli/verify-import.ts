@@ -160,6 +160,8 @@ export function registerVerifyImport(job: Command, io: Io): void {
       description:
         "compare the source files of an import with their blobs (length and MD5 of the bytes)",
       group: "find",
+      // A bad --source is said before the job is looked up.
+      precheck: (opts, cmd) => datasetOf(opts as unknown as VerifyImportOptions, cmd).cleanup(),
     },
     async ({ opts, conn, client, cmd, io, print }) => {
       // The source first: a usage error is said before any request.

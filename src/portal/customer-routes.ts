@@ -40,7 +40,15 @@ import {
   type Scope,
   type SortKey,
 } from "./customer-views.ts";
-import { driveRows, fieldOfTarget, MAX_DRIVE_ROWS, putBodyOf, shipBodyOf } from "./forms.ts";
+import {
+  driveRows,
+  fieldOfTarget,
+  MAX_DRIVE_ROWS,
+  PreparedJsonError,
+  putBodyOf,
+  shipBodyOf,
+  withPreparedDrives,
+} from "./forms.ts";
 import { html } from "./html.ts";
 import { cookies, form, PageError, queryOf, seeOther, setCookie } from "./http.ts";
 import { errorPage, page } from "./layout.ts";
@@ -428,10 +436,22 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
   app.post(WIZARD, named("Portal_CreateJob"), async (req, reply) => {
     const scope = wizardScope(req);
     const jobType = oneOf<JobType>(queryOf(req).type, JOB_TYPES, "type") ?? "Import";
-    const values = form(req);
+    let values = form(req);
     const title = `Create ${jobType.toLowerCase()} job`;
     const crumbs = crumbsFor(scope);
     const view = { scope, jobType, locations: ctx.locations.list() };
+    // Drives pasted as `drive prepare --output json` (or read from its file): into the rows.
+    const fill = values.action === "fill-drives";
+    if (jobType === "Import" && (fill || (values.preparedJson ?? "").trim() !== "")) {
+      try {
+        values = withPreparedDrives(values);
+      } catch (e) {
+        if (!(e instanceof PreparedJsonError)) throw e;
+        const error = { status: e.status, code: e.code, message: e.message, field: e.field };
+        return render(req, reply, e.status, title, wizardPage({ ...view, values, error }), crumbs);
+      }
+      if (fill) return render(req, reply, 200, title, wizardPage({ ...view, values }), crumbs);
+    }
     if (values.action === "add-drive") {
       const more = {
         ...values,

@@ -785,6 +785,34 @@ export function wizardPage(v: WizardView): Html {
                 One row per drive (1 to 10), as printed by <code>drivebay drive prepare</code>.
                 Empty rows are ignored.
               </p>
+              <div class="prepared-json" data-testid="prepared-json">
+                ${textArea("preparedJson", {
+                  label: "Fill the drives from drive prepare's JSON (optional)",
+                  hint: "Paste what 'drivebay drive prepare --output json' printed: one object per drive, several one after another, or an array. Drives already in a row are updated.",
+                  value: values.preparedJson,
+                  error,
+                  rows: 4,
+                })}
+                <div class="field" data-js-only hidden>
+                  <label for="f-preparedFile">Or choose the saved JSON file</label>
+                  <input
+                    id="f-preparedFile"
+                    type="file"
+                    accept=".json,application/json,text/plain"
+                  />
+                </div>
+                <div class="buttons">
+                  <button
+                    type="submit"
+                    name="action"
+                    value="fill-drives"
+                    class="button-secondary"
+                    data-fill-drives
+                  >
+                    Fill the drives from the JSON
+                  </button>
+                </div>
+              </div>
               ${Array.from(
                 { length: rows },
                 (_, i) =>

@@ -202,3 +202,135 @@ export function fieldOfTarget(
   if (target === "properties.diagnosticsPath") return "diagnosticsPath";
   return undefined;
 }
+
+// ---------------------------------------------------------------------------------------
+// Drives from `drivebay drive prepare --output json` (issue 13 item 15)
+
+/** A refusal of the pasted JSON: what is wrong and what to paste instead. */
+export class PreparedJsonError extends Error {
+  readonly code = "InvalidPreparedDrives";
+  readonly field = "preparedJson";
+  readonly status = 400;
+}
+
+/**
+ * The JSON values in `text`, one after another: what one or several runs of
+ * `drive prepare --output json` print (an object each), or a JSON array of them.
+ */
+function jsonValues(text: string): unknown[] {
+  const out: unknown[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    while (i < n && /\s|,/.test(text[i]!)) i++;
+    if (i >= n) break;
+    const start = i;
+    const open = text[i];
+    if (open !== "{" && open !== "[") {
+      throw new PreparedJsonError(
+        `The pasted text is not JSON: expected '{' or '[' at character ${i + 1}, found '${text.slice(i, i + 12)}'. Paste what 'drivebay drive prepare --output json' printed (one object per drive).`,
+      );
+    }
+    let depth = 0;
+    let inString = false;
+    for (; i < n; i++) {
+      const c = text[i]!;
+      if (inString) {
+        if (c === "\\") i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === "{" || c === "[") depth++;
+      else if (c === "}" || c === "]") {
+        depth--;
+        if (depth === 0) break;
+      }
+    }
+    if (depth !== 0 || i >= n) {
+      throw new PreparedJsonError(
+        "The pasted JSON ends before its last object is closed: paste the whole output of 'drivebay drive prepare --output json'.",
+      );
+    }
+    i++;
+    try {
+      out.push(JSON.parse(text.slice(start, i)));
+    } catch (e) {
+      throw new PreparedJsonError(
+        `The pasted JSON is not valid (${(e as Error).message}). Paste what 'drivebay drive prepare --output json' printed, unchanged.`,
+      );
+    }
+  }
+  return out;
+}
+
+const PREPARED_FIELDS = DRIVE_FIELDS.map(([f]) => f);
+
+/**
+ * The drive-list entries in `text` (objects with `driveId` and the manifest fields; an
+ * array, a `driveList` array, or several objects one after another).
+ */
+export function preparedDrives(text: string): Record<string, string>[] {
+  const values = jsonValues(text).flatMap((v) =>
+    Array.isArray(v)
+      ? v
+      : v && typeof v === "object" && Array.isArray((v as { driveList?: unknown }).driveList)
+        ? (v as { driveList: unknown[] }).driveList
+        : [v],
+  );
+  if (values.length === 0) {
+    throw new PreparedJsonError(
+      "Nothing was pasted: paste what 'drivebay drive prepare --output json' printed.",
+    );
+  }
+  return values.map((v, i) => {
+    if (!v || typeof v !== "object" || Array.isArray(v)) {
+      throw new PreparedJsonError(`Drive ${i + 1} of the pasted JSON is not an object.`);
+    }
+    const o = v as Record<string, unknown>;
+    if (typeof o.driveId !== "string" || o.driveId.trim() === "") {
+      throw new PreparedJsonError(
+        `Drive ${i + 1} of the pasted JSON has no 'driveId': is it the output of 'drivebay drive prepare --output json'?`,
+      );
+    }
+    const entry: Record<string, string> = {};
+    for (const f of PREPARED_FIELDS) {
+      const value = o[f];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== "string") {
+        throw new PreparedJsonError(`'${f}' of drive '${o.driveId}' must be a string.`);
+      }
+      entry[f] = value;
+    }
+    return entry;
+  });
+}
+
+/**
+ * The wizard's values with the pasted drives in its drive rows: a drive already in a row
+ * (same id, any case) is updated there, others take the first rows without a drive id. Nothing typed is
+ * lost; the pasted text is cleared once it is in the rows. Throws PreparedJsonError.
+ */
+export function withPreparedDrives(values: Form): Form {
+  const drives = preparedDrives(values.preparedJson ?? "");
+  const out: Form = { ...values, preparedJson: "" };
+  let rows = driveRows(values);
+  const rowOf = (driveId: string) => {
+    for (let i = 0; i < rows; i++) {
+      if (trimmed(out, `drive-${i}-driveId`).toLowerCase() === driveId.trim().toLowerCase())
+        return i;
+    }
+    // A row without a drive id takes it (a BitLocker key typed there first is kept).
+    for (let i = 0; i < rows; i++) if (trimmed(out, `drive-${i}-driveId`) === "") return i;
+    return rows < MAX_DRIVE_ROWS ? rows++ : -1;
+  };
+  for (const d of drives) {
+    const i = rowOf(d.driveId!);
+    if (i < 0) {
+      throw new PreparedJsonError(
+        `A job holds at most ${MAX_DRIVE_ROWS} drives; with the pasted ones this one would hold more. Paste fewer drives.`,
+      );
+    }
+    for (const f of PREPARED_FIELDS) if (d[f] !== undefined) out[`drive-${i}-${f}`] = d[f];
+  }
+  out.driveRows = String(rows);
+  return out;
+}

@@ -7,7 +7,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SUBSCRIPTION } from "../support/server.ts";
-import { importJob } from "../api/fixtures.ts";
+import { importJob, STORAGE } from "../api/fixtures.ts";
+import { join } from "node:path";
+import { argv, runCli } from "../cli/helpers.ts";
+import { tempDir, writeData } from "../transfer/helpers.ts";
 import { DEFAULT_SUBSCRIPTION as CLI_DEFAULT_SUBSCRIPTION } from "../../src/cli/client.ts";
 import { DEFAULT_SUBSCRIPTION } from "../../src/portal/customer-views.ts";
 import {
@@ -19,10 +22,13 @@ import {
   parsed,
   screenshot,
   serverAndBrowser,
+  shownError,
 } from "./support.ts";
 
 const SKIP = browserSkip();
 const SECOND = "cccc0000-0000-4000-8000-000000000003";
+const KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
+const KEY2 = "999999-888888-777777-666666-555555-444444-333333-222222";
 
 describe("customer portal: the first hour", () => {
   const env = serverAndBrowser(SKIP);
@@ -135,6 +141,97 @@ describe("customer portal: the first hour", () => {
       await page.goto(url);
       assert.ok(await page.getByLabel("State", { exact: true }).isVisible());
       assert.equal(await page.getByText("Filters and sorting").isVisible(), false);
+      assert.deepEqual(errors, []);
+      await page.close();
+    },
+  );
+
+  test(
+    "the create wizard fills its drives from drive prepare's JSON; bad JSON is refused with nothing typed lost",
+    { skip: SKIP },
+    async (t) => {
+      const RG = "paste";
+      // Two real drives, prepared by the CLI as a customer would, its JSON output kept.
+      const root = tempDir("drivebay-paste-");
+      writeData(root, "src/a.txt", "alpha\n");
+      writeData(root, "src/b.bin", 5000);
+      const csv = writeData(root, "data.csv", "BasePath,DstBlobPathOrPrefix\nsrc/,photos/\n");
+      const outputs: string[] = [];
+      for (const id of ["WD-PASTE-1", "WD-PASTE-2"]) {
+        const r = await runCli(
+          argv`drive prepare --dataset ${csv} --drive ${join(root, id)} --drive-id ${id} --output json`,
+        );
+        assert.equal(r.code, 0, r.err);
+        outputs.push(r.out);
+      }
+      const prepared = outputs.map((o) => JSON.parse(o) as Record<string, string>);
+      assert.match(prepared[0]!.manifestHash!, /^[0-9A-F]{32}$/);
+
+      const { page, errors } = await newPage(env.browser);
+      await page.goto(
+        portal(`/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/create-job?type=Import`),
+      );
+      await page.locator("#f-name").fill("pasted-drives");
+      await page.locator("#f-location").selectOption("westus");
+      await page.locator("#f-storageAccount").fill(STORAGE);
+      await page.locator("#f-drive-0-bitLockerKey").fill(KEY);
+
+      // Bad JSON: a clear message at the field; everything typed, the paste included, kept.
+      const broken = outputs[0]!.slice(0, -4);
+      await page.locator("#f-preparedJson").fill(broken);
+      await page.getByRole("button", { name: "Fill the drives from the JSON" }).click();
+      await parsed(page);
+      const shown = await shownError(page);
+      assert.equal(shown.code, "InvalidPreparedDrives");
+      assert.match(shown.message, /ends before its last object is closed/);
+      assert.equal(await page.locator("#f-preparedJson").getAttribute("aria-invalid"), "true");
+      assert.equal((await page.locator("#f-preparedJson").inputValue()).trim(), broken.trim());
+      assert.equal(await page.locator("#f-name").inputValue(), "pasted-drives");
+      assert.equal(await page.locator("#f-drive-0-bitLockerKey").inputValue(), KEY);
+      await assertUsable(page);
+      await screenshot(page, t.name, "bad json");
+
+      // Both outputs one after another, as two runs print them: two rows filled.
+      await page.locator("#f-preparedJson").fill(outputs.join(""));
+      await page.getByRole("button", { name: "Fill the drives from the JSON" }).click();
+      await parsed(page);
+      for (const [i, d] of prepared.entries()) {
+        for (const f of ["driveId", "manifestFile", "manifestHash", "driveHeaderHash"]) {
+          assert.equal(await page.locator(`#f-drive-${i}-${f}`).inputValue(), d[f] ?? "", f);
+        }
+      }
+      assert.equal(await page.locator("#f-drive-0-bitLockerKey").inputValue(), KEY, "kept");
+      assert.equal(await page.locator("#f-preparedJson").inputValue(), "");
+      await page.locator("#f-drive-1-bitLockerKey").fill(KEY2);
+      await assertUsable(page);
+      await screenshot(page, t.name, "filled");
+      await page.getByRole("button", { name: "Create job" }).last().click();
+      await page.locator("#notice", { hasText: "The job was created." }).waitFor();
+      const job = await env.server.client().jobs.get("pasted-drives", RG);
+      assert.deepEqual(
+        job.properties?.driveList?.map((d) => [d.driveId, d.manifestFile, d.manifestHash]),
+        prepared.map((d) => [d.driveId, d.manifestFile, d.manifestHash]),
+      );
+      const keys: string[] = [];
+      for await (const k of env.server.client().bitLockerKeys.list("pasted-drives", RG)) {
+        keys.push(k.bitLockerKey!);
+      }
+      assert.deepEqual(keys, [KEY, KEY2]);
+
+      // The file picker (script only) reads the saved output into the same place.
+      const file = writeData(root, "drive.json", outputs[0]!);
+      await page.goto(
+        portal(`/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/create-job?type=Import`),
+      );
+      await page.locator("#f-preparedFile").setInputFiles(file);
+      await page.waitForFunction(
+        (id) => (document.getElementById("f-drive-0-driveId") as HTMLInputElement)?.value === id,
+        prepared[0]!.driveId,
+      );
+      assert.equal(
+        await page.locator("#f-drive-0-manifestHash").inputValue(),
+        prepared[0]!.manifestHash,
+      );
       assert.deepEqual(errors, []);
       await page.close();
     },

@@ -173,5 +173,11 @@ describe("storage ls / get and job verify-import", () => {
     const usage = await customer(argv`job verify-import -n checkme --source ${join(root, "src")}`);
     assert.equal(usage.code, 2);
     assert.match(usage.err, /a --source folder needs --destination/);
+    // Before the job is looked up: a job that does not exist does not hide it.
+    const first = await customer(
+      argv`job verify-import -n nosuchjob --source ${join(root, "nope.csv")}`,
+    );
+    assert.equal(first.code, 2);
+    assert.match(first.err, /--source \S+nope\.csv: ENOENT/);
   });
 });

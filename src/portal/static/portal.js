@@ -13,6 +13,26 @@
     fold.open = true;
   }
 
+  // Controls that need this script (the wizard's JSON file picker) are shown only with it.
+  document.querySelectorAll("[data-js-only]").forEach(function (el) {
+    el.hidden = false;
+  });
+  // The wizard: a chosen `drive prepare --output json` file goes where pasted JSON goes.
+  var picker = document.getElementById("f-preparedFile");
+  var pasted = document.getElementById("f-preparedJson");
+  var fillButton = document.querySelector("[data-fill-drives]");
+  if (picker && pasted && fillButton) {
+    picker.addEventListener("change", function () {
+      var file = picker.files && picker.files[0];
+      if (!file) return;
+      file.text().then(function (text) {
+        pasted.value = text;
+        if (fillButton.form && fillButton.form.requestSubmit)
+          fillButton.form.requestSubmit(fillButton);
+      });
+    });
+  }
+
   // Live progress: pages of jobs that the datacenter is moving poll a small JSON document.
   var job = document.querySelector("[data-poll-url]");
   if (!job) return;
