@@ -22,15 +22,18 @@ import { leaves, targetsOf } from "../domain/job/table.ts";
 // ---------------------------------------------------------------------------------------
 // What the lifecycle table says can still come.
 
-/** The states one event can move a job in `state` to (a faulted job's resolve: where it came from). */
-function nextStates(state: JobState): Set<JobState> {
+/**
+ * The states one event can move a job in `state` to. A resolve returns a faulted job to the
+ * state it was faulted from: `faultedFrom` says which states that may be.
+ */
+function nextStates(state: JobState, faultedFrom: readonly JobState[]): Set<JobState> {
   const out = new Set<JobState>();
   for (const event of EVENT_TYPES) {
     for (const leaf of leaves(jobRule(state, event))) {
       if (leaf.kind !== "go") continue;
       for (const t of targetsOf(leaf.to)) {
         if (t === "same") out.add(state);
-        else if (t === "faultedFrom") for (const s of faultableStates()) out.add(s);
+        else if (t === "faultedFrom") for (const s of faultedFrom) out.add(s);
         else out.add(t);
       }
     }
@@ -38,17 +41,20 @@ function nextStates(state: JobState): Set<JobState> {
   return out;
 }
 
-/** The states a job can be faulted from (a resolve returns it to one of them). */
-function faultableStates(): JobState[] {
-  return statesAllowing("fault");
-}
-
-/** Every state a job in `from` may still reach (itself included). */
+/**
+ * Every state a job in `from` may still reach (itself included). A job faulted on the way
+ * returns to a state already on the way, so a resolve adds nothing; a job that is Faulted
+ * now may return to any state a fault is allowed in (the API does not say which it was).
+ */
 export function reachableStates(from: JobState): Set<JobState> {
+  const faultedNow = statesAllowing("resolve").includes(from);
+  const faultedFrom = faultedNow ? statesAllowing("fault") : [];
   const seen = new Set<JobState>([from]);
   const todo: JobState[] = [from];
   while (todo.length > 0) {
-    for (const next of nextStates(todo.pop()!)) {
+    const state = todo.pop()!;
+    // Only the first resolve of a job faulted now can go anywhere; later ones go back.
+    for (const next of nextStates(state, state === from ? faultedFrom : [])) {
       if (!seen.has(next)) {
         seen.add(next);
         todo.push(next);
