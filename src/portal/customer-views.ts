@@ -484,7 +484,8 @@ export interface JobPageView {
 function exportSection(v: JobPageView): Html | undefined {
   const { job } = v;
   if (job.jobType !== "Export") return undefined;
-  const written = job.driveList.filter((d) => d.state !== "Specified");
+  // Export drives are recorded when the package arrives (each with its key).
+  const written = job.driveList;
   const where = (d: Drive) => d.contentPath ?? `${v.dock}/${d.driveId}`;
   return html`<section aria-labelledby="export-heading" data-testid="export">
     <h2 id="export-heading">Reading the exported drives</h2>
