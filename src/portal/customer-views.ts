@@ -656,7 +656,10 @@ export function jobPage(v: JobPageView): Html {
         ${
           job.incompleteBlobListUri
             ? html`<dt>Blobs that did not fit</dt>
-                <dd><code class="wrap">${job.incompleteBlobListUri}</code></dd>`
+                <dd>
+                  <a href="${jobUrl(job, "incomplete-blob-list")}" download>Incomplete blob list</a>
+                  (<code class="wrap">${job.incompleteBlobListUri}</code>)
+                </dd>`
             : undefined
         }
         <dt>Tags</dt>
