@@ -71,7 +71,7 @@ import {
   pageSpans,
   type ExportManifestEntry,
 } from "./drive-files.ts";
-import { blobFootprint, DEFAULT_CLUSTER_BYTES, planLayout } from "./layout.ts";
+import { blobFootprint, DEFAULT_CLUSTER_BYTES, planLayout, type SideFiles } from "./layout.ts";
 
 /** Where the plan of a job is kept (the store's settings). */
 export interface PlanStore {
@@ -496,8 +496,12 @@ class DriveExport {
    * Whether a blob read as `exported` still fits: its cost now against its planned cost
    * and the room left. Takes the room it needs; `extra` is what it took.
    */
-  private fits(item: PlannedItem, exported: ExportBlob): { ok: boolean; extra: number } {
-    const now = blobFootprint(exported, item.filePath);
+  private fits(
+    item: PlannedItem,
+    exported: ExportBlob,
+    side: SideFiles,
+  ): { ok: boolean; extra: number } {
+    const now = blobFootprint(exported, item.filePath, DEFAULT_CLUSTER_BYTES, side);
     const planned =
       item.bytes ?? blobFootprint({ ...exported, length: item.length }, item.filePath);
     const extra = Math.max(0, now - planned);
@@ -572,14 +576,15 @@ class DriveExport {
         }
         if (got !== length) throw new Error(`the response ended after ${got} of ${length} bytes`);
         const exported = exportedBlob(item, res);
-        const room = this.fits(item, exported);
+        const side = sideFiles(exported);
+        const room = this.fits(item, exported, side);
         if (!room.ok) return this.overflow(key, item, exported);
         const part = buf.subarray(0, length);
         const hash = md5Hex(part);
         await this.mkdirFor(path);
         await writeFile(path, part);
         const ranges = length === 0 ? [] : [{ offset: 0, length, hash }];
-        return this.finishBlob(key, item, exported, path, ranges, hash, room.extra);
+        return this.finishBlob(key, item, exported, side, path, ranges, hash, room.extra);
       });
     } catch (e) {
       return this.failBlob(key, item, path, e);
@@ -619,7 +624,8 @@ class DriveExport {
         props = await source.getProperties();
       }
       const exported = exportedBlob(item, props);
-      const room = this.fits(item, exported);
+      const side = sideFiles(exported);
+      const room = this.fits(item, exported, side);
       if (!room.ok) return await this.overflow(key, item, exported);
       await this.dc.records.put({
         blobKey: key,
@@ -641,7 +647,7 @@ class DriveExport {
       );
       await fh.close();
       fh = undefined;
-      return await this.finishBlob(key, item, exported, path, ranges, md5, room.extra);
+      return await this.finishBlob(key, item, exported, side, path, ranges, md5, room.extra);
     } catch (e) {
       if (e instanceof LeaseLostError) throw e;
       await fh?.close().catch(() => undefined);
@@ -681,6 +687,7 @@ class DriveExport {
     key: string,
     item: PlannedItem,
     exported: ExportBlob,
+    { metadataXml, propertiesXml }: SideFiles,
     path: string,
     ranges: ManifestRange[],
     md5: string | undefined,
@@ -697,8 +704,6 @@ class DriveExport {
         "the bytes read do not match the blob's Content-MD5",
       );
     }
-    const metadataXml = exportMetadataXml(exported);
-    const propertiesXml = exportPropertiesXml(exported);
     await writeFile(`${path}.metadata`, metadataXml);
     await writeFile(`${path}.properties`, propertiesXml);
     const blobPath = `${item.container}/${item.name}`;
@@ -969,6 +974,14 @@ function exportedBlob(
     ...(props.contentLanguage ? { contentLanguage: props.contentLanguage } : {}),
     ...(props.cacheControl ? { cacheControl: props.cacheControl } : {}),
     ...(props.metadata && Object.keys(props.metadata).length ? { metadata: props.metadata } : {}),
+  };
+}
+
+/** The blob's `.metadata` and `.properties` files, made once (for its cost and to write them). */
+function sideFiles(exported: ExportBlob): SideFiles {
+  return {
+    metadataXml: exportMetadataXml(exported),
+    propertiesXml: exportPropertiesXml(exported),
   };
 }
 
