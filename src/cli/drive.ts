@@ -170,7 +170,6 @@ async function driveListWith(
 async function jobGroup(
   conn: Connection,
   job: string,
-  creating: boolean,
 ): Promise<{ absent: boolean; scope: string }> {
   if (conn.resourceGroup !== "") {
     return { absent: false, scope: `resource group ${conn.resourceGroup}` };
@@ -363,7 +362,7 @@ Examples:
         apiVersion: opts.apiVersion,
         token: opts.token,
       };
-      const where = await jobGroup(conn, opts.job, creation !== undefined);
+      const where = await jobGroup(conn, opts.job);
       // Before copying for hours: the job must take drives, or be one that can be created.
       const found = where.absent ? undefined : await findJob(conn, opts.job);
       if (found) checkCreating(found, opts.job);

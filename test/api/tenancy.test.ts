@@ -210,8 +210,9 @@ describe("tenancy: identities that cannot be spoofed", () => {
     assert.deepEqual(listed, []);
     // A user of the second issuer, by its own grant.
     const bob = as(S2, { iss: OTHER_ISSUER, oid: "oid-bob", sub: "s-b", scp: "x" });
-    for await (const j of bob.jobs.listBySubscription()) listed.push(j.name);
-    assert.deepEqual(listed, []);
+    const bobs = [];
+    for await (const j of bob.jobs.listBySubscription()) bobs.push(j.name);
+    assert.deepEqual(bobs, []);
   });
 
   test("each spoofing token is refused (403) and changes nothing", async () => {
