@@ -173,15 +173,14 @@ describe("job wait, job watch and the resource-group defaults", () => {
       assert.equal(cancelled.code, 0, cancelled.err);
       const r = await watch.done;
       assert.equal(r.code, 0, r.out + r.err);
-      const frames = r.out.split("\x1b[2F");
-      assert.ok(
-        frames.length >= 2,
-        `redrawn in place (cursor up 2 lines): ${JSON.stringify(r.out)}`,
-      );
-      assert.match(frames[0]!, /^job onscreen: Creating, - {2}\(\d\d:\d\d:\d\d\)\x1b\[K\r?\n/m);
+      // The terminal's escape sequences made visible: ESC as "<ESC>".
+      const shown = r.out.replaceAll("\x1b", "<ESC>");
+      const frames = shown.split("<ESC>[2F");
+      assert.ok(frames.length >= 2, `redrawn in place (cursor up 2 lines): ${shown}`);
+      assert.match(frames[0]!, /^job onscreen: Creating, - {2}\(\d\d:\d\d:\d\d\)<ESC>\[K\r?\n/m);
       assert.match(
         frames.at(-1)!,
-        /^job onscreen: Completed, - \(cancel requested\) {2}\(\d\d:\d\d:\d\d\)\x1b\[K\r?\n {2}drive 9CA995BB: /,
+        /^job onscreen: Completed, - \(cancel requested\) {2}\(\d\d:\d\d:\d\d\)<ESC>\[K\r?\n {2}drive 9CA995BB: /,
       );
       assert.doesNotMatch(r.out, /^\d\d:\d\d:\d\d job /m, "no plain lines");
     },
