@@ -18,6 +18,7 @@ import type { Claims } from "../auth/tokens.ts";
 import { CUSTOMER_COOKIE } from "./sessions.ts";
 import { asFieldError, isRefusal, sendHtml, type PortalContext } from "./context.ts";
 import {
+  bitLockerKeysPage,
   cancelPage,
   defaultOrder,
   deletePage,
@@ -292,6 +293,12 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
 
   if (ctx.access?.tokenMode) signInRoutes(app, ctx, render);
 
+  /** The emulator's dock folder (its simulated datacenter writes export drives there). */
+  const emulatorDock = () =>
+    ctx.operator?.clock.read().controllable && ctx.operator.dock?.local
+      ? ctx.operator.dock.path
+      : undefined;
+
   app.get("/", named("Portal_Home"), async (_req, reply) => seeOther(reply, "/portal/jobs"));
 
   // A caller is set on the request only under token auth (development auth has none).
@@ -505,7 +512,24 @@ export function customerRoutes(app: FastifyInstance, ctx: PortalContext): void {
       reply,
       200,
       `Job ${job.name}`,
-      jobPage({ job, history, events: allowedEvents(job, "customer") }),
+      jobPage({ job, history, events: allowedEvents(job, "customer"), dock: emulatorDock() }),
+      crumbsFor(job),
+    );
+  });
+
+  // The keys only on request (BitLockerKeys_List, with its own permission under token auth).
+  app.get(`${JOB_ROUTE}/bitlocker-keys`, named("Portal_BitLockerKeys"), async (req, reply) => {
+    const job = await load(req, reply);
+    if (!job) return reply;
+    if (req.caller) authorize(req.caller, job.subscriptionId, armAction(JOBS, "POST"));
+    const keys = await jobs.bitLockerKeys(jobKey(req));
+    reply.header("cache-control", "private, no-store");
+    return render(
+      req,
+      reply,
+      200,
+      `BitLocker keys of ${job.name}`,
+      bitLockerKeysPage(job, keys),
       crumbsFor(job),
     );
   });

@@ -473,6 +473,106 @@ export interface JobPageView {
   job: Job;
   history: HistoryEntry[];
   events: EventType[];
+  /**
+   * The emulator's dock, where the simulated datacenter writes export drives (the customer
+   * reads them there); absent in the service profile, where drives are shipped back.
+   */
+  dock?: string;
+}
+
+/** An export job: where its drives can be read, their keys on request, what did not fit. */
+function exportSection(v: JobPageView): Html | undefined {
+  const { job } = v;
+  if (job.jobType !== "Export") return undefined;
+  // Export drives are recorded when the package arrives (each with its key).
+  const written = job.driveList;
+  const where = (d: Drive) => d.contentPath ?? `${v.dock}/${d.driveId}`;
+  return html`<section aria-labelledby="export-heading" data-testid="export">
+    <h2 id="export-heading">Reading the exported drives</h2>
+    ${
+      written.length === 0
+        ? html`<p class="muted">
+            The datacenter records the drives when your package arrives; each gets a BitLocker key
+            then.
+          </p>`
+        : v.dock
+          ? html`<p>
+                In this emulator the datacenter's drives are folders on its machine (the simulated
+                datacenter's are in its dock, <code>${v.dock}</code>). Read each drive there once
+                its copy has finished, and check it with
+                <code>drivebay drive verify --drive &lt;folder&gt;</code>.
+              </p>
+              <ul class="plain" data-testid="drive-locations">
+                ${written.map(
+                  (d) =>
+                    html`<li data-drive-location="${d.driveId}">
+                      Drive <code>${d.driveId}</code>: <code>${where(d)}</code>
+                    </li>`,
+                )}
+              </ul>`
+          : html`<p>
+              The drives are shipped back to you in the return package. Unlock each with its
+              BitLocker key, then check it with
+              <code>drivebay drive verify --drive &lt;mounted drive&gt;</code>.
+            </p>`
+    }
+    ${
+      job.driveList.some((d) => d.bitLockerKey)
+        ? html`<p>
+            <a class="button button-secondary" href="${jobUrl(job, "bitlocker-keys")}"
+              >Show the BitLocker keys</a
+            >
+          </p>`
+        : undefined
+    }
+    ${
+      job.incompleteBlobListUri
+        ? html`<p data-testid="incomplete">
+            Some blobs did not fit on the drives:
+            <a href="${jobUrl(job, "incomplete-blob-list")}" download
+              >download the incomplete blob list</a
+            >
+            (an XML blob list: create another export job with it to export the rest).
+          </p>`
+        : undefined
+    }
+  </section>`;
+}
+
+/** The BitLocker keys of a job's drives, shown only on request (BitLockerKeys_List). */
+export function bitLockerKeysPage(
+  job: Job,
+  keys: { driveId: string; bitLockerKey: string }[],
+): Html {
+  return html`<h1>BitLocker keys of job ${job.name}</h1>
+    <p class="lead">
+      Keep these keys private: anyone with a drive and its key can read it. This page is not kept by
+      your browser.
+    </p>
+    ${
+      keys.length === 0
+        ? html`<p class="muted">No drive of this job has a BitLocker key yet.</p>`
+        : html`<div class="table-wrap stack">
+            <table data-testid="bitlocker-keys">
+              <thead>
+                <tr>
+                  <th scope="col">Drive</th>
+                  <th scope="col">BitLocker recovery key</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${keys.map(
+                  (k) =>
+                    html`<tr data-drive="${k.driveId}">
+                      <th scope="row"><code>${k.driveId}</code></th>
+                      <td data-label="Key"><code class="key">${k.bitLockerKey}</code></td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>`
+    }
+    <p><a href="${jobUrl(job)}">Back to job ${job.name}</a></p>`;
 }
 
 export function jobPage(v: JobPageView): Html {
@@ -556,7 +656,10 @@ export function jobPage(v: JobPageView): Html {
         ${
           job.incompleteBlobListUri
             ? html`<dt>Blobs that did not fit</dt>
-                <dd><code class="wrap">${job.incompleteBlobListUri}</code></dd>`
+                <dd>
+                  <a href="${jobUrl(job, "incomplete-blob-list")}" download>Incomplete blob list</a>
+                  (<code class="wrap">${job.incompleteBlobListUri}</code>)
+                </dd>`
             : undefined
         }
         <dt>Tags</dt>
@@ -639,6 +742,7 @@ export function jobPage(v: JobPageView): Html {
             )
       }
     </section>
+    ${exportSection(v)}
     <section aria-labelledby="history-heading">
       <h2 id="history-heading">History</h2>
       ${historyTimeline(v.history, {

@@ -5,10 +5,10 @@
  * authorisation as the job page, and streams it as a download. Only a blob the job's own
  * field names, in the job's own account and diagnostics container, is ever served.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { jobKey, named } from "../api/routes/route.ts";
 import { storageAccountName } from "../domain/storage-accounts.ts";
-import type { Drive } from "../domain/job/model.ts";
+import type { Drive, Job } from "../domain/job/model.ts";
 import type { PortalContext } from "./context.ts";
 import { PageError } from "./http.ts";
 
@@ -45,50 +45,88 @@ export function driveFileRoutes(app: FastifyInstance, ctx: PortalContext, jobRou
         `Drive '${driveId}' of job '${job.name}' has no ${kind.label} yet; it is written when the drive's copy ends.`,
       );
     }
-    if (!ctx.blobs) {
-      throw new PageError(
-        404,
-        "ResourceNotFound",
-        `This server reads no storage; the ${kind.label} is at ${uri}.`,
-      );
-    }
-    const account = storageAccountName(job.storageAccountId);
-    const container = await ctx.blobs.containerClient(account, job.diagnosticsPath);
-    const base = new URL(container.url);
-    base.search = "";
-    const prefix = `${base.toString().replace(/\/$/, "")}/`;
-    if (!uri.startsWith(prefix)) {
-      // The job's record points elsewhere (an account reconfigured since): nothing to serve.
-      throw new PageError(
-        404,
-        "ResourceNotFound",
-        `The ${kind.label} of drive '${driveId}' (${uri}) is not in container '${job.diagnosticsPath}' of storage account '${account}' any more.`,
-      );
-    }
-    const blobName = decodeURIComponent(uri.slice(prefix.length));
-    let download;
-    try {
-      download = await container.getBlobClient(blobName).download();
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 404) {
+    return serveJobBlob(ctx, reply, job, uri, kind.label, `of drive '${driveId}'`);
+  });
+
+  // An export job's list of the blobs that fit on no drive (issue 11 item 7).
+  app.get(
+    `${jobRoute}/incomplete-blob-list`,
+    named("Portal_IncompleteBlobList"),
+    async (req, reply) => {
+      const job = await ctx.jobs.get(jobKey(req));
+      if (!job.incompleteBlobListUri) {
         throw new PageError(
           404,
-          "BlobNotFound",
-          `The ${kind.label} of drive '${driveId}' was deleted from storage account '${account}' (${uri}).`,
+          "ResourceNotFound",
+          `Job '${job.name}' has no incomplete blob list: every blob it names fit on its drives${job.jobType === "Export" ? "" : " (only export jobs have one)"}.`,
         );
       }
-      throw e;
+      return serveJobBlob(
+        ctx,
+        reply,
+        job,
+        job.incompleteBlobListUri,
+        "incomplete blob list",
+        `of job '${job.name}'`,
+      );
+    },
+  );
+}
+
+/**
+ * A blob the job's own field names, read from the job's own account and diagnostics
+ * container and streamed as a download; anything else is refused.
+ */
+async function serveJobBlob(
+  ctx: PortalContext,
+  reply: FastifyReply,
+  job: Job,
+  uri: string,
+  label: string,
+  of: string,
+): Promise<FastifyReply> {
+  if (!ctx.blobs) {
+    throw new PageError(
+      404,
+      "ResourceNotFound",
+      `This server reads no storage; the ${label} is at ${uri}.`,
+    );
+  }
+  const account = storageAccountName(job.storageAccountId);
+  const container = await ctx.blobs.containerClient(account, job.diagnosticsPath);
+  const base = new URL(container.url);
+  base.search = "";
+  const prefix = `${base.toString().replace(/\/$/, "")}/`;
+  if (!uri.startsWith(prefix)) {
+    // The job's record points elsewhere (an account reconfigured since): nothing to serve.
+    throw new PageError(
+      404,
+      "ResourceNotFound",
+      `The ${label} ${of} (${uri}) is not in container '${job.diagnosticsPath}' of storage account '${account}' any more.`,
+    );
+  }
+  const blobName = decodeURIComponent(uri.slice(prefix.length));
+  let download;
+  try {
+    download = await container.getBlobClient(blobName).download();
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) {
+      throw new PageError(
+        404,
+        "BlobNotFound",
+        `The ${label} ${of} was deleted from storage account '${account}' (${uri}).`,
+      );
     }
-    const filename = blobName
-      .split("/")
-      .pop()!
-      .replace(/[^\w.-]/g, "_");
-    reply
-      .type(download.contentType ?? "application/xml")
-      .header("content-disposition", `attachment; filename="${filename}"`)
-      .header("cache-control", "private, no-store");
-    if (download.contentLength !== undefined)
-      reply.header("content-length", download.contentLength);
-    return reply.send(download.readableStreamBody);
-  });
+    throw e;
+  }
+  const filename = blobName
+    .split("/")
+    .pop()!
+    .replace(/[^\w.-]/g, "_");
+  reply
+    .type(download.contentType ?? "application/xml")
+    .header("content-disposition", `attachment; filename="${filename}"`)
+    .header("cache-control", "private, no-store");
+  if (download.contentLength !== undefined) reply.header("content-length", download.contentLength);
+  return reply.send(download.readableStreamBody);
 }

@@ -4,10 +4,13 @@
  * wizard filled from `drive prepare --output json`, and an export job's drives and keys.
  * Real Chromium; every job is created through the official SDK.
  */
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
+import { mkdirSync, readFileSync } from "node:fs";
+import { BlobServiceClient } from "@azure/storage-blob";
+import type { Browser } from "playwright-core";
 import assert from "node:assert/strict";
-import { SUBSCRIPTION } from "../support/server.ts";
-import { importJob, STORAGE } from "../api/fixtures.ts";
+import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { importJob, returnAddress, returnShipping, STORAGE } from "../api/fixtures.ts";
 import { join } from "node:path";
 import { argv, runCli } from "../cli/helpers.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
@@ -17,6 +20,7 @@ import {
   assertUsable,
   browserSkip,
   DESKTOP,
+  launch,
   newPage,
   PHONE,
   parsed,
@@ -232,6 +236,135 @@ describe("customer portal: the first hour", () => {
         await page.locator("#f-drive-0-manifestHash").inputValue(),
         prepared[0]!.manifestHash,
       );
+      assert.deepEqual(errors, []);
+      await page.close();
+    },
+  );
+});
+
+describe("customer portal: an export job's drives", () => {
+  let server: TestServer;
+  let browser: Browser;
+  before(async () => {
+    if (SKIP) return;
+    server = await startTestServer({ blob: "memory" });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test(
+    "the export job page shows its drives, where to read them, the keys only on request, and the incomplete blob list",
+    { skip: SKIP },
+    async (t) => {
+      const RG = "exports";
+      const NAME = "portal-export";
+      const ACCOUNT = "portalexport";
+      const account = await server.operator("GET", `/storage/${ACCOUNT}`);
+      const blobs = BlobServiceClient.fromConnectionString(account.body.connectionString);
+      const music = blobs.getContainerClient("music");
+      await music.create();
+      await music.getBlockBlobClient("a.txt").upload("alpha", 5);
+      const big = Buffer.alloc(2 * 1024 * 1024, 7);
+      await music.getBlockBlobClient("zz-big.bin").upload(big, big.length);
+      const c = server.client();
+      await c.jobs.create(NAME, RG, {
+        location: "westus",
+        properties: {
+          storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
+          jobType: "Export",
+          export: { blobPathPrefix: ["/music/"] },
+        },
+      });
+      await c.jobs.update(NAME, RG, {
+        returnAddress,
+        returnShipping,
+        deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${NAME}`, driveCount: 1 },
+        state: "Shipping",
+      });
+      const received = await server.operator("POST", "/packages/receive", {
+        trackingNumber: `TN-${NAME}`,
+        driveIds: ["PEXP1"],
+      });
+      assert.equal(received.status, 200, JSON.stringify(received.body));
+      // A drive too small for the big blob: it goes to the incomplete blob list.
+      const dir = join(tempDir("drivebay-portal-export-"), "PEXP1");
+      mkdirSync(dir, { recursive: true });
+      const attached = await server.operator(
+        "POST",
+        `/jobs/${SUBSCRIPTION}/${RG}/${NAME}/drives/PEXP1/attach`,
+        { path: dir, capacityBytes: 1024 * 1024 },
+      );
+      assert.equal(attached.status, 200, JSON.stringify(attached.body));
+      await server.runner!.drain();
+      const job = await c.jobs.get(NAME, RG);
+      const drive = job.properties!.driveList![0]!;
+      assert.ok(job.properties!.incompleteBlobListUri, "the big blob did not fit");
+      const keys: string[] = [];
+      for await (const k of c.bitLockerKeys.list(NAME, RG)) keys.push(k.bitLockerKey!);
+      assert.equal(keys.length, 1);
+      assert.match(keys[0]!, /^(\d{6}-){7}\d{6}$/);
+
+      const { page, errors } = await newPage(browser);
+      const url = `${server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/${NAME}`;
+      await page.goto(url);
+      // The drive: its state, percent and bytes as the API reports them.
+      const row = page.locator('[data-drive="PEXP1"]');
+      assert.equal(
+        (await row.locator('[data-field="driveState"]').textContent())?.trim(),
+        drive.state,
+      );
+      assert.match(
+        (await row.locator('[data-progress="drive"]').textContent()) ?? "",
+        new RegExp(`${Math.round(drive.percentComplete ?? -1)}%`),
+      );
+      assert.match(
+        (await row.locator('[data-field="bytesSucceeded"]').textContent()) ?? "",
+        new RegExp(`${drive.bytesSucceeded} B`),
+      );
+      // Where the drive can be read (the folder the datacenter wrote it to).
+      assert.equal(
+        (await page.locator('[data-drive-location="PEXP1"] code').last().textContent())?.trim(),
+        dir,
+      );
+      // The key is not in the page until asked for.
+      assert.doesNotMatch(await page.content(), new RegExp(keys[0]!));
+      // History: times to the second, no internal names.
+      const history = (await page.getByTestId("history").textContent()) ?? "";
+      assert.match(history, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      assert.match(history, /A drive's data copy finished/);
+      assert.doesNotMatch(history, /completeDrive|receivePackage|attachDrive|engine|autopilot/);
+      await assertUsable(page);
+      await screenshot(page, t.name, "job");
+
+      // The incomplete blob list opens through the portal's own route.
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("link", { name: "download the incomplete blob list" }).click(),
+      ]);
+      const list = readFileSync((await download.path())!, "utf8");
+      assert.match(list, /<BlobList>/);
+      assert.match(list, /zz-big\.bin/);
+      assert.doesNotMatch(list, /a\.txt/);
+
+      await page.getByRole("link", { name: "Show the BitLocker keys" }).click();
+      await parsed(page);
+      assert.deepEqual(
+        await page
+          .getByTestId("bitlocker-keys")
+          .locator("tbody tr")
+          .evaluateAll((rows) =>
+            rows.map((r) => [
+              r.getAttribute("data-drive"),
+              r.querySelector("td")?.textContent?.trim(),
+            ]),
+          ),
+        [["PEXP1", keys[0]]],
+      );
+      await assertUsable(page);
+      await screenshot(page, t.name, "keys");
       assert.deepEqual(errors, []);
       await page.close();
     },

@@ -97,6 +97,8 @@ describe("customer portal, token auth", () => {
         `/subscriptions/${OTHER}/resourceGroups/rg/jobs/not-yours`,
         `/subscriptions/${OTHER}/resourceGroups/rg/jobs/nothing`,
         `/subscriptions/${OTHER}/jobs`,
+        `/subscriptions/${OTHER}/resourceGroups/rg/jobs/not-yours/bitlocker-keys`,
+        `/subscriptions/${OTHER}/resourceGroups/rg/jobs/not-yours/incomplete-blob-list`,
       ]) {
         const res = await page.goto(portal(path));
         assert.equal(res?.status(), 403, path);
