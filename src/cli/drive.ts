@@ -25,6 +25,7 @@ import {
   CliFailure,
   failureOf,
   jobFacts,
+  DEFAULT_RESOURCE_GROUP,
   storageAccountId,
   type Connection,
 } from "./client.ts";
@@ -36,6 +37,7 @@ import {
   setAction,
 } from "./command.ts";
 import { serverDock } from "./dock.ts";
+import { findResourceGroup, JobNotFound } from "./job-command.ts";
 import { operatorKeyOf } from "./operator.ts";
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
 import { registerPreviewExport } from "./preview-export.ts";
@@ -109,7 +111,8 @@ interface PrepareFlags {
   storageAccount?: string;
   endpoint: string;
   subscription: string;
-  resourceGroup: string;
+  /** Absent: the group holding --job, found by its name (a new job: "default"). */
+  resourceGroup?: string;
   apiVersion?: string;
   token: string;
   output: OutputFormat;
@@ -157,6 +160,33 @@ async function driveListWith(
     }));
   driveList.push({ ...entry, bitLockerKey: key });
   return { driveList, bitLockerKey: key };
+}
+
+/**
+ * Without -g, the resource group holding `job`, found by its name in the subscription as the
+ * other single-job commands find it (several: a usage error naming them); a job that is
+ * nowhere goes to the default group when it is to be created. Sets `conn.resourceGroup`.
+ */
+async function jobGroup(
+  conn: Connection,
+  job: string,
+): Promise<{ absent: boolean; scope: string }> {
+  if (conn.resourceGroup !== "") {
+    return { absent: false, scope: `resource group ${conn.resourceGroup}` };
+  }
+  try {
+    conn.resourceGroup = await findResourceGroup(armClient(conn), conn, job);
+    return { absent: false, scope: `resource group ${conn.resourceGroup}` };
+  } catch (e) {
+    if (e instanceof JobNotFound) {
+      conn.resourceGroup = DEFAULT_RESOURCE_GROUP;
+      return { absent: true, scope: `any resource group of subscription ${conn.subscription}` };
+    }
+    if (e instanceof CliFailure) {
+      throw new CliFailure(`${e.message} Nothing was copied.`, e.exitCode);
+    }
+    throw failureOf(e, conn.endpoint);
+  }
 }
 
 /** The job, or undefined when there is none (404); any other failure is the CLI's failure. */
@@ -285,7 +315,10 @@ function registerPrepare(drive: Command, io: Io): void {
   addOptionGroup(cmd, CONNECTION, [
     commonOptions.endpoint(),
     commonOptions.subscription(),
-    commonOptions.resourceGroup(),
+    new Option(
+      "-g, --resource-group <name>",
+      `the --job's resource group (default: the one holding it, found in the subscription; a new job: '${DEFAULT_RESOURCE_GROUP}')`,
+    ).env("DRIVEBAY_RESOURCE_GROUP"),
     new Option("--api-version <version>", "api-version to send (default: the SDK's, 2021-01-01)"),
     new Option("--token <token>", "bearer token to send").env("DRIVEBAY_TOKEN").default("dev"),
   ]);
@@ -325,16 +358,17 @@ Examples:
       conn = {
         endpoint: checkedEndpoint(opts.endpoint, cmd),
         subscription: opts.subscription,
-        resourceGroup: opts.resourceGroup,
+        resourceGroup: opts.resourceGroup ?? "",
         apiVersion: opts.apiVersion,
         token: opts.token,
       };
+      const where = await jobGroup(conn, opts.job);
       // Before copying for hours: the job must take drives, or be one that can be created.
-      const found = await findJob(conn, opts.job);
+      const found = where.absent ? undefined : await findJob(conn, opts.job);
       if (found) checkCreating(found, opts.job);
       else if (creation === undefined) {
         throw new CliFailure(
-          `error: there is no job ${opts.job} in resource group ${conn.resourceGroup}. Create it ` +
+          `error: there is no job ${opts.job} in ${where.scope}. Create it ` +
             `first (drivebay job create), or give --location and --storage-account to create it ` +
             `with this drive. Nothing was copied.`,
           1,

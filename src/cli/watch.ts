@@ -209,7 +209,11 @@ function rateAndEta(d: DriveStatus, first: Sample | undefined, now: number): str
   return `, ${rate}${eta}`;
 }
 
-function driveViews(job: JobResponse, firsts: Map<string, Sample>, now: number): DriveView[] {
+export function driveViews(
+  job: JobResponse,
+  firsts: Map<string, Sample>,
+  now: number,
+): DriveView[] {
   return (job.properties?.driveList ?? []).map((d) => {
     const id = d.driveId ?? "-";
     const bytes = d.bytesSucceeded;

@@ -67,6 +67,33 @@ describe("per-subscription request limits", () => {
       }),
     );
     assert.equal(created.name, "limited");
+    // Two writes an hour: the second is the last, the third is refused and changes nothing.
+    const patch = (tag: string) =>
+      fetch(
+        `${server.url}/subscriptions/${S1}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/limited?api-version=2021-01-01`,
+        {
+          method: "PATCH",
+          headers: {
+            authorization: `Bearer ${issuer.token({ oid: "oid-alice" })}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ tags: { tag } }),
+        },
+      );
+    const second = await patch("second");
+    assert.equal(second.status, 200, await second.text());
+    assert.equal(second.headers.get("x-ms-ratelimit-remaining-subscription-writes"), "0");
+    const third = await patch("third");
+    assert.equal(third.status, 429);
+    assert.ok(Number(third.headers.get("retry-after")) > 0);
+    assert.equal(
+      ((await third.json()) as { error: { code: string } }).error.code,
+      "SubscriptionRequestsThrottled",
+    );
+    assert.deepEqual(
+      (await server.jobs.get({ subscriptionId: S1, resourceGroup: "rg", name: "limited" })).tags,
+      { tag: "second" },
+    );
     const bob = await get(S2, "oid-bob");
     assert.equal(bob.status, 200);
     assert.equal(bob.headers.get("x-ms-ratelimit-remaining-subscription-reads"), "2");

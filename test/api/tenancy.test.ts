@@ -208,6 +208,11 @@ describe("tenancy: identities that cannot be spoofed", () => {
     const listed = [];
     for await (const j of app.jobs.listBySubscription()) listed.push(j.name);
     assert.deepEqual(listed, []);
+    // A user of the second issuer, by its own grant.
+    const bob = as(S2, { iss: OTHER_ISSUER, oid: "oid-bob", sub: "s-b", scp: "x" });
+    const bobs = [];
+    for await (const j of bob.jobs.listBySubscription()) bobs.push(j.name);
+    assert.deepEqual(bobs, []);
   });
 
   test("each spoofing token is refused (403) and changes nothing", async () => {
@@ -225,7 +230,12 @@ describe("tenancy: identities that cannot be spoofed", () => {
         { oid: "oid-mallory", sub: "m", scp: "user_impersonation", azp: APP, appid: APP },
       ],
       ["another issuer with the same oid", S1, { iss: OTHER_ISSUER, oid: "oid-alice" }],
-      ["the right oid with the wrong kind", S2, { appid: "oid-bob", idtyp: "app" }],
+      // Bob's grant is a user's of OTHER_ISSUER: the same id and issuer as an app is not Bob.
+      [
+        "the right oid with the wrong kind",
+        S2,
+        { iss: OTHER_ISSUER, appid: "oid-bob", idtyp: "app" },
+      ],
     ];
     for (const [why, sub, claims] of spoofs) {
       const c = as(sub, claims);

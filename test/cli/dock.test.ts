@@ -140,7 +140,21 @@ describe("drive prepare --dock uses the server's dock", () => {
     } finally {
       writeFileSync(marker, id);
     }
-    assert.equal(existsSync(join(server.dataDir, "dock", "DOCK2")), false);
-    assert.equal(existsSync(join(server.dataDir, "dock", "DOCK3")), false);
+    // The path the server names does not hold its dock on this machine (no marker there).
+    rmSync(marker);
+    try {
+      const absent = await prepare("DOCK4", { DRIVEBAY_OPERATOR_KEY: KEY });
+      assert.equal(absent.code, 1);
+      assert.match(
+        absent.err,
+        /the dock of the server at \S+ is \S+ on the server's machine, and there is no such dock on this one\. Run this command on the server's machine, or prepare into a folder with --drive <dir> .*Nothing was copied\./,
+      );
+    } finally {
+      writeFileSync(marker, id);
+    }
+    for (const drive of ["DOCK2", "DOCK3", "DOCK4"]) {
+      assert.equal(existsSync(join(server.dataDir, "dock", drive)), false, drive);
+      assert.equal(existsSync(join(server.dataDir, "dock", `${drive}.jrn`)), false, drive);
+    }
   });
 });

@@ -156,11 +156,22 @@ export interface Running {
 }
 
 /** The real binary as a child process that the test can act on while it runs. */
-export function spawnBin(args: string[], options: { env?: Record<string, string> } = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
-  });
+export function spawnBin(
+  args: string[],
+  options: { env?: Record<string, string>; terminal?: boolean } = {},
+): Running {
+  const argv = [process.execPath, BIN, ...args];
+  // On a terminal: util-linux's `script` runs the command on a pseudo-terminal of its own.
+  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+  const child = options.terminal
+    ? spawn("script", ["-qec", quoted, "/dev/null"], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ...options.env },
+      })
+    : spawn(argv[0]!, argv.slice(1), {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ...options.env },
+      });
   let out = "";
   let err = "";
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];

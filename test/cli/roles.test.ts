@@ -6,7 +6,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -87,6 +87,26 @@ describe("drivebay serve --role", () => {
           argv`job create -n role-job -l westus --storage-account acct --drive ${driveSpec("R1")}`,
         );
         assert.equal(created.code, 0, created.err);
+
+        // The API node does not read its dock (the workers read their own): --dock is
+        // refused before anything is copied, even though the folder is on this machine.
+        const work = mkdtempSync(join(tmpdir(), "drivebay-cli-role-dock-"));
+        try {
+          writeFileSync(join(work, "a.txt"), "a\n");
+          writeFileSync(join(work, "data.csv"), "BasePath,DstBlobPathOrPrefix\na.txt,a.txt\n");
+          const docked = await runCli(
+            argv`drive prepare --dataset ${join(work, "data.csv")} --dock --drive-id ROLEDOCK
+              --endpoint ${api.url} --operator-key ${key}`,
+          );
+          assert.equal(docked.code, 1, docked.err);
+          assert.match(
+            docked.err,
+            /the server at \S+ does not read its dock \S+: its workers run the autopilot, each with the dock of its own data directory\. .*Nothing was copied\./,
+          );
+          assert.equal(existsSync(join(api.dataDir, "dock", "ROLEDOCK")), false);
+        } finally {
+          rmSync(work, { recursive: true, force: true });
+        }
 
         // Creating expires after 14 days: the API node stores the advance, the worker sweeps.
         const advanced = await runCli(

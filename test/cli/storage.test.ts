@@ -150,6 +150,10 @@ describe("storage ls / get and job verify-import", () => {
     const changed = Buffer.from(files["a.bin"]!);
     changed[12345] = changed[12345]! ^ 0xff;
     await container.getBlockBlobClient("set1/a.bin").uploadData(changed);
+    // Its Content-MD5 property set back to the original's: only reading the bytes tells.
+    await container.getBlobClient("set1/a.bin").setHTTPHeaders({
+      blobContentMD5: createHash("md5").update(files["a.bin"]!).digest(),
+    });
     await container.getBlobClient("set1/sub/d.txt").delete();
 
     const bad = await customer(

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -155,6 +155,36 @@ describe("job wait, job watch and the resource-group defaults", () => {
     assert.equal(r.code, 1, r.err);
     assert.match(r.err, /job doomed was deleted while waiting for 'Shipping'/);
   });
+
+  test(
+    "watch on a terminal: one display redrawn in place, no timestamped lines",
+    {
+      skip: existsSync("/usr/bin/script")
+        ? false
+        : "util-linux 'script' (a pseudo-terminal) is not installed",
+    },
+    async () => {
+      await create("onscreen", "rg-t");
+      const watch = spawnBin([...argv`job watch -n onscreen --interval 100ms`, ...where], {
+        terminal: true,
+      });
+      await watch.printed(/job onscreen: Creating/);
+      const cancelled = await cli(argv`job cancel -n onscreen`);
+      assert.equal(cancelled.code, 0, cancelled.err);
+      const r = await watch.done;
+      assert.equal(r.code, 0, r.out + r.err);
+      // The terminal's escape sequences made visible: ESC as "<ESC>".
+      const shown = r.out.replaceAll("\x1b", "<ESC>");
+      const frames = shown.split("<ESC>[2F");
+      assert.ok(frames.length >= 2, `redrawn in place (cursor up 2 lines): ${shown}`);
+      assert.match(frames[0]!, /^job onscreen: Creating, - {2}\(\d\d:\d\d:\d\d\)<ESC>\[K\r?\n/m);
+      assert.match(
+        frames.at(-1)!,
+        /^job onscreen: Completed, - \(cancel requested\) {2}\(\d\d:\d\d:\d\d\)<ESC>\[K\r?\n {2}drive 9CA995BB: /,
+      );
+      assert.doesNotMatch(r.out, /^\d\d:\d\d:\d\d job /m, "no plain lines");
+    },
+  );
 
   test("an import through the autopilot: wait exits 0 at Completed; watch prints a line per change and exits 0", async () => {
     const root = mkdtempSync(join(tmpdir(), "drivebay-cli-watch-"));

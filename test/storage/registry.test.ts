@@ -13,6 +13,7 @@ import {
   generateAccountSASQueryParameters,
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
+import { run } from "../../src/cli/index.ts";
 import { DomainError } from "../../src/domain/errors.ts";
 import { importJob, STORAGE } from "../api/fixtures.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -145,6 +146,46 @@ describe("configured storage accounts", () => {
         (await server.operator("GET", "/storage/shared", undefined, "wrong-key-0000000")).status,
         401,
       );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("accounts that name their subscription and resource group: the operator API and `drivebay storage list` show both", async () => {
+    const SUB = "aaaa0000-0000-4000-8000-00000000000a";
+    const server = await startTestServer({
+      config: {
+        profile: "service",
+        storageAccounts: [
+          { name: "owned", subscriptionId: SUB, resourceGroup: "rg-owned", connectionString },
+          { name: "shared", blobEndpoint: endpoint, accountKey: key },
+        ],
+      },
+    });
+    try {
+      const list = await server.operator("GET", "/storage");
+      assert.deepEqual(list.body, {
+        value: [
+          {
+            name: "owned",
+            blobEndpoint: endpoint,
+            subscriptionId: SUB,
+            resourceGroup: "rg-owned",
+          },
+          { name: "shared", blobEndpoint: endpoint },
+        ],
+      });
+      let out = "";
+      const code = await run(
+        ["storage", "list", "--endpoint", server.url, "--operator-key", server.operatorKey],
+        { io: { out: (t) => void (out += t), err: (t) => void (out += t) } },
+      );
+      assert.equal(code, 0, out);
+      const lines = out.trimEnd().split("\n");
+      assert.match(lines[0]!, /^NAME +SUBSCRIPTION +RESOURCE GROUP +BLOB ENDPOINT$/);
+      assert.match(lines[1]!, new RegExp(`^owned +${SUB} +rg-owned +http://\\S+$`));
+      assert.match(lines[2]!, /^shared +\(any\) +\(any\) +http:\/\/\S+$/);
+      assert.equal(lines.length, 3);
     } finally {
       await server.close();
     }

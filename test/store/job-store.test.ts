@@ -109,6 +109,34 @@ for (const factory of STORE_FACTORIES) {
       await store.close();
     });
 
+    test("an insert the database refuses does not take down the others asked in the same turn", async () => {
+      const { store } = await fresh();
+      const good = Array.from({ length: 5 }, (_, i) => job({ name: `good-${i}` }));
+      // A NUL in a drive id: PostgreSQL cannot store it in text; SQLite can.
+      const odd = job({
+        name: "odd",
+        driveList: [{ driveId: "D\u0000X", bitLockerKey: "k", state: "Specified" }],
+      });
+      const outcomes = await Promise.allSettled([
+        store.insert(good[0]!, [h("create")]),
+        store.insert(good[1]!, [h("create")]),
+        store.insert(odd, [h("create")]),
+        ...good.slice(2).map((j) => store.insert(j, [h("create")])),
+      ]);
+      assert.deepEqual(
+        outcomes.filter((_, i) => i !== 2).map((o) => o.status === "fulfilled" && o.value),
+        good.map(() => true),
+      );
+      for (const j of good) assert.deepEqual((await store.get(j))!.uid, j.uid);
+      const oddStored = outcomes[2]!.status === "fulfilled" && outcomes[2].value;
+      assert.equal(
+        (await store.get(odd)) !== undefined,
+        oddStored,
+        "stored exactly when it said so",
+      );
+      await store.close();
+    });
+
     test("compare-and-set: a stale version never overwrites, and versions advance by one", async () => {
       const { store } = await fresh();
       const j = job();

@@ -1,7 +1,9 @@
 /** What the CLI prints for people: sizes, rates, durations, and job state names as typed. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { JobResponse } from "@azure/arm-storageimportexport";
 import { humanBytes, humanDuration, humanRate } from "../../src/cli/units.ts";
+import { driveViews } from "../../src/cli/watch.ts";
 import {
   jobStateNamed,
   nearestName,
@@ -63,5 +65,40 @@ describe("job state names", () => {
       () => parseJobStateChange("banana"),
       /'banana' is not a job state\. The states are /,
     );
+  });
+});
+
+describe("job watch's drive lines", () => {
+  const MiB = 1024 * 1024;
+  const job = (bytes: number, percent: number, state = "Transferring"): JobResponse => ({
+    name: "j",
+    properties: {
+      driveList: [
+        {
+          driveId: "D1",
+          state: state as "Transferring",
+          copyStatus: state === "Transferring" ? "InProgress" : "Completed",
+          percentComplete: percent,
+          bytesSucceeded: bytes,
+        },
+      ],
+    },
+  });
+
+  test("a drive being copied: rate and ETA from the first poll that saw its bytes; none once it is done", () => {
+    const firsts = new Map();
+    const t0 = 1_000_000;
+    const [first] = driveViews(job(1 * MiB, 25), firsts, t0);
+    assert.equal(
+      first!.line,
+      "  drive D1: Transferring (InProgress), 25%, 1.0 MiB",
+      "nothing moved yet",
+    );
+    // 2 MiB in 2 s is 1 MiB/s; at 50% of 6 MiB, 3 MiB are left: 3 s.
+    const [later] = driveViews(job(3 * MiB, 50), firsts, t0 + 2000);
+    assert.equal(later!.key, "  drive D1: Transferring (InProgress), 50%, 3.0 MiB");
+    assert.equal(later!.line, `${later!.key}, 1.0 MiB/s, ETA 3 s`);
+    const [done] = driveViews(job(6 * MiB, 100, "Completed"), firsts, t0 + 5000);
+    assert.equal(done!.line, "  drive D1: Completed (Completed), 100%, 6.0 MiB");
   });
 });

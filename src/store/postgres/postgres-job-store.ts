@@ -578,11 +578,39 @@ export class PostgresJobStore implements JobStore {
     if (batch.length === 0) return;
     this.inserts = [];
     this.insertsInFlight++;
+    this.insertBatch(batch)
+      .then(
+        (inserted) => batch.forEach((b, i) => b.resolve(inserted[i]!)),
+        async (e: unknown) => {
+          // One job the database refuses (a value it cannot store) must not fail the others
+          // asked in the same turn: each goes again on its own, with its own outcome.
+          if (batch.length === 1 || (e as { code?: unknown }).code === undefined) {
+            for (const b of batch) b.reject(e);
+            return;
+          }
+          await Promise.all(
+            batch.map((b) =>
+              this.insertBatch([b]).then(
+                ([inserted]) => b.resolve(inserted!),
+                (one: unknown) => b.reject(one),
+              ),
+            ),
+          );
+        },
+      )
+      .finally(() => {
+        this.insertsInFlight--;
+        if (this.insertsScheduled) this.flushInserts();
+      });
+  }
+
+  /** One insertMany statement; whether each of `batch` was inserted. */
+  private async insertBatch(batch: PendingInsert[]): Promise<boolean[]> {
     const jobs = batch.map((b) => b.job);
     const keys = jobs.map(jobKeyOf);
     const drives = jobs.flatMap((j, i) => drivesOf(j).map((k) => [i + 1, k] as const));
     const history = batch.flatMap((b, i) => b.history.map((h) => [i + 1, h] as const));
-    this.write<{ n: string }>("insertMany", [
+    const { rows } = await this.write<{ n: string }>("insertMany", [
       jobs.map((j) => j.uid),
       keys.map((k) => k.subscriptionId),
       keys.map((k) => k.resourceGroup),
@@ -596,20 +624,9 @@ export class PostgresJobStore implements JobStore {
       drives.map(([, k]) => k),
       history.map(([n]) => n),
       ...historyArrays(history.map(([, h]) => h)),
-    ])
-      .then(
-        ({ rows }) => {
-          const inserted = new Set(rows.map((r) => Number(r.n)));
-          batch.forEach((b, i) => b.resolve(inserted.has(i + 1)));
-        },
-        (e: unknown) => {
-          for (const b of batch) b.reject(e);
-        },
-      )
-      .finally(() => {
-        this.insertsInFlight--;
-        if (this.insertsScheduled) this.flushInserts();
-      });
+    ]);
+    const inserted = new Set(rows.map((r) => Number(r.n)));
+    return batch.map((_, i) => inserted.has(i + 1));
   }
 
   async update(job: Job, history: HistoryEntry[]): Promise<boolean> {
