@@ -19,6 +19,7 @@ import {
   CONNECTION,
   setAction,
 } from "./command.ts";
+import { findResourceGroup } from "./job-command.ts";
 import { table, type Io, type OutputFormat } from "./output.ts";
 
 interface PreviewFlags {
@@ -31,7 +32,8 @@ interface PreviewFlags {
   connectionString?: string;
   endpoint: string;
   subscription: string;
-  resourceGroup: string;
+  /** Absent: the group holding --job, found by its name in the subscription. */
+  resourceGroup?: string;
   token: string;
   output: OutputFormat;
 }
@@ -99,7 +101,10 @@ export function registerPreviewExport(drive: Command, io: Io): void {
   addOptionGroup(cmd, CONNECTION, [
     commonOptions.endpoint(),
     commonOptions.subscription(),
-    commonOptions.resourceGroup(),
+    new Option(
+      "-g, --resource-group <name>",
+      "the --job's resource group (default: the one holding it, found in the subscription)",
+    ).env("DRIVEBAY_RESOURCE_GROUP"),
     new Option("--token <token>", "bearer token to send").env("DRIVEBAY_TOKEN").default("dev"),
   ]);
   cmd.addOption(commonOptions.output());
@@ -185,12 +190,17 @@ async function jobEntries(
   const conn: Connection = {
     endpoint: checkedEndpoint(opts.endpoint, cmd),
     subscription: opts.subscription,
-    resourceGroup: opts.resourceGroup,
+    resourceGroup: opts.resourceGroup ?? "",
     token: opts.token,
   };
   let exp;
   try {
-    const job = await armClient(conn).jobs.get(opts.job!, conn.resourceGroup);
+    const client = armClient(conn);
+    // As the other single-job commands: without -g, the job is found by its name.
+    if (conn.resourceGroup === "") {
+      conn.resourceGroup = await findResourceGroup(client, conn, opts.job!);
+    }
+    const job = await client.jobs.get(opts.job!, conn.resourceGroup);
     if (job.properties?.jobType !== "Export") {
       throw new CliFailure(`error: job ${opts.job} is not an export job`, 1);
     }

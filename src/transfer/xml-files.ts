@@ -147,35 +147,52 @@ export function parseMetadataFile(xml: string): Record<string, string> {
   const seen = new Map<string, string>();
   let bytes = 0;
   for (const el of root.children) {
-    if (!METADATA_NAME.test(el.name)) {
-      throw new XmlFileError(
-        `metadata file: '${el.name}' is not a valid metadata name (letters, digits and '_', not starting with a digit)`,
-      );
-    }
-    const earlier = seen.get(el.name.toLowerCase());
-    if (earlier !== undefined) {
-      throw new XmlFileError(
-        `metadata file: the name '${el.name}' appears twice (names are case-insensitive; first as '${earlier}')`,
-      );
-    }
-    if (el.children.length > 0) {
-      throw new XmlFileError(`metadata file: <${el.name}> must hold text, not elements`);
-    }
-    if (!METADATA_VALUE.test(el.text)) {
-      throw new XmlFileError(
-        `metadata file: the value of '${el.name}' has characters other than printable ASCII`,
-      );
-    }
-    seen.set(el.name.toLowerCase(), el.name);
+    bytes += checkMetadataEntry(el.name, el.text, seen, el.children.length > 0);
     out[el.name] = el.text;
-    bytes += el.name.length + el.text.length;
   }
+  checkMetadataBytes(bytes);
+  return out;
+}
+
+/**
+ * One name and value of a metadata file, checked as the reader checks them (`seen`: the
+ * names so far, lower-cased → as written); returns the bytes they count.
+ */
+function checkMetadataEntry(
+  name: string,
+  value: string,
+  seen: Map<string, string>,
+  hasChildren = false,
+): number {
+  if (!METADATA_NAME.test(name)) {
+    throw new XmlFileError(
+      `metadata file: '${name}' is not a valid metadata name (letters, digits and '_', not starting with a digit)`,
+    );
+  }
+  const earlier = seen.get(name.toLowerCase());
+  if (earlier !== undefined) {
+    throw new XmlFileError(
+      `metadata file: the name '${name}' appears twice (names are case-insensitive; first as '${earlier}')`,
+    );
+  }
+  if (hasChildren) {
+    throw new XmlFileError(`metadata file: <${name}> must hold text, not elements`);
+  }
+  if (!METADATA_VALUE.test(value)) {
+    throw new XmlFileError(
+      `metadata file: the value of '${name}' has characters other than printable ASCII`,
+    );
+  }
+  seen.set(name.toLowerCase(), name);
+  return name.length + value.length;
+}
+
+function checkMetadataBytes(bytes: number): void {
   if (bytes > METADATA_MAX_BYTES) {
     throw new XmlFileError(
       `metadata file: names and values add up to ${bytes} bytes; the Blob service allows ${METADATA_MAX_BYTES}`,
     );
   }
-  return out;
 }
 
 /** The properties an import sets, by element name. */
@@ -227,14 +244,20 @@ function isBase64Md5(text: string): boolean {
   return /^[A-Za-z0-9+/]{22}==$/.test(text) && Buffer.from(text, "base64").length === 16;
 }
 
-/** A metadata file for `metadata` (names must be valid; checked as the reader checks them). */
+/**
+ * A metadata file for `metadata` (names must be valid; checked as the reader checks them,
+ * on the names and values themselves: the file is not parsed back).
+ */
 export function writeMetadataFile(metadata: Record<string, string>): string {
-  const lines = Object.entries(metadata).map(
-    ([name, value]) => `  <${name}>${escapeXml(value)}</${name}>`,
-  );
-  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Metadata>\n${lines.map((l) => `${l}\n`).join("")}</Metadata>\n`;
-  parseMetadataFile(xml);
-  return xml;
+  const seen = new Map<string, string>();
+  let bytes = 0;
+  let lines = "";
+  for (const [name, value] of Object.entries(metadata)) {
+    bytes += checkMetadataEntry(name, value, seen);
+    lines += `  <${name}>${escapeXml(value)}</${name}>\n`;
+  }
+  checkMetadataBytes(bytes);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Metadata>\n${lines}</Metadata>\n`;
 }
 
 /** What an export writes besides the settable properties. */

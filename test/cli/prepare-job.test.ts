@@ -3,13 +3,16 @@
  * other single-job commands do (issue 13, item 7): a unique name is added to where it is,
  * a name held by several resource groups is a usage error naming them, and a name none
  * holds is refused, or created in the default group with -l and --storage-account. Every
- * refusal comes before anything is copied. In-process `run()` against a real server.
+ * refusal comes before anything is copied. `drive preview-export --job` finds its job the
+ * same way. In-process `run()` against a real server.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { exportJob } from "../api/fixtures.ts";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
 import { argv, driveSpec, runCli } from "./helpers.ts";
 
@@ -18,7 +21,7 @@ describe("drive prepare --job without -g", () => {
   let root: string;
   let csv: string;
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ blob: "memory" });
     root = mkdtempSync(join(tmpdir(), "drivebay-cli-prepjob-"));
     mkdirSync(join(root, "src"));
     writeFileSync(join(root, "src", "a.txt"), "a\n");
@@ -86,5 +89,29 @@ describe("drive prepare --job without -g", () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /created job brand-new in resource group default with drive D-NEW/);
     assert.deepEqual(await drivesOf("brand-new", "default"), ["D-NEW"]);
+  });
+
+  test("drive preview-export --job without -g reads the blob list of the job where it is", async () => {
+    const cs = (await server.storage.resolve("drivebaydata")).connectionString;
+    const photos = BlobServiceClient.fromConnectionString(cs).getContainerClient("photos");
+    await photos.create();
+    await photos.getBlockBlobClient("2026/one.jpg").upload(Buffer.alloc(1000, 1), 1000);
+    await server.client().jobs.create("outward", "rg-export", exportJob());
+    const preview = (extra: string[]) =>
+      runCli([
+        ...argv`drive preview-export --drive-size 1GB --job outward --connection-string ${cs} -o json`,
+        ...extra,
+        ...where(),
+      ]);
+    const found = await preview([]);
+    assert.equal(found.code, 0, found.err);
+    const report = JSON.parse(found.out) as { blobs: number; drivesNeeded: number };
+    assert.deepEqual([report.blobs, report.drivesNeeded], [1, 1]);
+    const wrongGroup = await preview(argv`-g elsewhere`);
+    assert.equal(wrongGroup.code, 1);
+    assert.match(wrongGroup.err, /ResourceNotFound/);
+    const none = await preview(argv`--job nowhere`);
+    assert.equal(none.code, 1);
+    assert.match(none.err, /there is no job 'nowhere' in any resource group of subscription/);
   });
 });

@@ -71,7 +71,7 @@ import {
   pageSpans,
   type ExportManifestEntry,
 } from "./drive-files.ts";
-import { blobFootprint, DEFAULT_CLUSTER_BYTES, planLayout } from "./layout.ts";
+import { blobFootprint, DEFAULT_CLUSTER_BYTES, planLayout, type SideFiles } from "./layout.ts";
 
 /** Where the plan of a job is kept (the store's settings). */
 export interface PlanStore {
@@ -113,7 +113,11 @@ interface StoredPlan {
 interface DoneDetail {
   entry: BlobLogEntry;
   manifest: ExportManifestEntry;
-  md5: string;
+  /**
+   * The whole file's MD5, when it was computed (a blob of one range, or one with a
+   * Content-MD5 to check); otherwise a resume checks the file by its manifest ranges.
+   */
+  md5?: string;
   at: number;
   /** Room on the drive this blob took beyond its planned cost (it grew). */
   extra?: number;
@@ -289,7 +293,9 @@ class DriveExport {
       this.slack -= d.extra ?? 0;
       const path = join(drive.contentPath, ...item.segments);
       const ok = recheck.has(r.blobKey)
-        ? (await fileMd5(path)) === d.md5
+        ? d.md5 !== undefined
+          ? (await fileMd5(path)) === d.md5
+          : await this.dc.buffers.with((buf) => fileMatchesRanges(path, d.manifest, buf))
         : (await stat(path).catch(() => undefined))?.size === d.manifest.length;
       if (!ok) redo.add(i);
     }
@@ -490,8 +496,12 @@ class DriveExport {
    * Whether a blob read as `exported` still fits: its cost now against its planned cost
    * and the room left. Takes the room it needs; `extra` is what it took.
    */
-  private fits(item: PlannedItem, exported: ExportBlob): { ok: boolean; extra: number } {
-    const now = blobFootprint(exported, item.filePath);
+  private fits(
+    item: PlannedItem,
+    exported: ExportBlob,
+    side: SideFiles,
+  ): { ok: boolean; extra: number } {
+    const now = blobFootprint(exported, item.filePath, DEFAULT_CLUSTER_BYTES, side);
     const planned =
       item.bytes ?? blobFootprint({ ...exported, length: item.length }, item.filePath);
     const extra = Math.max(0, now - planned);
@@ -566,14 +576,15 @@ class DriveExport {
         }
         if (got !== length) throw new Error(`the response ended after ${got} of ${length} bytes`);
         const exported = exportedBlob(item, res);
-        const room = this.fits(item, exported);
+        const side = sideFiles(exported);
+        const room = this.fits(item, exported, side);
         if (!room.ok) return this.overflow(key, item, exported);
         const part = buf.subarray(0, length);
         const hash = md5Hex(part);
         await this.mkdirFor(path);
         await writeFile(path, part);
         const ranges = length === 0 ? [] : [{ offset: 0, length, hash }];
-        return this.finishBlob(key, item, exported, path, ranges, hash, room.extra);
+        return this.finishBlob(key, item, exported, side, path, ranges, hash, room.extra);
       });
     } catch (e) {
       return this.failBlob(key, item, path, e);
@@ -613,7 +624,8 @@ class DriveExport {
         props = await source.getProperties();
       }
       const exported = exportedBlob(item, props);
-      const room = this.fits(item, exported);
+      const side = sideFiles(exported);
+      const room = this.fits(item, exported, side);
       if (!room.ok) return await this.overflow(key, item, exported);
       await this.dc.records.put({
         blobKey: key,
@@ -623,10 +635,19 @@ class DriveExport {
       });
       await this.mkdirFor(path);
       fh = await open(path, "w");
-      const { ranges, md5 } = await this.writeContent(source, exported, fh, props.etag);
+      const { ranges, md5 } = await this.writeContent(
+        source,
+        exported,
+        fh,
+        props.etag,
+        // The whole file's MD5 costs a second pass of MD5 over every byte: computed only
+        // when there is a Content-MD5 to check it against (page blobs have none that
+        // covers their bytes; ADR 0016).
+        exported.blobType !== "PageBlob" && exported.contentMD5 !== undefined,
+      );
       await fh.close();
       fh = undefined;
-      return await this.finishBlob(key, item, exported, path, ranges, md5, room.extra);
+      return await this.finishBlob(key, item, exported, side, path, ranges, md5, room.extra);
     } catch (e) {
       if (e instanceof LeaseLostError) throw e;
       await fh?.close().catch(() => undefined);
@@ -666,14 +687,16 @@ class DriveExport {
     key: string,
     item: PlannedItem,
     exported: ExportBlob,
+    { metadataXml, propertiesXml }: SideFiles,
     path: string,
     ranges: ManifestRange[],
-    md5: string,
+    md5: string | undefined,
     extra: number,
   ): Promise<ExportResult> {
     if (
       exported.blobType !== "PageBlob" &&
       exported.contentMD5 &&
+      md5 !== undefined &&
       Buffer.from(exported.contentMD5, "base64").toString("hex").toUpperCase() !== md5
     ) {
       throw new BlobFailure(
@@ -681,8 +704,6 @@ class DriveExport {
         "the bytes read do not match the blob's Content-MD5",
       );
     }
-    const metadataXml = exportMetadataXml(exported);
-    const propertiesXml = exportPropertiesXml(exported);
     await writeFile(`${path}.metadata`, metadataXml);
     await writeFile(`${path}.properties`, propertiesXml);
     const blobPath = `${item.container}/${item.name}`;
@@ -700,7 +721,7 @@ class DriveExport {
     const detail: DoneDetail = {
       entry,
       manifest,
-      md5,
+      ...(md5 !== undefined ? { md5 } : {}),
       at: this.dc.wallClock.now().getTime(),
       ...(extra ? { extra } : {}),
     };
@@ -783,15 +804,16 @@ class DriveExport {
    * Writes the blob's bytes into the file: block and append blobs in 4 MiB ranges (each
    * hashed for the manifest), page blobs as their written page ranges (the file has the
    * blob's length; unwritten pages read as zeros). Read READ_SIZE a request, up to
-   * READS_IN_FLIGHT at once; written and hashed in order, so the file's MD5 is computed on
-   * the way (no second read of the file).
+   * READS_IN_FLIGHT at once; written and hashed in order, so the file's MD5 (`wholeMd5`)
+   * is computed on the way (no second read of the file).
    */
   private async writeContent(
     source: BlobClient,
     blob: ExportBlob,
     fh: FileHandle,
     etag: string | undefined,
-  ): Promise<{ ranges: ManifestRange[]; md5: string }> {
+    wholeMd5: boolean,
+  ): Promise<{ ranges: ManifestRange[]; md5: string | undefined }> {
     const conditions = etag ? { ifMatch: etag } : undefined;
     let spans: { offset: number; length: number }[];
     if (blob.blobType === "PageBlob") {
@@ -806,10 +828,10 @@ class DriveExport {
     } else {
       spans = blockSpans(blob.length);
     }
-    const fileHash = createHash("md5");
+    const fileHash = wholeMd5 ? createHash("md5") : undefined;
     let hashed = 0;
     const hashZerosTo = (to: number) => {
-      while (hashed < to) {
+      while (fileHash && hashed < to) {
         const n = Math.min(ZEROS.length, to - hashed);
         fileHash.update(ZEROS.subarray(0, n));
         hashed += n;
@@ -878,9 +900,11 @@ class DriveExport {
             );
             ranges.push({ ...span, hash: md5Hex(part) });
           }
-          hashZerosTo(r.offset);
-          fileHash.update(data);
-          hashed += data.length;
+          if (fileHash) {
+            hashZerosTo(r.offset);
+            fileHash.update(data);
+            hashed += data.length;
+          }
         } finally {
           READS.release(buf);
         }
@@ -894,7 +918,7 @@ class DriveExport {
       throw e;
     }
     hashZerosTo(blob.length);
-    return { ranges, md5: hexUpper(fileHash.digest()) };
+    return { ranges, md5: fileHash ? hexUpper(fileHash.digest()) : undefined };
   }
 }
 
@@ -953,6 +977,14 @@ function exportedBlob(
   };
 }
 
+/** The blob's `.metadata` and `.properties` files, made once (for its cost and to write them). */
+function sideFiles(exported: ExportBlob): SideFiles {
+  return {
+    metadataXml: exportMetadataXml(exported),
+    propertiesXml: exportPropertiesXml(exported),
+  };
+}
+
 async function streamText(body: NodeJS.ReadableStream | undefined): Promise<string | undefined> {
   if (!body) return undefined;
   const chunks: Buffer[] = [];
@@ -971,6 +1003,38 @@ async function freeBytes(d: Drive): Promise<number> {
   if (!d.contentPath) return 0;
   const fs = await statfs(d.contentPath).catch(() => undefined);
   return fs ? fs.bavail * fs.bsize : 0;
+}
+
+/**
+ * Whether the file has the manifest entry's length and each of its ranges' MD5s (`buf`
+ * holds a range). For a block or append blob the ranges cover the whole file.
+ */
+async function fileMatchesRanges(
+  path: string,
+  entry: ExportManifestEntry,
+  buf: Buffer,
+): Promise<boolean> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, "r");
+    if ((await fh.stat()).size !== entry.length) return false;
+    for (const r of entry.ranges) {
+      if (r.length > buf.length) return false;
+      const part = buf.subarray(0, r.length);
+      let got = 0;
+      while (got < r.length) {
+        const { bytesRead } = await fh.read(part, got, r.length - got, r.offset + got);
+        if (bytesRead === 0) return false;
+        got += bytesRead;
+      }
+      if (md5Hex(part) !== r.hash) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
 }
 
 async function fileMd5(path: string): Promise<string | undefined> {

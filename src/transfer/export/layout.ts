@@ -57,26 +57,34 @@ export type LayoutTarget =
 
 const clusters = (bytes: number, cluster: number) => Math.ceil(bytes / cluster) * cluster;
 
+/** A blob's `.metadata` and `.properties` files, when the caller has made them already. */
+export interface SideFiles {
+  metadataXml: string;
+  propertiesXml: string;
+}
+
 /** What a blob's file and its side files spend on the drive, in whole clusters. */
-function fileBytes(blob: ExportBlob, cluster: number): number {
+function fileBytes(blob: ExportBlob, cluster: number, side?: SideFiles): number {
   return (
     clusters(blob.length, cluster) +
-    clusters(Buffer.byteLength(exportMetadataXml(blob)), cluster) +
-    clusters(Buffer.byteLength(exportPropertiesXml(blob)), cluster)
+    clusters(Buffer.byteLength(side?.metadataXml ?? exportMetadataXml(blob)), cluster) +
+    clusters(Buffer.byteLength(side?.propertiesXml ?? exportPropertiesXml(blob)), cluster)
   );
 }
 
 /**
  * What a blob costs a drive, as the layout counts it: its files in clusters and its
  * manifest entry. The copier compares it with the planned cost when the blob it reads has
- * grown since the layout.
+ * grown since the layout. `side`: the blob's side files, if made already (they are not
+ * made again).
  */
 export function blobFootprint(
   blob: ExportBlob,
   filePath: string,
   cluster = DEFAULT_CLUSTER_BYTES,
+  side?: SideFiles,
 ): number {
-  return fileBytes(blob, cluster) + manifestEntryBytes(blob, filePath);
+  return fileBytes(blob, cluster, side) + manifestEntryBytes(blob, filePath);
 }
 
 class DriveFill {
