@@ -63,7 +63,8 @@ function resourceGroupOf(id: string | undefined): string {
 export function jobTable(jobs: readonly JobResponse[]): string {
   if (jobs.length === 0) return "no jobs\n";
   return table(
-    ["NAME", "RESOURCE GROUP", "TYPE", "STATE", "CANCEL REQUESTED", "LOCATION", "DRIVES"],
+    // No drive column: the list operations do not return driveList (as in Azure).
+    ["NAME", "RESOURCE GROUP", "TYPE", "STATE", "CANCEL REQUESTED", "LOCATION"],
     jobs.map((j) => [
       j.name ?? "-",
       resourceGroupOf(j.id),
@@ -71,8 +72,6 @@ export function jobTable(jobs: readonly JobResponse[]): string {
       text(j.properties?.state),
       text(j.properties?.cancelRequested),
       text(j.location),
-      // The list operations do not return driveList (as in Azure): "-" there.
-      j.properties?.driveList ? String(j.properties.driveList.length) : "-",
     ]),
   );
 }

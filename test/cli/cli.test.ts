@@ -137,8 +137,9 @@ describe("drivebay CLI", () => {
 
     const listed = await cli(argv`job list`);
     assert.equal(listed.code, 0, listed.err);
-    assert.match(listed.out, /^NAME +RESOURCE GROUP +TYPE +STATE/);
-    assert.match(listed.out, /^cli-import +default +Import +Creating +false +westus/m);
+    // No column that the list operations leave empty (they return no driveList).
+    assert.match(listed.out, /^NAME +RESOURCE GROUP +TYPE +STATE +CANCEL REQUESTED +LOCATION\n/);
+    assert.match(listed.out, /^cli-import +default +Import +Creating +false +westus$/m);
 
     // The CLI matches the state's case itself.
     const shipped = await cliJson<Job>(argv`job update -n cli-import --state shipping

@@ -154,6 +154,16 @@ describe("job wait, job watch and the resource-group defaults", () => {
     const r = await waiting.done;
     assert.equal(r.code, 1, r.err);
     assert.match(r.err, /job doomed was deleted while waiting for 'Shipping'/);
+
+    // watch ends too, exit 1, when the job it follows is deleted.
+    await create("watched-gone", "rg-w");
+    const watching = spawnBin([...argv`job watch -n watched-gone --interval 100ms`, ...where]);
+    await watching.printed(/job watched-gone: Creating/);
+    const removed = await cli(argv`job delete -n watched-gone`);
+    assert.equal(removed.code, 0, removed.err);
+    const w = await watching.done;
+    assert.equal(w.code, 1, w.err);
+    assert.match(w.err, /job watched-gone was deleted\./);
   });
 
   test(
