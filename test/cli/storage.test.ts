@@ -155,14 +155,20 @@ describe("storage ls / get and job verify-import", () => {
       blobContentMD5: createHash("md5").update(files["a.bin"]!).digest(),
     });
     await container.getBlobClient("set1/sub/d.txt").delete();
+    // And one a byte longer than its file.
+    await container.getBlockBlobClient("set1/b.txt").uploadData(Buffer.from("hello from b\n!"));
 
     const bad = await customer(
       argv`job verify-import -n checkme --source ${csv} --operator-key ${KEY}`,
     );
     assert.equal(bad.code, 1);
-    assert.match(bad.out, /^ {2}2 match \(length and MD5\)$/m);
+    assert.match(bad.out, /^ {2}1 match \(length and MD5\)$/m);
     assert.match(bad.out, /^ {2}1 missing$/m);
-    assert.match(bad.out, /^ {2}1 differ$/m);
+    assert.match(bad.out, /^ {2}2 differ$/m);
+    assert.match(
+      bad.out,
+      /^DIFFER +imported\/set1\/b\.txt +\S+b\.txt +length: the blob has 14 bytes, the file 13$/m,
+    );
     assert.match(bad.out, new RegExp(`^MISSING +imported/set1/sub/d\\.txt +\\S+d\\.txt +-$`, "m"));
     assert.match(
       bad.out,
@@ -172,7 +178,7 @@ describe("storage ls / get and job verify-import", () => {
         "m",
       ),
     );
-    assert.match(bad.err, /verify-import: 2 of 4 file\(s\) are not in the account as they are/);
+    assert.match(bad.err, /verify-import: 3 of 4 file\(s\) are not in the account as they are/);
 
     const usage = await customer(argv`job verify-import -n checkme --source ${join(root, "src")}`);
     assert.equal(usage.code, 2);
