@@ -60,6 +60,8 @@ export interface Config {
   driveLeaseMs: number;
   /** Blobs of one drive the transfer runner copies at once. */
   importConcurrency: number;
+  /** Drives one worker copies at once (default 2; docs/deploying.md, sizing). */
+  driveConcurrency: number;
   storageAccounts: StorageAccountConfig[];
   blob: BlobSettings;
   locations: Partial<LocationInfo>[];
@@ -256,6 +258,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   if (!Number.isInteger(importConcurrency) || importConcurrency < 1 || importConcurrency > 64) {
     throw new ConfigError("importConcurrency: use a whole number from 1 to 64.");
   }
+  const driveConcurrency = Number(
+    pick(env.DRIVEBAY_DRIVE_CONCURRENCY, file.driveConcurrency as string) ?? 2,
+  );
+  if (!Number.isInteger(driveConcurrency) || driveConcurrency < 1 || driveConcurrency > 16) {
+    throw new ConfigError(
+      "driveConcurrency: use a whole number from 1 to 16 (drives one worker copies at once).",
+    );
+  }
   const blobFile = (file.blob ?? {}) as Record<string, unknown>;
   const blob: BlobSettings = {
     embedded: onOff(
@@ -425,6 +435,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     tickIntervalMs,
     driveLeaseMs,
     importConcurrency,
+    driveConcurrency,
     storageAccounts,
     blob: Object.freeze(blob),
     locations,

@@ -281,6 +281,7 @@ export async function startService(
           logger,
           copiers: [new ImportCopier(), new ExportCopier(store)],
           blobConcurrency: config.importConcurrency,
+          driveConcurrency: config.driveConcurrency,
           leaseMs: config.driveLeaseMs,
         })
       : undefined;

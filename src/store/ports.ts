@@ -81,9 +81,7 @@ export type WakeTopic =
   /** A stored decision's drive effects (start or stop copying), `{uid, effects}` as JSON. */
   | "effects"
   /** The service clock's offset moved (clock control); the payload is the new offset. */
-  | "clock"
-  /** A job was written or purged: `<uid> <version>` (version 0: purged). */
-  | "jobs";
+  | "clock";
 
 /**
  * Wake-ups between the processes that share a store: LISTEN/NOTIFY on PostgreSQL, within

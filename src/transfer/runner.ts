@@ -51,7 +51,11 @@ export interface TransferRunnerDeps {
   logger?: TransferLogger;
   /** Items (blobs) of one drive copied at once (default 8). */
   blobConcurrency?: number;
-  /** Drives copied at once by this runner (default 1: one drive's blobs already keep the endpoint busy). */
+  /**
+   * Drives copied at once by this runner (default 2: a drive reads at its own speed and has
+   * stretches, its start and its last large blobs, where its blobs alone leave the endpoint
+   * idle). The range buffers are shared, so memory does not grow with it.
+   */
   driveConcurrency?: number;
   /** How often progress is written (default 1 s). */
   progressIntervalMs?: number;
@@ -69,6 +73,7 @@ export interface TransferRunnerDeps {
  */
 const BUFFERS = 16;
 const DEFAULT_LEASE_MS = 30_000;
+export const DEFAULT_DRIVE_CONCURRENCY = 2;
 
 /** One drive this runner holds. */
 interface Run {
@@ -90,6 +95,8 @@ export class TransferRunner {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private polling: Promise<void> | undefined;
+  /** A look for work was asked for while one was under way (it may have missed a freed slot). */
+  private pollAgain = false;
   private readonly buffers = new BufferPool(BUFFERS, RANGE_SIZE);
   /** The real time: leases and the blob endpoint's dates (the service clock may be advanced). */
   private readonly wallClock: Clock;
@@ -152,17 +159,30 @@ export class TransferRunner {
     if (wake) this.wake();
   }
 
-  /** Looks for drives to copy, claims them and starts them (bounded by driveConcurrency). */
+  /**
+   * Looks for drives to copy, claims them and starts them (bounded by driveConcurrency).
+   * One look at a time; one asked for meanwhile runs once more after it (a drive that
+   * finished during a look freed a slot that look had already counted).
+   */
   poll(): Promise<void> {
-    this.polling ??= this.findWork()
-      .catch((err) => this.deps.logger?.error({ err }, "looking for drives to copy failed"))
-      .finally(() => (this.polling = undefined));
+    if (this.polling) {
+      this.pollAgain = true;
+      return this.polling;
+    }
+    this.polling = (async () => {
+      do {
+        this.pollAgain = false;
+        await this.findWork().catch((err) =>
+          this.deps.logger?.error({ err }, "looking for drives to copy failed"),
+        );
+      } while (this.pollAgain && !this.stopping);
+    })().finally(() => (this.polling = undefined));
     return this.polling;
   }
 
   private async findWork(): Promise<void> {
     if (this.stopping) return;
-    const free = (this.deps.driveConcurrency ?? 1) - this.active.size;
+    const free = (this.deps.driveConcurrency ?? DEFAULT_DRIVE_CONCURRENCY) - this.active.size;
     if (free <= 0) return;
     const jobs = new Map<string, Job>();
     const candidates: DriveCandidate[] = [];
@@ -193,20 +213,25 @@ export class TransferRunner {
       const listed = jobs.get(lease.jobUid)!;
       const key = `${lease.jobUid}:${lease.driveId}`;
       const run = this.runDrive(listed, lease)
-        .catch((err) => {
+        .catch(async (err): Promise<false> => {
           if (err instanceof LeaseLostError) {
             this.deps.logger?.info({ job: listed.name, drive: lease.driveId }, err.message);
-            return;
+            return false;
           }
           this.deps.logger?.error(
             { err, job: listed.name, drive: lease.driveId },
             "drive copy failed; it is retried",
           );
-          return this.deps.store.releaseDrive(lease, false).catch(() => undefined);
+          await this.deps.store.releaseDrive(lease, false).catch(() => undefined);
+          return false;
         })
-        .finally(() => {
+        .then((finished) => {
           this.active.delete(key);
           this.stopRequests.delete(key);
+          // A finished drive frees its slot: the next drive is claimed now, not a poll
+          // later. Only after a finish (a state that does not come back), so a drive that
+          // fails or is given back at once is not claimed again in a loop.
+          if (finished) this.wake();
         });
       this.active.set(
         key,
@@ -215,8 +240,11 @@ export class TransferRunner {
     }
   }
 
-  /** Copies one claimed drive with its job's copier, from its first boundary to its completion. */
-  private async runDrive(listed: Job, lease: DriveLease): Promise<void> {
+  /**
+   * Copies one claimed drive with its job's copier, from its first boundary to its
+   * completion; true when it completed (false: given back unfinished).
+   */
+  private async runDrive(listed: Job, lease: DriveLease): Promise<boolean> {
     const { store } = this.deps;
     // Read again now that the drive is claimed: the listing may be older than the claim.
     const job = await store.get(listed);
@@ -224,7 +252,7 @@ export class TransferRunner {
     const outlook = copyOutlook(job, lease.driveId);
     if (!job || !drive || outlook === "paused") {
       await store.releaseDrive(lease, false);
-      return;
+      return false;
     }
     const run: Run = {
       key: `${job.uid}:${drive.driveId}`,
@@ -268,10 +296,11 @@ export class TransferRunner {
       if (run.lost) throw new LeaseLostError(job.name, drive.driveId);
       if (result.kind === "paused" || this.stopping) {
         await store.releaseDrive(lease, false);
-        return;
+        return false;
       }
       await this.reportProgress(run);
       await this.finish(run, result);
+      return true;
     } finally {
       clearInterval(renewal);
     }

@@ -59,7 +59,9 @@ async function prepare(
 describe("imports into a real Azurite", () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ blob: "memory" });
+    // One drive at a time, so a cancel finds one drive in flight and the next not started
+    // (drives side by side: test/e2e/drive-concurrency.test.ts and multinode.test.ts).
+    server = await startTestServer({ blob: "memory", config: { driveConcurrency: 1 } });
   });
   after(async () => {
     await server.close();

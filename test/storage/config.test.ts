@@ -224,3 +224,20 @@ describe("store settings", () => {
     );
   });
 });
+
+describe("worker settings", () => {
+  it("drives copied at once by a worker: 2 by default, from the file, the environment over it", () => {
+    assert.equal(load().driveConcurrency, 2);
+    assert.equal(load({ driveConcurrency: 4 }).driveConcurrency, 4);
+    assert.equal(
+      load({ driveConcurrency: 4 }, { DRIVEBAY_DRIVE_CONCURRENCY: "1" }).driveConcurrency,
+      1,
+    );
+  });
+
+  it("a drive concurrency that is not a whole number from 1 to 16 is refused", () => {
+    refused({ driveConcurrency: 0 }, /driveConcurrency: use a whole number from 1 to 16/);
+    refused({}, /driveConcurrency/, { DRIVEBAY_DRIVE_CONCURRENCY: "1.5" });
+    refused({ driveConcurrency: 17 }, /driveConcurrency/);
+  });
+});

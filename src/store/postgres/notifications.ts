@@ -14,7 +14,7 @@ import { LocalWakeups } from "../wakeups.ts";
 /** The channel every drivebay process LISTENs on. */
 export const CHANNEL = "drivebay";
 
-const TOPICS: readonly WakeTopic[] = ["effects", "clock", "jobs"];
+const TOPICS: readonly WakeTopic[] = ["effects", "clock"];
 
 export class PostgresWakeups extends LocalWakeups {
   /** This process, as named in its notifications (they come back to its own listener too). */
