@@ -31,7 +31,7 @@
  * Options: `--quick`; env BENCH_ROUNDS (2), BENCH_SMALL_FILES, BENCH_SMALL_MIN_KB,
  * BENCH_SMALL_MAX_KB, BENCH_LARGE_FILES, BENCH_LARGE_MB, BENCH_HUGE_MB (as bench:import),
  * BENCH_ONLY (drivebay or azcopy), BENCH_CPU_PROF (a folder: the drivebay process runs with
- * --cpu-prof there), BENCH_LOG (a log level: drivebay's log on stdout). Linux only (/proc, the AzCopy binary).
+ * --cpu-prof there), BENCH_NODE_ARGS (more node flags for it, e.g. --perf-basic-prof), BENCH_LOG (a log level: drivebay's log on stdout). Linux only (/proc, the AzCopy binary).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -58,10 +58,13 @@ import {
   azcopyBinary,
   cpuBusy,
   cpuSeconds,
+  cpuSplit,
   machineCpu,
   ownCpu,
   procStatus,
   rchar,
+  threadCpu,
+  threadCpuText,
 } from "./proc.ts";
 import { AUTH, fmt, jobPath, SUB, TempDirs } from "./support.ts";
 
@@ -151,6 +154,8 @@ interface RunResult {
   otherCpu: number;
   peakRss?: number;
   idleRss?: number;
+  /** drivebay's CPU by thread, user+system (bench/proc.ts threadCpuText). */
+  threads?: string;
   checked: string;
 }
 
@@ -166,7 +171,11 @@ function startServer(
   configFile: string,
   operatorKey: string,
 ): Promise<{ url: string; child: ChildProcess }> {
-  const nodeArgs = CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : [];
+  const nodeArgs = [
+    ...(CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : []),
+    // e.g. --perf-basic-prof, for `perf record -p <pid>` on the drivebay process
+    ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+  ];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DRIVEBAY_PROFILE: "emulator",
@@ -278,6 +287,7 @@ async function runDrivebay(round: number, b: Bench): Promise<RunResult> {
     });
     const idleRss = procStatus(pid, "VmRSS");
     const cpu0 = cpuSeconds(pid);
+    const threads0 = threadCpu(pid);
     const az0 = cpuSeconds(azuritePid);
     const machine0 = machineCpu().busy;
     const own0 = ownCpu();
@@ -298,6 +308,7 @@ async function runDrivebay(round: number, b: Bench): Promise<RunResult> {
     const ms = performance.now() - t0;
     const peakRss = procStatus(pid, "VmHWM");
     const cpu = cpuSeconds(pid) - cpu0;
+    const threads = threadCpuText(threadCpu(pid), threads0);
     const azuriteCpu = cpuSeconds(azuritePid) - az0;
     const otherCpu = machineCpu().busy - machine0 - cpu - azuriteCpu - (ownCpu() - own0);
     const drive = body.properties.driveList[0]!;
@@ -323,6 +334,7 @@ async function runDrivebay(round: number, b: Bench): Promise<RunResult> {
       otherCpu,
       peakRss,
       idleRss,
+      threads,
       checked,
     };
   } finally {
@@ -369,13 +381,16 @@ async function runAzCopy(round: number, azcopy: string, b: Bench): Promise<RunRe
     const pid = child.pid!;
     // The end of the transfer: the last time AzCopy read (responses) or wrote (files)
     // anything. Once idle it reads and writes a few bytes a second, hence the slack.
-    const samples: { t: number; io: number; cpu: number }[] = [];
+    const samples: { t: number; io: number; cpu: number; user: number; system: number }[] = [];
     const sampler = setInterval(() => {
       try {
+        const { user, system } = cpuSplit(pid);
         samples.push({
           t: performance.now() - t0,
           io: rchar(pid) + wchar(pid),
-          cpu: cpuSeconds(pid),
+          cpu: user + system,
+          user,
+          system,
         });
       } catch {
         // it has exited
@@ -418,6 +433,7 @@ async function runAzCopy(round: number, azcopy: string, b: Bench): Promise<RunRe
       cpu: last.cpu,
       azuriteCpu,
       otherCpu,
+      threads: `all threads ${last.user.toFixed(1)}+${last.system.toFixed(1)} s`,
       checked,
     };
   } finally {
@@ -563,6 +579,7 @@ try {
     console.log(
       `round ${r.round}  ${r.who.padEnd(8)}  ${sec(r.ms).padStart(6)} s  ${fmt(mib(bytes) / s, 1).padStart(6)} MiB/s  ${fmt(files.length / s, 1).padStart(7)} blobs/s  ${extra}`,
     );
+    if (r.threads) console.log(`          CPU by thread (user+system): ${r.threads}`);
     console.log(
       `          checked: ${r.checked}; CPU used by other processes during the run ${fmt(Math.max(0, r.otherCpu), 1)} s${r.otherCpu > NOISY_CPU_S ? " — NOISY" : ""}`,
     );
