@@ -10,9 +10,11 @@ export class BufferPool {
   private readonly waiting: ((buffer: Buffer) => void)[] = [];
   private made = 0;
 
+  /** `make`: how a buffer is made (default: `Buffer.allocUnsafeSlow(size)`), called at most `count` times. */
   constructor(
     private readonly count: number,
     readonly size: number,
+    private readonly make: () => Buffer = () => Buffer.allocUnsafeSlow(size),
   ) {}
 
   /** A buffer of `size` bytes (contents undefined); waits while all are lent out. */
@@ -22,7 +24,7 @@ export class BufferPool {
     // Made on first need, so an idle engine holds none.
     if (this.made < this.count) {
       this.made++;
-      return Promise.resolve(Buffer.allocUnsafeSlow(this.size));
+      return Promise.resolve(this.make());
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
@@ -42,4 +44,26 @@ export class BufferPool {
       this.release(buffer);
     }
   }
+}
+
+/** The alignment `alignedBuffers` gives (a page; O_DIRECT needs the disk's block size, 512 or 4096). */
+export const DIRECT_ALIGN = 4096;
+
+/**
+ * A maker of `count` buffers of `size` bytes (a multiple of 64 KiB) whose memory starts on a
+ * page boundary, as O_DIRECT writes need. Node has no aligned allocation and a Buffer's
+ * address is not visible, but a WebAssembly.Memory is page-aligned: one of `count × size`
+ * bytes, made on the first call (its pages take memory only once written), is cut into
+ * the buffers.
+ */
+export function alignedBuffers(count: number, size: number): () => Buffer {
+  const PAGE = 64 * 1024;
+  if (size % PAGE !== 0) throw new Error(`aligned buffers are multiples of ${PAGE} bytes`);
+  let memory: ArrayBuffer | undefined;
+  let made = 0;
+  return () => {
+    if (made >= count) throw new Error("no aligned buffer left");
+    memory ??= new WebAssembly.Memory({ initial: (count * size) / PAGE }).buffer;
+    return Buffer.from(memory, size * made++, size);
+  };
 }
