@@ -640,17 +640,13 @@ class DriveExport {
         direct = fh !== undefined;
       }
       fh ??= await open(path, "w");
-      const { ranges, md5 } = await this.writeContent(
-        source,
-        exported,
-        fh,
-        props.etag,
-        direct,
+      const { ranges, md5 } = await this.writeContent(source, exported, fh, props.etag, {
         // The whole file's MD5 costs a second pass of MD5 over every byte: computed only
         // when there is a Content-MD5 to check it against (page blobs have none that
         // covers their bytes; ADR 0016).
-        exported.blobType !== "PageBlob" && exported.contentMD5 !== undefined,
-      );
+        wholeMd5: exported.blobType !== "PageBlob" && exported.contentMD5 !== undefined,
+        direct,
+      });
       await fh.close();
       fh = undefined;
       return await this.finishBlob(key, item, exported, side, path, ranges, md5, room.extra);
@@ -848,8 +844,7 @@ class DriveExport {
     blob: ExportBlob,
     fh: FileHandle,
     etag: string | undefined,
-    wholeMd5: boolean,
-    direct: boolean,
+    { wholeMd5, direct }: { wholeMd5: boolean; direct: boolean },
   ): Promise<{ ranges: ManifestRange[]; md5: string | undefined }> {
     const conditions = etag ? { ifMatch: etag } : undefined;
     let spans: { offset: number; length: number }[];
