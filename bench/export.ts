@@ -66,7 +66,7 @@ import {
   threadCpu,
   threadCpuText,
 } from "./proc.ts";
-import { AUTH, fmt, jobPath, SUB, TempDirs } from "./support.ts";
+import { call, createShippedAndReceived, fmt, jobPath, stop, SUB, TempDirs } from "./support.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -212,27 +212,6 @@ function startServer(
   });
 }
 
-function stopServer(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.removeAllListeners("exit");
-    if (child.exitCode !== null) return resolve();
-    child.on("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
-
-async function call(url: string, method: string, body?: unknown, headers = AUTH) {
-  const res = await fetch(url, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape
-  return (text ? JSON.parse(text) : undefined) as any;
-}
-
 interface Bench {
   files: DataFile[];
   bytes: number;
@@ -255,36 +234,20 @@ async function runDrivebay(round: number, b: Bench): Promise<RunResult> {
       call(`${url}/operator/v1${path}`, method, body, { authorization: `Bearer ${operatorKey}` });
     const name = `export-${round}`;
     const job = `${url}${jobPath(RG, name)}`;
-    await call(job, "PUT", {
-      location: "westus",
-      properties: {
+    await createShippedAndReceived(
+      url,
+      operatorKey,
+      RG,
+      name,
+      {
         storageAccountId: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
         jobType: "Export",
         logLevel: "Error",
         backupDriveManifest: false,
         export: { blobList: { blobPathPrefix: [`/${CONTAINER}/`] } },
       },
-    });
-    await call(job, "PATCH", {
-      properties: {
-        state: "Shipping",
-        returnAddress: {
-          recipientName: "Bench",
-          streetAddress1: "1 Loopback Way",
-          city: "Localhost",
-          postalCode: "12345",
-          countryOrRegion: "USA",
-          phone: "+1 555 0100",
-          email: "bench@example.com",
-        },
-        returnShipping: { carrierName: "FedEx", carrierAccountNumber: "123456789" },
-        deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}`, driveCount: 1 },
-      },
-    });
-    await operator("POST", "/packages/receive", {
-      trackingNumber: `TN-${name}`,
-      driveIds: [DRIVE_ID],
-    });
+      [DRIVE_ID],
+    );
     const idleRss = procStatus(pid, "VmRSS");
     const cpu0 = cpuSeconds(pid);
     const threads0 = threadCpu(pid);
@@ -319,7 +282,7 @@ async function runDrivebay(round: number, b: Bench): Promise<RunResult> {
     ) {
       throw new Error(`the export ended ${body.properties.state}, drive ${JSON.stringify(drive)}`);
     }
-    await stopServer(child);
+    await stop(child);
     const checked = await verify(
       join(driveDir, CONTAINER),
       b.files,
@@ -338,7 +301,7 @@ async function runDrivebay(round: number, b: Bench): Promise<RunResult> {
       checked,
     };
   } finally {
-    await stopServer(child);
+    await stop(child);
     rmSync(driveDir, { recursive: true, force: true });
   }
 }

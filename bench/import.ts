@@ -73,7 +73,7 @@ import {
   procStatus,
   rchar,
 } from "./proc.ts";
-import { AUTH, fmt, jobPath, SUB, TempDirs } from "./support.ts";
+import { call, createShippedAndReceived, fmt, jobPath, stop, SUB, TempDirs } from "./support.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -217,27 +217,6 @@ function startServer(
   });
 }
 
-function stopServer(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.removeAllListeners("exit");
-    if (child.exitCode !== null) return resolve();
-    child.on("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
-
-async function call(url: string, method: string, body?: unknown, headers = AUTH) {
-  const res = await fetch(url, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape
-  return (text ? JSON.parse(text) : undefined) as any;
-}
-
 async function runDrivebay(round: number, set: DataSet, dirs: TempDirs): Promise<RunResult> {
   const { prepared, driveDir, files } = set;
   const dataDir = dirs.make();
@@ -251,36 +230,20 @@ async function runDrivebay(round: number, set: DataSet, dirs: TempDirs): Promise
     const job = `${url}${jobPath(RG, name)}`;
     // The account exists before the clock starts (AzCopy's does too).
     const account = await operator("GET", `/storage/${ACCOUNT}`);
-    await call(job, "PUT", {
-      location: "westus",
-      properties: {
+    await createShippedAndReceived(
+      url,
+      operatorKey,
+      RG,
+      name,
+      {
         storageAccountId: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
         jobType: "Import",
         logLevel: "Error",
         backupDriveManifest: false,
         driveList: [{ ...prepared.driveListEntry, bitLockerKey: BITLOCKER_KEY }],
       },
-    });
-    await call(job, "PATCH", {
-      properties: {
-        state: "Shipping",
-        returnAddress: {
-          recipientName: "Bench",
-          streetAddress1: "1 Loopback Way",
-          city: "Localhost",
-          postalCode: "12345",
-          countryOrRegion: "USA",
-          phone: "+1 555 0100",
-          email: "bench@example.com",
-        },
-        returnShipping: { carrierName: "FedEx", carrierAccountNumber: "123456789" },
-        deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}`, driveCount: 1 },
-      },
-    });
-    await operator("POST", "/packages/receive", {
-      trackingNumber: `TN-${name}`,
-      driveIds: [DRIVE_ID],
-    });
+      [DRIVE_ID],
+    );
     const idleRss = procStatus(pid, "VmRSS");
     const cpu0 = cpuSeconds(pid);
     const az0 = cpuSeconds(azuritePid);
@@ -332,7 +295,7 @@ async function runDrivebay(round: number, set: DataSet, dirs: TempDirs): Promise
       checked,
     };
   } finally {
-    await stopServer(child);
+    await stop(child);
   }
 }
 
@@ -696,9 +659,12 @@ async function runWorkers(
       });
     const name = `workers-${workers}-${round}`;
     const job = `${api.url}${jobPath(RG, name)}`;
-    await call(job, "PUT", {
-      location: "westus",
-      properties: {
+    await createShippedAndReceived(
+      api.url,
+      operatorKey,
+      RG,
+      name,
+      {
         storageAccountId: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
         jobType: "Import",
         logLevel: "Error",
@@ -708,27 +674,8 @@ async function runWorkers(
           bitLockerKey: BITLOCKER_KEY,
         })),
       },
-    });
-    await call(job, "PATCH", {
-      properties: {
-        state: "Shipping",
-        returnAddress: {
-          recipientName: "Bench",
-          streetAddress1: "1 Loopback Way",
-          city: "Localhost",
-          postalCode: "12345",
-          countryOrRegion: "USA",
-          phone: "+1 555 0100",
-          email: "bench@example.com",
-        },
-        returnShipping: { carrierName: "FedEx", carrierAccountNumber: "123456789" },
-        deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}`, driveCount: 2 },
-      },
-    });
-    await operator("POST", "/packages/receive", {
-      trackingNumber: `TN-${name}`,
-      driveIds: WORKER_DRIVES,
-    });
+      WORKER_DRIVES,
+    );
     const pids = started.map((w) => w.child.pid!);
     const w0 = pids.map(cpuSeconds);
     const api0 = cpuSeconds(api.child.pid!);
@@ -777,7 +724,7 @@ async function runWorkers(
       checked,
     };
   } finally {
-    for (const child of nodes) await stopServer(child);
+    for (const child of nodes) await stop(child);
     await azurite.close();
   }
 }

@@ -54,6 +54,7 @@ export function startChild(
 export function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     child.removeAllListeners("exit");
+    if (child.exitCode !== null) return resolve();
     child.on("exit", () => resolve());
     child.kill("SIGTERM");
   });
@@ -62,6 +63,63 @@ export function stop(child: ChildProcess): Promise<void> {
 /** The path of a job under `/subscriptions/{SUB}/resourceGroups/{rg}/…`, with the api-version. */
 export const jobPath = (rg: string, name: string) =>
   `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.ImportExport/jobs/${name}?${V}`;
+
+/** A JSON request to the service; throws with the status and body on anything but 2xx. */
+export async function call(url: string, method: string, body?: unknown, headers = AUTH) {
+  const res = await fetch(url, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of any shape
+  return (text ? JSON.parse(text) : undefined) as any;
+}
+
+/**
+ * The customer's and the datacenter's steps before a drive is attached: the job created in
+ * `rg` with `properties` (its storage account, type, blob list or drives), marked Shipping
+ * with a return address and a package of `driveIds.length` drives, and that package
+ * received with `driveIds` through the operator API.
+ */
+export async function createShippedAndReceived(
+  url: string,
+  operatorKey: string,
+  rg: string,
+  name: string,
+  properties: Record<string, unknown>,
+  driveIds: string[],
+): Promise<void> {
+  const job = `${url}${jobPath(rg, name)}`;
+  await call(job, "PUT", { location: "westus", properties });
+  await call(job, "PATCH", {
+    properties: {
+      state: "Shipping",
+      returnAddress: {
+        recipientName: "Bench",
+        streetAddress1: "1 Loopback Way",
+        city: "Localhost",
+        postalCode: "12345",
+        countryOrRegion: "USA",
+        phone: "+1 555 0100",
+        email: "bench@example.com",
+      },
+      returnShipping: { carrierName: "FedEx", carrierAccountNumber: "123456789" },
+      deliveryPackage: {
+        carrierName: "FedEx",
+        trackingNumber: `TN-${name}`,
+        driveCount: driveIds.length,
+      },
+    },
+  });
+  await call(
+    `${url}/operator/v1/packages/receive`,
+    "POST",
+    { trackingNumber: `TN-${name}`, driveIds },
+    { authorization: `Bearer ${operatorKey}` },
+  );
+}
 
 export const jobName = (i: number) => `job-${String(i).padStart(6, "0")}`;
 
