@@ -27,6 +27,7 @@ import {
   startServe,
   stop,
   type Served,
+  fastAutopilot,
 } from "./helpers.ts";
 
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-0000000000d0";
@@ -39,12 +40,7 @@ describe("drive prepare --dock uses the server's dock", () => {
 
   before(async () => {
     server = await startServe({
-      env: {
-        DRIVEBAY_OPERATOR_KEY: KEY,
-        DRIVEBAY_AUTOPILOT_ARRIVAL_DELAY: "200ms",
-        DRIVEBAY_AUTOPILOT_STEP_DELAY: "200ms",
-        DRIVEBAY_TICK_INTERVAL: "100ms",
-      },
+      env: fastAutopilot(KEY),
     });
     // Another folder than the server's data directory, holding only the data to import.
     work = mkdtempSync(join(tmpdir(), "drivebay-cli-dock-"));

@@ -19,6 +19,7 @@ import {
   stop,
   type Result,
   type Served,
+  fastAutopilot,
 } from "./helpers.ts";
 
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-0000000000e7";
@@ -32,10 +33,7 @@ describe("export jobs in the customer CLI", () => {
   before(async () => {
     server = await startServe({
       env: {
-        DRIVEBAY_OPERATOR_KEY: KEY,
-        DRIVEBAY_AUTOPILOT_ARRIVAL_DELAY: "200ms",
-        DRIVEBAY_AUTOPILOT_STEP_DELAY: "200ms",
-        DRIVEBAY_TICK_INTERVAL: "100ms",
+        ...fastAutopilot(KEY),
         DRIVEBAY_AUTOPILOT_EXPORT_DRIVE_CAPACITY: "2MB",
       },
     });

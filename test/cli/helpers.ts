@@ -133,6 +133,14 @@ export function argv(strings: TemplateStringsArray, ...values: string[]): string
 
 export const quiet = { io: { out: () => {}, err: () => {} } };
 
+/** A server whose autopilot and timers move a job through its states in a few seconds. */
+export const fastAutopilot = (operatorKey: string): Record<string, string> => ({
+  DRIVEBAY_OPERATOR_KEY: operatorKey,
+  DRIVEBAY_AUTOPILOT_ARRIVAL_DELAY: "200ms",
+  DRIVEBAY_AUTOPILOT_STEP_DELAY: "200ms",
+  DRIVEBAY_TICK_INTERVAL: "100ms",
+});
+
 /** Job fields for the customer commands. */
 export const RETURN_ADDRESS =
   "recipientName=Jane Doe,streetAddress1=1 Main St\\, Apt 2,city=Redmond,postalCode=98052," +

@@ -21,6 +21,7 @@ import {
   stop,
   type Result,
   type Served,
+  fastAutopilot,
 } from "./helpers.ts";
 
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-0000000000d9";
@@ -43,12 +44,7 @@ describe("storage ls / get and job verify-import", () => {
 
   before(async () => {
     server = await startServe({
-      env: {
-        DRIVEBAY_OPERATOR_KEY: KEY,
-        DRIVEBAY_AUTOPILOT_ARRIVAL_DELAY: "200ms",
-        DRIVEBAY_AUTOPILOT_STEP_DELAY: "200ms",
-        DRIVEBAY_TICK_INTERVAL: "100ms",
-      },
+      env: fastAutopilot(KEY),
     });
     root = mkdtempSync(join(tmpdir(), "drivebay-cli-storage-"));
     for (const [name, bytes] of Object.entries(files)) {
