@@ -2,14 +2,14 @@
  * The store contract: one suite that every JobStore implementation passes (a SQLite file
  * and a PostgreSQL database, test/support/store-factories.ts).
  */
-import { describe, test, after } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { sampleJob } from "../support/job-factory.ts";
-import { STORE_FACTORIES } from "../support/store-factories.ts";
+import { freshStores, STORE_FACTORIES } from "../support/store-factories.ts";
 import type { HistoryEntry, Job } from "../../src/domain/job/model.ts";
 import type { JobStore } from "../../src/store/ports.ts";
 import { FENCE_FRAMES } from "../../src/store/sqlite/checkpointer.ts";
@@ -39,13 +39,7 @@ const h = (event: string): HistoryEntry => ({
 
 for (const factory of STORE_FACTORIES) {
   describe(`JobStore contract: ${factory.name}`, { skip: factory.skip }, () => {
-    const places: string[] = [];
-    const fresh = async () => {
-      const place = await factory.place();
-      places.push(place);
-      return { place, store: await factory.open(place) };
-    };
-    after(() => Promise.all(places.map((p) => factory.cleanup(p))));
+    const fresh = freshStores(factory);
 
     test("insert, case-insensitive get, duplicate insert refused", async () => {
       const { store } = await fresh();

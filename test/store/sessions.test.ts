@@ -3,10 +3,10 @@
  * the cookie carries, never stored as that id, refused once expired or revoked, swept in
  * bounded batches, and shared by every node of the store.
  */
-import { describe, test, after } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { STORE_FACTORIES } from "../support/store-factories.ts";
+import { freshStores, STORE_FACTORIES } from "../support/store-factories.ts";
 import type { PortalSession } from "../../src/store/ports.ts";
 import { Access } from "../../src/auth/access.ts";
 import { OffsetClock } from "../../src/domain/clock.ts";
@@ -30,13 +30,7 @@ function session(over: Partial<PortalSession> = {}): PortalSession {
 
 for (const factory of STORE_FACTORIES) {
   describe(`Portal sessions: ${factory.name}`, { skip: factory.skip }, () => {
-    const places: string[] = [];
-    const fresh = async () => {
-      const place = await factory.place();
-      places.push(place);
-      return { place, store: await factory.open(place) };
-    };
-    after(() => Promise.all(places.map((p) => factory.cleanup(p))));
+    const fresh = freshStores(factory);
 
     test("a session is found by its id with what it holds; another id finds nothing", async () => {
       const { store } = await fresh();

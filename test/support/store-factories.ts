@@ -3,6 +3,7 @@
  * throwaway cluster of ./postgres.ts). A factory opens stores on a `place` (a folder, or a
  * database URL); the same place reopens the same data.
  */
+import { after } from "node:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,3 +79,19 @@ export const postgresFactory: StoreFactory = {
 };
 
 export const STORE_FACTORIES = [sqliteFactory, postgresFactory];
+
+/**
+ * Inside a suite: a function that opens a store in a fresh place each call; every place is
+ * cleaned up after the suite.
+ */
+export function freshStores(
+  factory: StoreFactory,
+): () => Promise<{ place: string; store: JobStore }> {
+  const places: string[] = [];
+  after(() => Promise.all(places.map((p) => factory.cleanup(p))));
+  return async () => {
+    const place = await factory.place();
+    places.push(place);
+    return { place, store: await factory.open(place) };
+  };
+}
