@@ -54,16 +54,22 @@ export const DIRECT_ALIGN = 4096;
  * page boundary, as O_DIRECT writes need. Node has no aligned allocation and a Buffer's
  * address is not visible, but a WebAssembly.Memory is page-aligned: one of `count × size`
  * bytes, made on the first call (its pages take memory only once written), is cut into
- * the buffers.
+ * the buffers. `shared`: the memory is a shared one (its buffer a SharedArrayBuffer), so a
+ * worker thread can read the buffers in place (`SharedMd5`); its maximum is its size.
  */
-export function alignedBuffers(count: number, size: number): () => Buffer {
+export function alignedBuffers(
+  count: number,
+  size: number,
+  { shared = false }: { shared?: boolean } = {},
+): () => Buffer {
   const PAGE = 64 * 1024;
   if (size % PAGE !== 0) throw new Error(`aligned buffers are multiples of ${PAGE} bytes`);
-  let memory: ArrayBuffer | undefined;
+  let memory: ArrayBuffer | SharedArrayBuffer | undefined;
   let made = 0;
   return () => {
     if (made >= count) throw new Error("no aligned buffer left");
-    memory ??= new WebAssembly.Memory({ initial: (count * size) / PAGE }).buffer;
+    const pages = (count * size) / PAGE;
+    memory ??= new WebAssembly.Memory({ initial: pages, maximum: pages, shared }).buffer;
     return Buffer.from(memory, size * made++, size);
   };
 }

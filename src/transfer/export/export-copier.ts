@@ -50,6 +50,7 @@ import { LeaseLostError } from "../lease.ts";
 import type { ManifestRange } from "../manifest-types.ts";
 import { RANGE_SIZE } from "../manifest-types.ts";
 import { hexUpper, md5Hex } from "../md5.ts";
+import { SharedMd5, type SharedMd5Stream } from "../shared-md5.ts";
 import {
   BlobListError,
   blobKey,
@@ -860,15 +861,9 @@ class DriveExport {
     } else {
       spans = blockSpans(blob.length);
     }
-    const fileHash = wholeMd5 ? createHash("md5") : undefined;
+    // Per-range MD5s and the whole file's on the MD5 worker, over the read buffers in place.
+    let stream: SharedMd5Stream | undefined;
     let hashed = 0;
-    const hashZerosTo = (to: number) => {
-      while (fileHash && hashed < to) {
-        const n = Math.min(ZEROS.length, to - hashed);
-        fileHash.update(ZEROS.subarray(0, n));
-        hashed += n;
-      }
-    };
     // Requests of up to READ_SIZE: two manifest ranges each where they are contiguous.
     const requests: { offset: number; length: number; spans: typeof spans }[] = [];
     for (const span of spans) {
@@ -921,27 +916,31 @@ class DriveExport {
             buf.fill(0, r.length, padded);
             out = buf.subarray(0, padded);
           }
-          let written = 0;
-          while (written < out.length) {
-            const { bytesWritten } = await fh
-              .write(out, written, out.length - written, r.offset + written)
-              .catch((e: unknown) => {
-                throw direct && isRefusal(e) ? new DirectWriteRefused() : e;
-              });
-            written += bytesWritten;
+          stream ??= MD5.open(wholeMd5, buf);
+          // The buffer is read by the MD5 worker while it is written: it is given back
+          // only once both have finished (a reused buffer would change the MD5s).
+          const hashing = stream.range(
+            buf,
+            r.length,
+            r.spans.map((span) => ({ offset: span.offset - r.offset, length: span.length })),
+            r.offset - hashed,
+          );
+          hashed = r.offset + r.length;
+          try {
+            let written = 0;
+            while (written < out.length) {
+              const { bytesWritten } = await fh
+                .write(out, written, out.length - written, r.offset + written)
+                .catch((e: unknown) => {
+                  throw direct && isRefusal(e) ? new DirectWriteRefused() : e;
+                });
+              written += bytesWritten;
+            }
+          } finally {
+            await hashing.catch(() => undefined);
           }
-          for (const span of r.spans) {
-            const part = data.subarray(
-              span.offset - r.offset,
-              span.offset - r.offset + span.length,
-            );
-            ranges.push({ ...span, hash: md5Hex(part) });
-          }
-          if (fileHash) {
-            hashZerosTo(r.offset);
-            fileHash.update(data);
-            hashed += data.length;
-          }
+          const hashes = await hashing;
+          r.spans.forEach((span, i) => ranges.push({ ...span, hash: hashes[i]! }));
         } finally {
           READS.release(buf);
         }
@@ -952,11 +951,12 @@ class DriveExport {
       for (const x of await Promise.allSettled(inFlight)) {
         if (x.status === "fulfilled") READS.release(x.value);
       }
+      stream?.close();
       throw e;
     }
     if (direct && blob.length % DIRECT_ALIGN !== 0) await fh.truncate(blob.length);
-    hashZerosTo(blob.length);
-    return { ranges, md5: fileHash ? hexUpper(fileHash.digest()) : undefined };
+    stream ??= MD5.open(wholeMd5, Buffer.alloc(0));
+    return { ranges, md5: await stream.digest(blob.length - hashed) };
   }
 }
 
@@ -969,9 +969,10 @@ class DriveExport {
  */
 const READ_SIZE = 2 * RANGE_SIZE;
 const READS_IN_FLIGHT = 2;
-// Page-aligned, for O_DIRECT writes.
-const READS = new BufferPool(4, READ_SIZE, alignedBuffers(4, READ_SIZE));
-const ZEROS = Buffer.alloc(1024 * 1024);
+// Page-aligned, for O_DIRECT writes, and shared, so the MD5 worker reads them in place.
+const READS = new BufferPool(4, READ_SIZE, alignedBuffers(4, READ_SIZE, { shared: true }));
+/** The MD5s of large blobs, off the event loop (ADR 0016, addendum). */
+const MD5 = new SharedMd5();
 
 type ExportResult =
   | { entry: BlobLogEntry; manifest?: ExportManifestEntry; overflow?: undefined }

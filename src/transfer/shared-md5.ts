@@ -1,0 +1,248 @@
+/**
+ * MD5s of buffers cut from one SharedArrayBuffer (`alignedBuffers(…, { shared: true })`),
+ * computed on a worker thread that reads the bytes in place: no copy, and the event loop
+ * spends no CPU on them (MD5 was a third of the export copier's event-loop thread).
+ *
+ * A `SharedMd5Stream` is one file: `range` hashes a buffer's spans (the manifest's per-range
+ * MD5s) and, if the stream has a whole-file hash, feeds the same bytes (after `zerosBefore`
+ * zero bytes) into it; `digest` ends the stream. Messages reach the worker in the order
+ * they were sent, so the whole-file hash sees the ranges in order. The caller must not
+ * reuse a buffer before the promise `range` returned has settled: the worker reads it
+ * until then.
+ *
+ * If the worker cannot be started, or a buffer is not a slice of the shared memory, the
+ * same work is done on the calling thread (same results, more event-loop CPU).
+ */
+import { createHash, type Hash } from "node:crypto";
+import { Worker } from "node:worker_threads";
+
+// Plain CommonJS, evaluated by the worker: no loader (tsx) is needed on that thread.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const memory = Buffer.from(workerData.memory);
+const ZEROS = Buffer.alloc(1024 * 1024);
+const streams = new Map();
+function zeros(hash, n) {
+  while (n > 0) {
+    const k = Math.min(n, ZEROS.length);
+    hash.update(ZEROS.subarray(0, k));
+    n -= k;
+  }
+}
+parentPort.on("message", (m) => {
+  try {
+    if (m.type === "open") {
+      streams.set(m.stream, m.whole ? createHash("md5") : undefined);
+    } else if (m.type === "range") {
+      const hashes = m.spans.map(([offset, length]) =>
+        createHash("md5").update(memory.subarray(m.at + offset, m.at + offset + length)).digest("hex").toUpperCase(),
+      );
+      const whole = streams.get(m.stream);
+      if (whole) {
+        zeros(whole, m.zerosBefore);
+        whole.update(memory.subarray(m.at, m.at + m.length));
+      }
+      parentPort.postMessage({ id: m.id, hashes });
+    } else if (m.type === "digest") {
+      const whole = streams.get(m.stream);
+      streams.delete(m.stream);
+      let hex;
+      if (whole) {
+        zeros(whole, m.zerosBefore);
+        hex = whole.digest("hex").toUpperCase();
+      }
+      parentPort.postMessage({ id: m.id, hex });
+    } else if (m.type === "close") {
+      streams.delete(m.stream);
+    }
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String(e && e.message || e) });
+  }
+});
+`;
+
+type Reply = { id: number; hashes?: string[]; hex?: string; error?: string };
+
+type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void };
+
+/** A span of a buffer: its offset in the buffer and its length. */
+export type Span = { offset: number; length: number };
+
+export class SharedMd5 {
+  private worker: Worker | undefined;
+  private failure: Error | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private nextStream = 0;
+
+  /** The SharedArrayBuffer the buffers are cut from: the first shared one seen. */
+  private memory: SharedArrayBuffer | undefined;
+
+  /** Whether `buf` can be hashed by the worker (a slice of the shared memory, worker alive). */
+  private usable(buf: Buffer): boolean {
+    if (this.failure || !(buf.buffer instanceof SharedArrayBuffer)) return false;
+    this.memory ??= buf.buffer;
+    if (buf.buffer !== this.memory) return false;
+    if (this.worker) return true;
+    try {
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory } });
+      worker.unref();
+      worker.on("message", (r: Reply) => {
+        const p = this.pending.get(r.id);
+        if (!p) return;
+        this.pending.delete(r.id);
+        if (this.pending.size === 0) worker.unref();
+        if (r.error !== undefined) p.reject(new Error(`MD5 worker: ${r.error}`));
+        else p.resolve(r);
+      });
+      const fail = (e: Error) => {
+        this.failure ??= e;
+        this.worker = undefined;
+        for (const p of this.pending.values()) p.reject(this.failure);
+        this.pending.clear();
+      };
+      worker.on("error", fail);
+      worker.on("exit", (code) => fail(new Error(`the MD5 worker exited (code ${code})`)));
+      this.worker = worker;
+      return true;
+    } catch (e) {
+      this.failure = e as Error;
+      return false;
+    }
+  }
+
+  private send(message: Record<string, unknown>): Promise<Reply> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(this.failure ?? new Error("the MD5 worker is gone"));
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ ...message, id });
+    });
+  }
+
+  /**
+   * A stream for one file. `whole`: also compute the whole file's MD5. `sample`: a buffer
+   * of the kind that will be hashed (decides worker or inline for the whole stream).
+   */
+  open(whole: boolean, sample: Buffer): SharedMd5Stream {
+    if (this.usable(sample)) return new WorkerStream(this, this.nextStream++, whole);
+    return new InlineStream(whole);
+  }
+
+  /** @internal */
+  post(message: Record<string, unknown>): Promise<Reply> {
+    return this.send(message);
+  }
+
+  /** @internal */
+  postOneWay(message: Record<string, unknown>): void {
+    this.worker?.postMessage({ ...message, id: -1 });
+  }
+
+  /** Whether hashing goes to the worker (for tests). */
+  get onWorker(): boolean {
+    return this.worker !== undefined && this.failure === undefined;
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.failure ??= new Error("closed");
+    if (w) {
+      w.removeAllListeners("exit");
+      await w.terminate();
+    }
+  }
+}
+
+export interface SharedMd5Stream {
+  /**
+   * The MD5s (upper-case hex) of `spans` of `buf`, and `buf.subarray(0, length)` fed to the
+   * whole-file hash after `zerosBefore` zero bytes. `buf` must stay untouched until this settles.
+   */
+  range(buf: Buffer, length: number, spans: Span[], zerosBefore: number): Promise<string[]>;
+  /** The whole file's MD5 after `zerosBefore` more zero bytes (undefined without `whole`). */
+  digest(zerosBefore: number): Promise<string | undefined>;
+  /** Drops the stream (after a failure). */
+  close(): void;
+}
+
+class WorkerStream implements SharedMd5Stream {
+  private opened = false;
+  constructor(
+    private readonly owner: SharedMd5,
+    private readonly id: number,
+    private readonly whole: boolean,
+  ) {}
+
+  private open(): void {
+    if (this.opened) return;
+    this.opened = true;
+    this.owner.postOneWay({ type: "open", stream: this.id, whole: this.whole });
+  }
+
+  async range(buf: Buffer, length: number, spans: Span[], zerosBefore: number): Promise<string[]> {
+    this.open();
+    const r = await this.owner.post({
+      type: "range",
+      stream: this.id,
+      at: buf.byteOffset,
+      length,
+      spans: spans.map((s) => [s.offset, s.length]),
+      zerosBefore,
+    });
+    return r.hashes!;
+  }
+
+  async digest(zerosBefore: number): Promise<string | undefined> {
+    this.open();
+    const r = await this.owner.post({ type: "digest", stream: this.id, zerosBefore });
+    return r.hex;
+  }
+
+  close(): void {
+    if (this.opened) this.owner.postOneWay({ type: "close", stream: this.id });
+  }
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+class InlineStream implements SharedMd5Stream {
+  private readonly hash: Hash | undefined;
+  constructor(whole: boolean) {
+    this.hash = whole ? createHash("md5") : undefined;
+  }
+
+  private zeros(n: number): void {
+    while (this.hash && n > 0) {
+      const k = Math.min(n, ZEROS.length);
+      this.hash.update(ZEROS.subarray(0, k));
+      n -= k;
+    }
+  }
+
+  async range(buf: Buffer, length: number, spans: Span[], zerosBefore: number): Promise<string[]> {
+    const hashes = spans.map((s) =>
+      createHash("md5")
+        .update(buf.subarray(s.offset, s.offset + s.length))
+        .digest("hex")
+        .toUpperCase(),
+    );
+    if (this.hash) {
+      this.zeros(zerosBefore);
+      this.hash.update(buf.subarray(0, length));
+    }
+    return hashes;
+  }
+
+  async digest(zerosBefore: number): Promise<string | undefined> {
+    if (!this.hash) return undefined;
+    this.zeros(zerosBefore);
+    return this.hash.digest("hex").toUpperCase();
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,156 @@
+/**
+ * The export copier's MD5s of large blobs, computed on the MD5 worker over the shared read
+ * buffers while the same buffers are written (ADR 0016, addendum). A buffer given back
+ * before the worker had hashed it would be refilled by the next read under the hash: two
+ * large blobs of many ranges copied at once (more reads than the copier has buffers), one
+ * with a Content-MD5 (whole-file MD5 checked) and one without, must get every manifest
+ * range's MD5 and the whole-file MD5 of the blob's bytes.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { SystemClock } from "../../src/domain/clock.ts";
+import { BufferPool } from "../../src/transfer/buffer-pool.ts";
+import { DriveProgress, type CopyRecord, type DriveCopy } from "../../src/transfer/copier.ts";
+import { ExportCopier } from "../../src/transfer/export/export-copier.ts";
+import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
+import { sampleJob } from "../support/job-factory.ts";
+import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { tempDir } from "../transfer/helpers.ts";
+
+const MiB = 1024 * 1024;
+const ACCOUNT = "exportmd5worker";
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
+
+let server: TestServer;
+let service: BlobServiceClient;
+// 11 and 9 reads of 8 MiB: more than the copier's 4 read buffers, so each is reused.
+const withMd5 = randomBytes(86 * MiB + 4321);
+const withoutMd5 = randomBytes(70 * MiB + 17);
+
+before(async () => {
+  server = await startTestServer({ blob: "memory" });
+  const r = await server.operator("GET", `/storage/${ACCOUNT}`);
+  service = BlobServiceClient.fromConnectionString(r.body.connectionString);
+  const cc = service.getContainerClient("src");
+  await cc.create();
+  // Put Block + Put Block List: no Content-MD5 unless one is set.
+  for (const [name, bytes] of [
+    ["with-md5.bin", withMd5],
+    ["without-md5.bin", withoutMd5],
+  ] as const) {
+    const blob = cc.getBlockBlobClient(name);
+    const ids: string[] = [];
+    for (let at = 0; at < bytes.length; at += 8 * MiB) {
+      const id = Buffer.from(String(ids.length).padStart(6, "0")).toString("base64");
+      const part = bytes.subarray(at, at + 8 * MiB);
+      await blob.stageBlock(id, part, part.length);
+      ids.push(id);
+    }
+    await blob.commitBlockList(
+      ids,
+      name === "with-md5.bin"
+        ? { blobHTTPHeaders: { blobContentMD5: createHash("md5").update(bytes).digest() } }
+        : {},
+    );
+  }
+  const props = await cc.getBlockBlobClient("with-md5.bin").getProperties();
+  assert.ok(props.contentMD5, "the first blob has a Content-MD5");
+  assert.equal(
+    (await cc.getBlockBlobClient("without-md5.bin").getProperties()).contentMD5,
+    undefined,
+  );
+});
+
+after(() => server?.close());
+
+/** One run of the export copier over the drive folder, with the records of earlier runs. */
+async function exportOnce(
+  driveDir: string,
+  job: ReturnType<typeof sampleJob>,
+  plans: Map<string, string>,
+  records: Map<string, CopyRecord>,
+) {
+  const puts: string[] = [];
+  const dc: DriveCopy = {
+    job,
+    drive: job.driveList[0]!,
+    storage: {
+      containerClient: async (_account, container) => service.getContainerClient(container),
+      serviceClient: async () => service,
+    },
+    records: {
+      earlier: new Map(records),
+      put: async (r) => {
+        records.set(r.blobKey, r);
+        puts.push(`${r.blobKey}:${r.status}`);
+      },
+    },
+    startedAt: new Date(),
+    resumed: records.size > 0,
+    progress: new DriveProgress(),
+    boundary: async () => "copy",
+    buffers: new BufferPool(2, RANGE_SIZE),
+    concurrency: 2,
+    wallClock: new SystemClock(),
+  };
+  const copier = new ExportCopier({
+    setSettingIfAbsent: async (name, value) => {
+      if (!plans.has(name)) plans.set(name, value);
+      return plans.get(name)!;
+    },
+  });
+  const result = await copier.copy(dc);
+  assert.equal(result.kind, "finished");
+  assert.ok(
+    result.kind === "finished" && result.status === "Completed",
+    JSON.stringify(result).slice(0, 2000),
+  );
+  return puts;
+}
+
+test("large blobs copied at once: every range MD5 and the whole-file MD5 are of the blob's bytes", async () => {
+  const root = tempDir("drivebay-export-md5-worker-");
+  const driveDir = join(root, "drive");
+  mkdirSync(driveDir, { recursive: true });
+  const job = sampleJob({
+    jobType: "Export",
+    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
+    export: { blobList: { blobPathPrefix: ["/src/"] } },
+    driveList: [
+      {
+        driveId: "MD5WORK1",
+        bitLockerKey: "k",
+        manifestFile: "\\MD5WORK1.manifest",
+        state: "Received",
+        contentPath: driveDir,
+        capacityBytes: 1e9,
+      },
+    ],
+  } as never);
+  const records = new Map<string, CopyRecord>();
+  await exportOnce(driveDir, job, new Map(), records);
+  for (const [name, bytes, whole] of [
+    ["with-md5.bin", withMd5, true],
+    ["without-md5.bin", withoutMd5, false],
+  ] as const) {
+    assert.equal(md5(readFileSync(join(driveDir, "src", name))), md5(bytes), name);
+    const record = [...records.values()].find((r) => r.finalPath === `src/${name}`)!;
+    assert.equal(record.status, "done", name);
+    assert.equal(record.detail.md5, whole ? md5(bytes) : undefined, `${name}: whole-file MD5`);
+    const ranges = (
+      record.detail.manifest as { ranges: { offset: number; length: number; hash: string }[] }
+    ).ranges;
+    assert.equal(ranges.length, Math.ceil(bytes.length / RANGE_SIZE), name);
+    for (const r of ranges) {
+      assert.equal(
+        r.hash,
+        md5(bytes.subarray(r.offset, r.offset + r.length)),
+        `${name} at ${r.offset}`,
+      );
+    }
+  }
+});

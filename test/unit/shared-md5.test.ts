@@ -1,0 +1,65 @@
+/**
+ * The MD5 worker over shared read buffers (ADR 0016, addendum): the same per-span and
+ * whole-file MD5s as hashing on the calling thread, zeros between ranges included, on the
+ * worker when the buffers are slices of a shared memory and inline otherwise.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { alignedBuffers } from "../../src/transfer/buffer-pool.ts";
+import { SharedMd5 } from "../../src/transfer/shared-md5.ts";
+
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
+const SIZE = 256 * 1024;
+
+const md5s = new SharedMd5();
+after(() => md5s.close());
+
+/** Two ranges with a gap of zeros before each and after the last, in two buffers. */
+async function hashThrough(make: () => Buffer) {
+  const a = make();
+  const b = make();
+  const one = randomBytes(SIZE);
+  const two = randomBytes(SIZE - 1000);
+  one.copy(a);
+  two.copy(b);
+  const stream = md5s.open(true, a);
+  const [h1, h2] = await Promise.all([
+    stream.range(
+      a,
+      one.length,
+      [
+        { offset: 0, length: 1000 },
+        { offset: 1000, length: SIZE - 1000 },
+      ],
+      4096,
+    ),
+    stream.range(b, two.length, [{ offset: 0, length: two.length }], 512),
+  ]);
+  const whole = await stream.digest(77);
+  const file = Buffer.concat([Buffer.alloc(4096), one, Buffer.alloc(512), two, Buffer.alloc(77)]);
+  assert.deepEqual(h1, [md5(one.subarray(0, 1000)), md5(one.subarray(1000))]);
+  assert.deepEqual(h2, [md5(two)]);
+  assert.equal(whole, md5(file));
+}
+
+test("buffers of a shared memory are hashed on the worker, with the calling thread's results", async () => {
+  const make = alignedBuffers(2, SIZE, { shared: true });
+  await hashThrough(make);
+  assert.equal(md5s.onWorker, true, "the worker hashed them");
+});
+
+test("buffers of an unshared memory are hashed inline, with the same results", async () => {
+  await hashThrough(alignedBuffers(2, SIZE));
+});
+
+test("a stream without a whole-file hash gives per-span MD5s and no digest", async () => {
+  const buf = alignedBuffers(1, SIZE, { shared: true })();
+  const bytes = randomBytes(SIZE);
+  bytes.copy(buf);
+  const stream = md5s.open(false, buf);
+  assert.deepEqual(await stream.range(buf, SIZE, [{ offset: 10, length: 20 }], 0), [
+    md5(bytes.subarray(10, 30)),
+  ]);
+  assert.equal(await stream.digest(0), undefined);
+});
