@@ -497,7 +497,7 @@ function registerHistory(job: Command, io: Io): void {
         value?: HistoryEntry[];
       };
       const entries = body.value ?? [];
-      print(entries, () => historyTable(entries));
+      print(entries, () => historyTable(entries, "customer"));
     },
   );
 }

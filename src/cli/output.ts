@@ -4,6 +4,7 @@
  * `--output json | jq` always sees only the result.
  */
 import type { DriveBitLockerKey, JobResponse } from "@azure/arm-storageimportexport";
+import { actorWords, eventWords } from "../domain/job/history-words.ts";
 
 export interface Io {
   out(text: string): void;
@@ -132,10 +133,25 @@ export function keysTable(keys: readonly DriveBitLockerKey[]): string {
   );
 }
 
-export function historyTable(entries: readonly HistoryEntry[]): string {
+/**
+ * A job's history for a person: who and what in words (the portal's words, one mapping in
+ * src/domain/job/history-words.ts); `--output json` keeps the recorded names (`actor`,
+ * `event`) for scripts.
+ */
+export function historyTable(
+  entries: readonly HistoryEntry[],
+  audience: "customer" | "operator",
+): string {
   return table(
-    ["AT", "ACTOR", "EVENT", "FROM", "TO", "REASON"],
-    entries.map((e) => [e.at, e.actor, e.event, text(e.from), text(e.to), e.reason]),
+    ["AT", "BY", "WHAT HAPPENED", "FROM", "TO", "REASON"],
+    entries.map((e) => [
+      e.at,
+      actorWords(e.actor, audience),
+      eventWords(e.event),
+      text(e.from),
+      text(e.to),
+      e.reason,
+    ]),
   );
 }
 
@@ -274,7 +290,7 @@ export function operatorJobDetails(job: OperatorJob): string {
       ),
     );
   }
-  if (job.history) parts.push(historyTable(job.history));
+  if (job.history) parts.push(historyTable(job.history, "operator"));
   return parts.join("\n");
 }
 

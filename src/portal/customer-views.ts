@@ -25,7 +25,7 @@ import {
   type WizardValues,
 } from "./forms.ts";
 import { html, type Html } from "./html.ts";
-import { actorWords, eventWords } from "./history-words.ts";
+import { actorWords, eventWords } from "../domain/job/history-words.ts";
 import { DRIVE_FILES, type DriveFile } from "./drive-logs.ts";
 import type { Form } from "./http.ts";
 import {

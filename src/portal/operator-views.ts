@@ -6,7 +6,7 @@ import type { ClockReading } from "../service/clock-service.ts";
 import type { OperatorView } from "../service/datacenter-service.ts";
 import { badge, drivesTable, historyTimeline, isLive, progress, time } from "./format.ts";
 import { html, type Html } from "./html.ts";
-import { actorWords, deadlineWords, eventWords } from "./history-words.ts";
+import { actorWords, deadlineWords, eventWords } from "../domain/job/history-words.ts";
 import type { Form } from "./http.ts";
 import { errorSummary, selectField, textArea, textField, type FieldError } from "./widgets.ts";
 

@@ -169,7 +169,9 @@ describe("drivebay CLI", () => {
       ],
     );
     const table = await cli(argv`job history -n cli-import`);
-    assert.match(table.out, /^\S+ +customer +markShipping +Creating +Shipping +/m);
+    // For a person, who and what in words; the JSON above keeps the recorded names.
+    assert.match(table.out, /^\S+ +You +Drives shipped to the datacenter +Creating +Shipping +/m);
+    assert.doesNotMatch(table.out, /markShipping/);
 
     // A shipped job cannot be deleted (the server's lifecycle rule, reported as an API error).
     const refused = await cli(argv`job delete -n cli-import`);

@@ -180,7 +180,10 @@ describe("drivebay operator", () => {
     assert.match(shown.out, /^OPDRIVEA1 +Completed +Completed +100 +2048 +\//m);
     assert.match(shown.out, /^OPDRIVEB2 +NeverReceived +- /m);
     assert.match(shown.out, /^EXTRA-9 +TRK-OP-FLOW +\d{4}-/m);
-    assert.match(shown.out, /^\S+ +operator +receivePackage +Shipping +Received +Package/m);
+    assert.match(
+      shown.out,
+      /^\S+ +Operator +Package received at the datacenter +Shipping +Received +Package/m,
+    );
 
     const shipped = await operatorJob(argv`operator ship-back -n op-flow --carrier FedEx
       --tracking-number RET-OP-1 --ship-date 2024-02-01`);

@@ -1,14 +1,14 @@
 /**
  * The portal's history never shows an internal name (issue 13 item 14): every event the
  * lifecycle can record, every actor that can send one, and every deadline a job can wait
- * for has words in src/portal/history-words.ts, and the words are not the internal name.
+ * for has words in src/domain/job/history-words.ts, and the words are not the internal name.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { EVENT_TYPES, EVENTS, TIMED_EVENTS } from "../../src/domain/job/job-table.ts";
-import { actorWords, deadlineWords, eventWords } from "../../src/portal/history-words.ts";
+import { actorWords, deadlineWords, eventWords } from "../../src/domain/job/history-words.ts";
 
 const internal = (s: string) => /^[a-z]+[A-Z]\w*$/.test(s) || /^[a-z]+$/.test(s);
 

@@ -1,11 +1,12 @@
 /**
  * What a job's history entry means, in words: the lifecycle records internal names (the
- * event `completeDrive`, the actor `engine`, the deadline `autopilotAdvance`) and the pages
- * show these words instead. Every event and actor the lifecycle can record has words here
+ * event `completeDrive`, the actor `engine`, the deadline `autopilotAdvance`) and the portal's
+ * pages and the CLI's tables show these words instead (pure data beside the lifecycle it
+ * names, so both outer layers share it). Every event and actor the lifecycle can record has words here
  * (test/unit/history-words.test.ts checks it against the lifecycle's own lists).
  */
-import type { EventType } from "../domain/job/lifecycle.ts";
-import type { Actor, TimerEvent } from "../domain/job/model.ts";
+import type { EventType } from "./lifecycle.ts";
+import type { Actor, TimerEvent } from "./model.ts";
 
 /** The events a history entry can name: the lifecycle's events and the job's creation. */
 export type HistoryEvent = EventType | "create";
