@@ -12,14 +12,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { SystemClock } from "../../src/domain/clock.ts";
-import { BufferPool } from "../../src/transfer/buffer-pool.ts";
-import { DriveProgress, type CopyRecord, type DriveCopy } from "../../src/transfer/copier.ts";
-import { ExportCopier } from "../../src/transfer/export/export-copier.ts";
+import type { CopyRecord } from "../../src/transfer/copier.ts";
 import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
 import { sampleJob } from "../support/job-factory.ts";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
+import { exportOnce } from "./support/export-once.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportmd5worker";
@@ -67,51 +65,6 @@ before(async () => {
 
 after(() => server?.close());
 
-/** One run of the export copier over the drive folder, with the records of earlier runs. */
-async function exportOnce(
-  driveDir: string,
-  job: ReturnType<typeof sampleJob>,
-  plans: Map<string, string>,
-  records: Map<string, CopyRecord>,
-) {
-  const puts: string[] = [];
-  const dc: DriveCopy = {
-    job,
-    drive: job.driveList[0]!,
-    storage: {
-      containerClient: async (_account, container) => service.getContainerClient(container),
-      serviceClient: async () => service,
-    },
-    records: {
-      earlier: new Map(records),
-      put: async (r) => {
-        records.set(r.blobKey, r);
-        puts.push(`${r.blobKey}:${r.status}`);
-      },
-    },
-    startedAt: new Date(),
-    resumed: records.size > 0,
-    progress: new DriveProgress(),
-    boundary: async () => "copy",
-    buffers: new BufferPool(2, RANGE_SIZE),
-    concurrency: 2,
-    wallClock: new SystemClock(),
-  };
-  const copier = new ExportCopier({
-    setSettingIfAbsent: async (name, value) => {
-      if (!plans.has(name)) plans.set(name, value);
-      return plans.get(name)!;
-    },
-  });
-  const result = await copier.copy(dc);
-  assert.equal(result.kind, "finished");
-  assert.ok(
-    result.kind === "finished" && result.status === "Completed",
-    JSON.stringify(result).slice(0, 2000),
-  );
-  return puts;
-}
-
 test("large blobs copied at once: every range MD5 and the whole-file MD5 are of the blob's bytes", async () => {
   const root = tempDir("drivebay-export-md5-worker-");
   const driveDir = join(root, "drive");
@@ -132,7 +85,7 @@ test("large blobs copied at once: every range MD5 and the whole-file MD5 are of 
     ],
   } as never);
   const records = new Map<string, CopyRecord>();
-  await exportOnce(driveDir, job, new Map(), records);
+  await exportOnce(service, job, new Map(), records);
   for (const [name, bytes, whole] of [
     ["with-md5.bin", withMd5, true],
     ["without-md5.bin", withoutMd5, false],

@@ -11,14 +11,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { SystemClock } from "../../src/domain/clock.ts";
-import { BufferPool } from "../../src/transfer/buffer-pool.ts";
-import { DriveProgress, type CopyRecord, type DriveCopy } from "../../src/transfer/copier.ts";
-import { ExportCopier } from "../../src/transfer/export/export-copier.ts";
-import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
+import type { CopyRecord } from "../../src/transfer/copier.ts";
 import { sampleJob } from "../support/job-factory.ts";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
+import { exportOnce } from "./support/export-once.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportrecheck";
@@ -50,51 +47,6 @@ before(async () => {
 
 after(() => server?.close());
 
-/** One run of the export copier over the drive folder, with the records of earlier runs. */
-async function exportOnce(
-  driveDir: string,
-  job: ReturnType<typeof sampleJob>,
-  plans: Map<string, string>,
-  records: Map<string, CopyRecord>,
-) {
-  const puts: string[] = [];
-  const dc: DriveCopy = {
-    job,
-    drive: job.driveList[0]!,
-    storage: {
-      containerClient: async (_account, container) => service.getContainerClient(container),
-      serviceClient: async () => service,
-    },
-    records: {
-      earlier: new Map(records),
-      put: async (r) => {
-        records.set(r.blobKey, r);
-        puts.push(`${r.blobKey}:${r.status}`);
-      },
-    },
-    startedAt: new Date(),
-    resumed: records.size > 0,
-    progress: new DriveProgress(),
-    boundary: async () => "copy",
-    buffers: new BufferPool(2, RANGE_SIZE),
-    concurrency: 2,
-    wallClock: new SystemClock(),
-  };
-  const copier = new ExportCopier({
-    setSettingIfAbsent: async (name, value) => {
-      if (!plans.has(name)) plans.set(name, value);
-      return plans.get(name)!;
-    },
-  });
-  const result = await copier.copy(dc);
-  assert.equal(result.kind, "finished");
-  assert.ok(
-    result.kind === "finished" && result.status === "Completed",
-    JSON.stringify(result).slice(0, 2000),
-  );
-  return puts;
-}
-
 test("a large blob without Content-MD5: one MD5 per range, and a resume re-checks its file by them", async () => {
   const root = tempDir("drivebay-export-recheck-");
   const driveDir = join(root, "drive");
@@ -118,7 +70,7 @@ test("a large blob without Content-MD5: one MD5 per range, and a resume re-check
   const records = new Map<string, CopyRecord>();
   const file = join(driveDir, "src", "big.bin");
 
-  await exportOnce(driveDir, job, plans, records);
+  await exportOnce(service, job, plans, records);
   assert.equal(md5(readFileSync(file)), md5(big));
   const bigRecord = [...records.values()].find((r) => r.finalPath === "src/big.bin")!;
   assert.equal(bigRecord.status, "done");
@@ -130,7 +82,7 @@ test("a large blob without Content-MD5: one MD5 per range, and a resume re-check
   );
 
   // A resume with the file intact copies nothing again.
-  const again = await exportOnce(driveDir, job, plans, records);
+  const again = await exportOnce(service, job, plans, records);
   assert.deepEqual(again, [], "nothing rewritten when every file checks out");
 
   // One byte changed in the middle range: the resume finds it and writes the blob again.
@@ -138,7 +90,7 @@ test("a large blob without Content-MD5: one MD5 per range, and a resume re-check
   writeSync(fd, Buffer.from([big[5 * MiB]! ^ 0xff]), 0, 1, 5 * MiB);
   closeSync(fd);
   assert.notEqual(md5(readFileSync(file)), md5(big));
-  const redo = await exportOnce(driveDir, job, plans, records);
+  const redo = await exportOnce(service, job, plans, records);
   assert.ok(redo.includes(`${bigRecord.blobKey}:done`), `rewritten: ${redo.join(", ")}`);
   assert.equal(md5(readFileSync(file)), md5(big));
   assert.equal(statSync(file).size, big.length);
