@@ -583,19 +583,19 @@ export class PostgresJobStore implements JobStore {
         (inserted) => batch.forEach((b, i) => b.resolve(inserted[i]!)),
         async (e: unknown) => {
           // One job the database refuses (a value it cannot store) must not fail the others
-          // asked in the same turn: each goes again on its own, with its own outcome.
+          // asked in the same turn: each goes again on its own, with its own outcome, one
+          // after another in the order asked (as in the batch, the first asked of a key
+          // wins it; and a big batch does not take every pooled connection at once).
           if (batch.length === 1 || (e as { code?: unknown }).code === undefined) {
             for (const b of batch) b.reject(e);
             return;
           }
-          await Promise.all(
-            batch.map((b) =>
-              this.insertBatch([b]).then(
-                ([inserted]) => b.resolve(inserted!),
-                (one: unknown) => b.reject(one),
-              ),
-            ),
-          );
+          for (const b of batch) {
+            await this.insertBatch([b]).then(
+              ([inserted]) => b.resolve(inserted!),
+              (one: unknown) => b.reject(one),
+            );
+          }
         },
       )
       .finally(() => {
