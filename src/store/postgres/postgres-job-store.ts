@@ -387,7 +387,7 @@ export class PostgresJobStore implements JobStore {
   private inserts: PendingInsert[] = [];
   private insertsScheduled = false;
   private insertsInFlight = 0;
-  /** The last version read of recently read jobs, by lower-cased key, oldest first. */
+  /** The last version read of recently read jobs, by lower-cased key, least recently read first. */
   private readonly known = new Map<string, Job>();
 
   private constructor(
@@ -512,7 +512,9 @@ export class PostgresJobStore implements JobStore {
           const found = new Array<Job | undefined>(batch.length);
           for (const row of rows) {
             const i = Number(row.n) - 1;
-            if (row.doc === null) found[i] = held[i];
+            // Still the version held: it stays, and becomes the newest of the kept ones
+            // (a job read often is the last to go, not the first).
+            if (row.doc === null) found[i] = this.remember(batch[i]![0], held[i]!);
             else {
               row.doc.version = row.version;
               found[i] = this.remember(batch[i]![0], row.doc);
