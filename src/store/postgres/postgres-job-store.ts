@@ -26,7 +26,7 @@ import type {
   ListedJob,
   PortalSession,
 } from "../ports.ts";
-import { sessionIdHash } from "../session-ids.ts";
+import { liveSession, sessionIdHash, type SessionRow } from "../session-ids.ts";
 import { migrate } from "./migrate.ts";
 import { PostgresWakeups } from "./notifications.ts";
 
@@ -961,24 +961,11 @@ export class PostgresJobStore implements JobStore {
 
   async findSession(id: string, now: Date): Promise<PortalSession | undefined> {
     const hash = sessionIdHash(id);
-    const { rows } = await this.read<{
-      kind: PortalSession["kind"];
-      data: Record<string, unknown>;
-      created_at: Date;
-      expires_at: Date;
-    }>("session", [hash]);
-    const row = rows[0];
+    const row = (await this.read<SessionRow>("session", [hash])).rows[0];
     if (!row) return undefined;
-    if (row.expires_at.getTime() <= now.getTime()) {
-      await this.write("dropExpiredSession", [hash, now.toISOString()]);
-      return undefined;
-    }
-    return {
-      kind: row.kind,
-      data: row.data,
-      createdAt: new Date(row.created_at),
-      expiresAt: new Date(row.expires_at),
-    };
+    const live = liveSession(row, now);
+    if (!live) await this.write("dropExpiredSession", [hash, now.toISOString()]);
+    return live;
   }
 
   async deleteSession(id: string): Promise<boolean> {
