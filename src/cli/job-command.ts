@@ -162,10 +162,14 @@ export function clientCommand<O>(
   });
 }
 
-/** Jobs_Get, or undefined when the job is gone (404). */
-export async function getJobOrGone(call: Call<unknown>): Promise<JobResponse | undefined> {
+/** Jobs_Get of job `name` in `resourceGroup`, or undefined when there is none (404). */
+export async function getJobOrGone(
+  client: StorageImportExport,
+  name: string,
+  resourceGroup: string,
+): Promise<JobResponse | undefined> {
   try {
-    return await call.client.jobs.get(call.opts.name, call.conn.resourceGroup);
+    return await client.jobs.get(name, resourceGroup);
   } catch (e) {
     if ((e as { statusCode?: number }).statusCode === 404) return undefined;
     throw e;

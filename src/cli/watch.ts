@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { DriveStatus, JobResponse } from "@azure/arm-storageimportexport";
 import { jobState } from "./args.ts";
 import { CliFailure } from "./client.ts";
-import { clientCommand, getJobOrGone, type Call } from "./job-command.ts";
+import { clientCommand, getJobOrGone } from "./job-command.ts";
 import { processIo, type Io } from "./output.ts";
 import { humanBytes, humanDuration, humanRate } from "./units.ts";
 import { parseDuration } from "../domain/duration.ts";
@@ -63,7 +63,7 @@ function registerWait(job: Command, io: Io): void {
       const started = Date.now();
       let first = true;
       for (;;) {
-        const found = await getJobOrGone(call as Call<unknown>);
+        const found = await getJobOrGone(call.client, opts.name, call.conn.resourceGroup);
         if (!found) {
           throw new CliFailure(
             first
@@ -211,7 +211,7 @@ function registerWatch(job: Command, io: Io): void {
       const lastDrives = new Map<string, string>();
       let seen = false;
       for (;;) {
-        const found = await getJobOrGone(call as Call<unknown>);
+        const found = await getJobOrGone(call.client, opts.name, call.conn.resourceGroup);
         if (!found) {
           throw new CliFailure(
             seen
