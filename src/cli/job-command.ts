@@ -14,7 +14,7 @@ import {
   setAction,
   type Action,
 } from "./command.ts";
-import type { Io, OutputFormat } from "./output.ts";
+import { resourceGroupOf, type Io, type OutputFormat } from "./output.ts";
 
 export interface CommonOptions {
   endpoint: string;
@@ -80,11 +80,6 @@ function connectionOf(opts: CommonOptions, cmd: Command): Connection {
     apiVersion: opts.apiVersion,
     token: opts.token,
   };
-}
-
-/** The resource group named by an ARM resource id. */
-export function resourceGroupOf(id: string | undefined): string | undefined {
-  return /\/resourceGroups\/([^/]+)\//i.exec(id ?? "")?.[1];
 }
 
 /** No resource group of the subscription holds a job of that name. */
