@@ -501,6 +501,12 @@ export class SqliteJobStore implements JobStore {
     return true;
   }
 
+  /** list()'s statements by their text (a few dozen combinations of filters at most). */
+  private readonly listStatements = new Map<
+    string,
+    Database.Statement<Record<string, unknown>, JobRow>
+  >();
+
   async list(q: ListQuery): Promise<ListedJob[]> {
     const desc = q.newestFirst === true;
     const where = ["subscription_key = @sub"];
@@ -510,7 +516,10 @@ export class SqliteJobStore implements JobStore {
     if (q.state !== undefined) where.push("state = @state");
     if (q.jobType !== undefined) where.push("job_type = @jobType");
     const sql = `SELECT seq, version, doc FROM jobs WHERE ${where.join(" AND ")} ORDER BY seq${desc ? " DESC" : ""} LIMIT @limit`;
-    const rows = this.db.prepare<Record<string, unknown>, JobRow>(sql).all({
+    // One statement per combination of filters, prepared once (a list is a request's read).
+    let stmt = this.listStatements.get(sql);
+    if (!stmt) this.listStatements.set(sql, (stmt = this.db.prepare(sql)));
+    const rows = stmt.all({
       sub: q.subscriptionId.toLowerCase(),
       rg: q.resourceGroup?.toLowerCase(),
       state: q.state,
