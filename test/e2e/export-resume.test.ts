@@ -8,70 +8,20 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { once } from "node:events";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { armClient } from "../support/server.ts";
+import { afterTransferring, operatorOf, serve } from "./support/serve.ts";
 import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
 import { verifyDrive } from "../../src/transfer/verify.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { returnAddress, returnShipping } from "../api/fixtures.ts";
 
-const BIN = new URL("../../bin/drivebay.js", import.meta.url).pathname;
 const SUB = "00000000-0000-4000-8000-0000000000ab";
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
-
-async function serve(
-  dataDir: string,
-  options: { args?: string[]; env?: Record<string, string> } = {},
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    options.args ?? [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent"],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: {
-        ...process.env,
-        DRIVEBAY_AUTOPILOT: "off",
-        DRIVEBAY_BLOB_PORT: "0",
-        DRIVEBAY_IMPORT_CONCURRENCY: "2",
-        ...options.env,
-      },
-    },
-  );
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (c: Buffer) => {
-      stderr += c.toString();
-      const m = /^drivebay listening on (http:\/\/\S+)$/m.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  return { child, url };
-}
-
-/** Calls to the operator API of the server on `dataDir` (its key read once, on first use). */
-function operatorOf(dataDir: string) {
-  let key: string | undefined;
-  return async (url: string, method: string, path: string, body?: unknown) => {
-    key ??= readFileSync(join(dataDir, "operator.key"), "utf8").trim();
-    const res = await fetch(`${url}/operator/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body ? { "content-type": "application/json" } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    assert.ok(res.ok, JSON.stringify(json));
-    return json;
-  };
-}
 
 /** The container `src` of the server's embedded storage account `account`, created. */
 async function sourceContainer(
@@ -166,11 +116,7 @@ test(
     server = await serve(dataDir);
     try {
       const c2 = armClient(server.url, { subscriptionId: SUB });
-      let job = await c2.jobs.get("export-resume", "rg");
-      for (let i = 0; i < 1200 && job.properties?.state === "Transferring"; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        job = await c2.jobs.get("export-resume", "rg");
-      }
+      const job = await afterTransferring(c2, "export-resume", "rg");
       assert.equal(job.properties?.state, "Packaging");
       const drive = job.properties!.driveList![0]!;
       assert.equal(drive.state, "Completed", drive.copyStatus);
@@ -267,11 +213,7 @@ test(
     server = await serve(dataDir, { env: { DRIVEBAY_DRIVE_LEASE: "2s" } });
     try {
       const c2 = armClient(server.url, { subscriptionId: SUB });
-      let job = await c2.jobs.get("export-cancel-kill", "rg");
-      for (let i = 0; i < 1200 && job.properties?.state === "Transferring"; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        job = await c2.jobs.get("export-cancel-kill", "rg");
-      }
+      const job = await afterTransferring(c2, "export-cancel-kill", "rg");
       assert.equal(job.properties?.cancelRequested, true);
       const drive = job.properties!.driveList![0]!;
       assert.equal(drive.copyStatus, "Cancelled");

@@ -5,47 +5,20 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { once } from "node:events";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { armClient } from "../support/server.ts";
+import { afterTransferring, operatorOf, serve } from "./support/serve.ts";
 import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
 import { prepareDrive } from "../../src/transfer/prepare.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
 import { returnAddress, returnShipping } from "../api/fixtures.ts";
 
-const BIN = new URL("../../bin/drivebay.js", import.meta.url).pathname;
 const SUB = "00000000-0000-4000-8000-0000000000aa";
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
-
-async function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "silent"],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: {
-        ...process.env,
-        DRIVEBAY_AUTOPILOT: "off",
-        DRIVEBAY_BLOB_PORT: "0",
-        DRIVEBAY_IMPORT_CONCURRENCY: "2",
-      },
-    },
-  );
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (c: Buffer) => {
-      stderr += c.toString();
-      const m = /^drivebay listening on (http:\/\/\S+)$/m.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  return { child, url };
-}
 
 test(
   "SIGKILL mid-import, restart: the job completes with every blob right and no extra blobs",
@@ -79,20 +52,7 @@ test(
     const dataDir = join(root, "data");
 
     let server = await serve(dataDir);
-    const key = readFileSync(join(dataDir, "operator.key"), "utf8").trim();
-    const operator = async (url: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${url}/operator/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const json = (await res.json()) as Record<string, unknown>;
-      assert.ok(res.ok, JSON.stringify(json));
-      return json;
-    };
+    const operator = operatorOf(dataDir);
     const c = armClient(server.url, { subscriptionId: SUB });
     await c.jobs.create("resume-me", "rg", {
       location: "westus",
@@ -135,11 +95,7 @@ test(
     server = await serve(dataDir);
     try {
       const c2 = armClient(server.url, { subscriptionId: SUB });
-      let job = await c2.jobs.get("resume-me", "rg");
-      for (let i = 0; i < 1200 && job.properties?.state === "Transferring"; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        job = await c2.jobs.get("resume-me", "rg");
-      }
+      const job = await afterTransferring(c2, "resume-me", "rg");
       assert.equal(job.properties?.state, "Packaging");
       const drive = job.properties!.driveList![0]!;
       assert.equal(drive.state, "Completed", drive.copyStatus);
