@@ -11,13 +11,14 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BlobServiceClient } from "@azure/storage-blob";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
 import { sampleJob } from "../support/job-factory.ts";
-import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { exportOnce } from "./support/export-once.ts";
+import { exportSource, stageBlob } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportmd5worker";
@@ -30,31 +31,13 @@ const withMd5 = randomBytes(86 * MiB + 4321);
 const withoutMd5 = randomBytes(70 * MiB + 17);
 
 before(async () => {
-  server = await startTestServer({ blob: "memory" });
-  const r = await server.operator("GET", `/storage/${ACCOUNT}`);
-  service = BlobServiceClient.fromConnectionString(r.body.connectionString);
-  const cc = service.getContainerClient("src");
-  await cc.create();
+  let cc;
+  ({ server, service, cc } = await exportSource(ACCOUNT));
   // Put Block + Put Block List: no Content-MD5 unless one is set.
-  for (const [name, bytes] of [
-    ["with-md5.bin", withMd5],
-    ["without-md5.bin", withoutMd5],
-  ] as const) {
-    const blob = cc.getBlockBlobClient(name);
-    const ids: string[] = [];
-    for (let at = 0; at < bytes.length; at += 8 * MiB) {
-      const id = Buffer.from(String(ids.length).padStart(6, "0")).toString("base64");
-      const part = bytes.subarray(at, at + 8 * MiB);
-      await blob.stageBlock(id, part, part.length);
-      ids.push(id);
-    }
-    await blob.commitBlockList(
-      ids,
-      name === "with-md5.bin"
-        ? { blobHTTPHeaders: { blobContentMD5: createHash("md5").update(bytes).digest() } }
-        : {},
-    );
-  }
+  await stageBlob(cc, "with-md5.bin", withMd5, 8 * MiB, {
+    blobHTTPHeaders: { blobContentMD5: createHash("md5").update(withMd5).digest() },
+  });
+  await stageBlob(cc, "without-md5.bin", withoutMd5, 8 * MiB);
   const props = await cc.getBlockBlobClient("with-md5.bin").getProperties();
   assert.ok(props.contentMD5, "the first blob has a Content-MD5");
   assert.equal(

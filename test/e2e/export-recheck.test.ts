@@ -10,12 +10,13 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { BlobServiceClient } from "@azure/storage-blob";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import { sampleJob } from "../support/job-factory.ts";
-import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { exportOnce } from "./support/export-once.ts";
+import { exportSource, stageBlob } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportrecheck";
@@ -26,21 +27,11 @@ let service: BlobServiceClient;
 const big = randomBytes(9 * MiB + 123);
 
 before(async () => {
-  server = await startTestServer({ blob: "memory" });
-  const r = await server.operator("GET", `/storage/${ACCOUNT}`);
-  service = BlobServiceClient.fromConnectionString(r.body.connectionString);
-  const cc = service.getContainerClient("src");
-  await cc.create();
+  let cc;
+  ({ server, service, cc } = await exportSource(ACCOUNT));
   // Put Block + Put Block List: the blob gets no Content-MD5.
+  await stageBlob(cc, "big.bin", big, 4 * MiB);
   const blob = cc.getBlockBlobClient("big.bin");
-  const ids: string[] = [];
-  for (let at = 0; at < big.length; at += 4 * MiB) {
-    const id = Buffer.from(String(ids.length).padStart(6, "0")).toString("base64");
-    const part = big.subarray(at, at + 4 * MiB);
-    await blob.stageBlock(id, part, part.length);
-    ids.push(id);
-  }
-  await blob.commitBlockList(ids);
   assert.equal((await blob.getProperties()).contentMD5, undefined, "the blob has no Content-MD5");
   await cc.getBlockBlobClient("small.txt").upload("small", 5);
 });

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { once } from "node:events";
-import { BlobServiceClient } from "@azure/storage-blob";
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { armClient } from "../support/server.ts";
 import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
 import { verifyDrive } from "../../src/transfer/verify.ts";
@@ -54,6 +54,39 @@ async function serve(
   return { child, url };
 }
 
+/** Calls to the operator API of the server on `dataDir` (its key read once, on first use). */
+function operatorOf(dataDir: string) {
+  let key: string | undefined;
+  return async (url: string, method: string, path: string, body?: unknown) => {
+    key ??= readFileSync(join(dataDir, "operator.key"), "utf8").trim();
+    const res = await fetch(`${url}/operator/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    assert.ok(res.ok, JSON.stringify(json));
+    return json;
+  };
+}
+
+/** The container `src` of the server's embedded storage account `account`, created. */
+async function sourceContainer(
+  operator: ReturnType<typeof operatorOf>,
+  url: string,
+  account: string,
+): Promise<ContainerClient> {
+  const { connectionString } = (await operator(url, "GET", `/storage/${account}`)) as {
+    connectionString: string;
+  };
+  const cc = BlobServiceClient.fromConnectionString(connectionString).getContainerClient("src");
+  await cc.create();
+  return cc;
+}
+
 function files(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
@@ -76,27 +109,8 @@ test(
     const driveDir = join(root, "drive");
     mkdirSync(driveDir, { recursive: true });
     let server = await serve(dataDir);
-    const key = readFileSync(join(dataDir, "operator.key"), "utf8").trim();
-    const operator = async (url: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${url}/operator/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const json = (await res.json()) as Record<string, unknown>;
-      assert.ok(res.ok, JSON.stringify(json));
-      return json;
-    };
-    const account = (await operator(server.url, "GET", "/storage/exportresume")) as {
-      connectionString: string;
-    };
-    const cc = BlobServiceClient.fromConnectionString(account.connectionString).getContainerClient(
-      "src",
-    );
-    await cc.create();
+    const operator = operatorOf(dataDir);
+    const cc = await sourceContainer(operator, server.url, "exportresume");
     const expected = new Map<string, string>();
     const count = 600;
     for (let i = 0; i < count; i += 50) {
@@ -198,27 +212,8 @@ test(
       args: ["--import", "tsx", SUPPORT, dataDir, SUB, "rg", "export-cancel-kill", String(KILL_AT)],
       env: { DRIVEBAY_DRIVE_LEASE: "2s" },
     });
-    const key = readFileSync(join(dataDir, "operator.key"), "utf8").trim();
-    const operator = async (url: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${url}/operator/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const json = (await res.json()) as Record<string, unknown>;
-      assert.ok(res.ok, JSON.stringify(json));
-      return json;
-    };
-    const account = (await operator(server.url, "GET", "/storage/exportcancel")) as {
-      connectionString: string;
-    };
-    const cc = BlobServiceClient.fromConnectionString(account.connectionString).getContainerClient(
-      "src",
-    );
-    await cc.create();
+    const operator = operatorOf(dataDir);
+    const cc = await sourceContainer(operator, server.url, "exportcancel");
     // Every third blob has two ranges (a snapshot, a `writing` record); the others one GET.
     const expected = new Map<string, string>();
     const count = 60;

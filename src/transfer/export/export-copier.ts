@@ -290,15 +290,16 @@ class DriveExport {
       const d = r.detail as unknown as DoneDetail;
       const item = items[i];
       if (!item) continue;
-      // What grown blobs took of the room stays taken.
-      this.slack -= d.extra ?? 0;
       const path = join(drive.contentPath, ...item.segments);
       const ok = recheck.has(r.blobKey)
         ? d.md5 !== undefined
           ? (await fileMd5(path)) === d.md5
           : await this.dc.buffers.with((buf) => fileMatchesRanges(path, d.manifest, buf))
         : (await stat(path).catch(() => undefined))?.size === d.manifest.length;
+      // What a grown blob took of the room stays taken while its file is kept; one copied
+      // again takes its room anew (`fits`), so it is not counted twice.
       if (!ok) redo.add(i);
+      else this.slack -= d.extra ?? 0;
     }
     /** A final record of an earlier attempt, taken as it is; false when the blob is to be copied. */
     const settledBefore = (i: number): boolean => {
