@@ -46,13 +46,15 @@ import {
 } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import {
-  BlobServiceClient,
-  ContainerSASPermissions,
-  generateBlobSASQueryParameters,
-  StorageSharedKeyCredential,
-} from "@azure/storage-blob";
 import { EmbeddedAzurite } from "../src/storage/azurite.ts";
+import {
+  freshAzurite,
+  median,
+  NOISY_CPU_S,
+  quietOnes,
+  ratioLine,
+  type TimedRun,
+} from "./compare.ts";
 import { makeMixed, type DataFile } from "./dataset.ts";
 import {
   azcopyBinary,
@@ -84,7 +86,6 @@ const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(",");
 const runs = (who: string) => !ONLY || ONLY.includes(who.toLowerCase());
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const RSS_TARGET_MB = 300;
-const NOISY_CPU_S = 0.5;
 
 const RG = "bench";
 const ACCOUNT = "benchexport";
@@ -406,12 +407,6 @@ async function runAzCopy(round: number, azcopy: string, b: Bench): Promise<RunRe
 
 // ---------------------------------------------------------------- main
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /** Uploads the dataset with bench/plain-uploader.ts (Content-MD5 on every blob). */
 async function upload(datasetDir: string, containerUrl: string, files: DataFile[]) {
   const child = spawn(
@@ -492,27 +487,9 @@ try {
       `${LARGE_FILES} × ${LARGE / MiB} MiB, ${HUGE > 0 ? `1 × ${HUGE / MiB} MiB` : "no huge blob"} (made in ${sec(performance.now() - t)} s)`,
   );
 
-  azurite = await EmbeddedAzurite.start({
-    host: "127.0.0.1",
-    port: 0,
-    inMemory: true,
-    location: join(root, "azurite"),
-    accountsFile: join(root, "storage-accounts.json"),
-  });
-  const key = await azurite.ensureAccount(ACCOUNT);
-  const credential = new StorageSharedKeyCredential(ACCOUNT, key);
-  const cc = new BlobServiceClient(azurite.blobEndpoint(ACCOUNT), credential).getContainerClient(
-    CONTAINER,
-  );
-  await cc.create();
-  const sas = generateBlobSASQueryParameters(
-    {
-      containerName: CONTAINER,
-      permissions: ContainerSASPermissions.parse("racwl"),
-      expiresOn: new Date(Date.now() + 6 * 3600_000),
-    },
-    credential,
-  ).toString();
+  const fresh = await freshAzurite(root, ACCOUNT, CONTAINER);
+  azurite = fresh.azurite;
+  const { cc, sas, key } = fresh;
   const containerUrl = `${cc.url}?${sas}`;
   t = performance.now();
   await upload(datasetDir, containerUrl, files);
@@ -561,11 +538,8 @@ try {
     }
   }
 
-  const noisy = (r: RunResult) => r.otherCpu > NOISY_CPU_S;
-  const quietOnes = (rs: RunResult[]) =>
-    rs.some((r) => !noisy(r)) ? rs.filter((r) => !noisy(r)) : rs;
   const of = (who: RunResult["who"]) => results.filter((r) => r.who === who);
-  const rate = (rs: RunResult[]) => median(rs.map((r) => mib(bytes) / (r.ms / 1000)));
+  const rate = (rs: TimedRun[]) => median(rs.map((r) => mib(bytes) / (r.ms / 1000)));
   console.log("");
   for (const who of ["drivebay", "AzCopy"] as const) {
     const all = of(who);
@@ -578,16 +552,7 @@ try {
   const db = of("drivebay");
   const ac = of("AzCopy");
   if (db.length && ac.length) {
-    const ratio = rate(quietOnes(db)) / rate(quietOnes(ac));
-    const perRound = db
-      .map((d) => {
-        const a = ac.find((x) => x.round === d.round);
-        return a ? `${fmt(a.ms / d.ms, 2)}${noisy(a) || noisy(d) ? " (noisy)" : ""}` : undefined;
-      })
-      .filter((x) => x !== undefined);
-    console.log(
-      `  ratio drivebay / AzCopy = ${fmt(ratio, 2)} (per round ${perRound.join(", ")})  (target ≥ 1.0: ${ratio >= 1 ? "met" : "MISSED"})`,
-    );
+    console.log(ratioLine("AzCopy", db, ac, rate));
   }
   if (db.length) {
     const peak = Math.max(...db.map((r) => r.peakRss!));

@@ -47,14 +47,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import {
-  BlobServiceClient,
-  ContainerSASPermissions,
-  generateBlobSASQueryParameters,
-  StorageSharedKeyCredential,
-  type ContainerClient,
-} from "@azure/storage-blob";
-import { EmbeddedAzurite } from "../src/storage/azurite.ts";
+  freshAzurite,
+  median,
+  NOISY_CPU_S,
+  quietOnes,
+  ratioLine,
+  type TimedRun,
+} from "./compare.ts";
 import { prepareDrive, type PrepareResult } from "../src/transfer/prepare.ts";
 import {
   freshDatabase,
@@ -93,8 +94,6 @@ const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(",");
 const runs = (who: string) => !ONLY || ONLY.includes(who.toLowerCase());
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const RSS_TARGET_MB = 300;
-/** A run during which other processes used more CPU than this (seconds) is noisy. */
-const NOISY_CPU_S = 0.5;
 
 const RG = "bench";
 const ACCOUNT = "benchimport";
@@ -308,32 +307,6 @@ interface AzCopySummary {
   TotalBytesTransferred: string;
 }
 
-/** A fresh embedded Azurite, in memory in its own process, as drivebay's; the container made. */
-async function freshAzurite(dir: string) {
-  const azurite = await EmbeddedAzurite.start({
-    host: "127.0.0.1",
-    port: 0,
-    inMemory: true,
-    location: join(dir, "azurite"),
-    accountsFile: join(dir, "storage-accounts.json"),
-  });
-  const key = await azurite.ensureAccount(ACCOUNT);
-  const credential = new StorageSharedKeyCredential(ACCOUNT, key);
-  const cc = new BlobServiceClient(azurite.blobEndpoint(ACCOUNT), credential).getContainerClient(
-    CONTAINER,
-  );
-  await cc.create();
-  const sas = generateBlobSASQueryParameters(
-    {
-      containerName: CONTAINER,
-      permissions: ContainerSASPermissions.parse("racwl"),
-      expiresOn: new Date(Date.now() + 6 * 3600_000),
-    },
-    credential,
-  ).toString();
-  return { azurite, cc, sas, key };
-}
-
 async function runAzCopy(
   round: number,
   azcopy: string,
@@ -342,7 +315,7 @@ async function runAzCopy(
 ): Promise<RunResult> {
   const { datasetDir, files } = set;
   const dir = dirs.make();
-  const { azurite, cc, sas } = await freshAzurite(dir);
+  const { azurite, cc, sas } = await freshAzurite(dir, ACCOUNT, CONTAINER);
   try {
     const azuritePid = azurite.pid!;
     const az0 = cpuSeconds(azuritePid);
@@ -436,7 +409,7 @@ async function runAzCopy(
 async function runPlain(round: number, set: DataSet, dirs: TempDirs): Promise<RunResult> {
   const { datasetDir, files } = set;
   const dir = dirs.make();
-  const { azurite, cc, sas } = await freshAzurite(dir);
+  const { azurite, cc, sas } = await freshAzurite(dir, ACCOUNT, CONTAINER);
   try {
     const child = spawn(
       process.execPath,
@@ -626,7 +599,7 @@ async function runWorkers(
   dirs: TempDirs,
 ): Promise<WorkersRun> {
   const dir = dirs.make();
-  const { azurite, cc, key } = await freshAzurite(dir);
+  const { azurite, cc, key } = await freshAzurite(dir, ACCOUNT, CONTAINER);
   const nodes: ChildProcess[] = [];
   try {
     const config = join(dir, "config.json");
@@ -795,10 +768,7 @@ async function workersScenario(dirs: TempDirs): Promise<void> {
   }
   const rate = (who: string) => {
     const rs = results.filter((r) => r.who === who);
-    const quiet = rs.some((r) => r.otherCpu <= NOISY_CPU_S)
-      ? rs.filter((r) => r.otherCpu <= NOISY_CPU_S)
-      : rs;
-    return median(quiet.map((r) => mib(set.bytes) / (r.ms / 1000)));
+    return median(quietOnes(rs).map((r) => mib(set.bytes) / (r.ms / 1000)));
   };
   const one = rate("1 worker");
   const two = rate("2 workers");
@@ -833,11 +803,6 @@ async function workersScenario(dirs: TempDirs): Promise<void> {
 
 // ---------------------------------------------------------------- main
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const MB = (bytes: number) => fmt(bytes / 1e6);
 
 const azcopy = runs("azcopy") ? azcopyBinary() : "";
@@ -944,13 +909,10 @@ try {
 
   // Runs during which other processes used the CPUs are left out of the medians (when
   // quiet runs remain); peak RSS counts every run.
-  const noisy = (r: RunResult) => r.otherCpu > NOISY_CPU_S;
-  const quietOnes = (rs: RunResult[]) =>
-    rs.some((r) => !noisy(r)) ? rs.filter((r) => !noisy(r)) : rs;
   for (const set of sets) {
     const of = (who: RunResult["who"]) =>
       results.filter((r) => r.who === who && r.set === set.name);
-    const rate = (rs: RunResult[]) => median(rs.map((r) => mib(set.bytes) / (r.ms / 1000)));
+    const rate = (rs: TimedRun[]) => median(rs.map((r) => mib(set.bytes) / (r.ms / 1000)));
     const filesRate = (rs: RunResult[]) => median(rs.map((r) => set.files.length / (r.ms / 1000)));
     console.log(`\nset ${set.name}:`);
     for (const who of WHO) {
@@ -966,16 +928,7 @@ try {
     for (const other of ["AzCopy", "plain"] as const) {
       const ac = of(other);
       if (db.length === 0 || ac.length === 0) continue;
-      const ratio = rate(quietOnes(db)) / rate(quietOnes(ac));
-      const perRound = db
-        .map((d) => {
-          const a = ac.find((x) => x.round === d.round);
-          return a ? `${fmt(a.ms / d.ms, 2)}${noisy(a) || noisy(d) ? " (noisy)" : ""}` : undefined;
-        })
-        .filter((x) => x !== undefined);
-      console.log(
-        `  ratio drivebay / ${other} = ${fmt(ratio, 2)} (per round ${perRound.join(", ")})  (target ≥ 1.0: ${ratio >= 1 ? "met" : "MISSED"})`,
-      );
+      console.log(ratioLine(other, db, ac, rate));
     }
     if (db.length > 0) {
       const peak = Math.max(...db.map((r) => r.peakRss!));

@@ -37,7 +37,7 @@ import {
   setAction,
 } from "./command.ts";
 import { serverDock } from "./dock.ts";
-import { findResourceGroup, JobNotFound } from "./job-command.ts";
+import { findResourceGroup, getJobOrGone, JobNotFound } from "./job-command.ts";
 import { operatorKeyOf } from "./operator.ts";
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
 import { registerPreviewExport } from "./preview-export.ts";
@@ -192,9 +192,8 @@ async function jobGroup(
 /** The job, or undefined when there is none (404); any other failure is the CLI's failure. */
 async function findJob(conn: Connection, name: string): Promise<JobResponse | undefined> {
   try {
-    return await armClient(conn).jobs.get(name, conn.resourceGroup);
+    return await getJobOrGone(armClient(conn), name, conn.resourceGroup);
   } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) return undefined;
     throw failureOf(e, conn.endpoint);
   }
 }

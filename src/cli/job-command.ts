@@ -14,7 +14,7 @@ import {
   setAction,
   type Action,
 } from "./command.ts";
-import type { Io, OutputFormat } from "./output.ts";
+import { resourceGroupOf, type Io, type OutputFormat } from "./output.ts";
 
 export interface CommonOptions {
   endpoint: string;
@@ -80,11 +80,6 @@ function connectionOf(opts: CommonOptions, cmd: Command): Connection {
     apiVersion: opts.apiVersion,
     token: opts.token,
   };
-}
-
-/** The resource group named by an ARM resource id. */
-export function resourceGroupOf(id: string | undefined): string | undefined {
-  return /\/resourceGroups\/([^/]+)\//i.exec(id ?? "")?.[1];
 }
 
 /** No resource group of the subscription holds a job of that name. */
@@ -162,10 +157,14 @@ export function clientCommand<O>(
   });
 }
 
-/** Jobs_Get, or undefined when the job is gone (404). */
-export async function getJobOrGone(call: Call<unknown>): Promise<JobResponse | undefined> {
+/** Jobs_Get of job `name` in `resourceGroup`, or undefined when there is none (404). */
+export async function getJobOrGone(
+  client: StorageImportExport,
+  name: string,
+  resourceGroup: string,
+): Promise<JobResponse | undefined> {
   try {
-    return await call.client.jobs.get(call.opts.name, call.conn.resourceGroup);
+    return await client.jobs.get(name, resourceGroup);
   } catch (e) {
     if ((e as { statusCode?: number }).statusCode === 404) return undefined;
     throw e;

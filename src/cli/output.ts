@@ -57,8 +57,8 @@ export function text(value: unknown): string {
 }
 
 /** The resource group named by an ARM resource id. */
-function resourceGroupOf(id: string | undefined): string {
-  return /\/resourceGroups\/([^/]+)\//i.exec(id ?? "")?.[1] ?? "-";
+export function resourceGroupOf(id: string | undefined): string | undefined {
+  return /\/resourceGroups\/([^/]+)\//i.exec(id ?? "")?.[1];
 }
 
 export function jobTable(jobs: readonly JobResponse[]): string {
@@ -68,7 +68,7 @@ export function jobTable(jobs: readonly JobResponse[]): string {
     ["NAME", "RESOURCE GROUP", "TYPE", "STATE", "CANCEL REQUESTED", "LOCATION"],
     jobs.map((j) => [
       j.name ?? "-",
-      resourceGroupOf(j.id),
+      resourceGroupOf(j.id) ?? "-",
       text(j.properties?.jobType),
       text(j.properties?.state),
       text(j.properties?.cancelRequested),
@@ -82,7 +82,7 @@ export function jobDetails(job: JobResponse): string {
   const rows: [string, unknown][] = [
     ["name", job.name],
     ["id", job.id],
-    ["resourceGroup", resourceGroupOf(job.id)],
+    ["resourceGroup", resourceGroupOf(job.id) ?? "-"],
     ["location", job.location],
     ["jobType", p.jobType],
     ["state", p.state],

@@ -9,60 +9,13 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { DriveStatus, JobResponse } from "@azure/arm-storageimportexport";
 import { jobState } from "./args.ts";
 import { CliFailure } from "./client.ts";
-import { clientCommand, getJobOrGone, type Call } from "./job-command.ts";
+import { clientCommand, getJobOrGone } from "./job-command.ts";
 import { processIo, type Io } from "./output.ts";
 import { humanBytes, humanDuration, humanRate } from "./units.ts";
 import { parseDuration } from "../domain/duration.ts";
-import { EVENT_TYPES, jobRule } from "../domain/job/job-table.ts";
-import { ENDED_STATES, statesAllowing } from "../domain/job/lifecycle.ts";
+import { ENDED_STATES, reachableStates } from "../domain/job/lifecycle.ts";
 import { isBeingCopied } from "../domain/job/drive-lifecycle.ts";
 import { type Drive, type JobState } from "../domain/job/model.ts";
-import { leaves, targetsOf } from "../domain/job/table.ts";
-
-// ---------------------------------------------------------------------------------------
-// What the lifecycle table says can still come.
-
-/**
- * The states one event can move a job in `state` to. A resolve returns a faulted job to the
- * state it was faulted from: `faultedFrom` says which states that may be.
- */
-function nextStates(state: JobState, faultedFrom: readonly JobState[]): Set<JobState> {
-  const out = new Set<JobState>();
-  for (const event of EVENT_TYPES) {
-    for (const leaf of leaves(jobRule(state, event))) {
-      if (leaf.kind !== "go") continue;
-      for (const t of targetsOf(leaf.to)) {
-        if (t === "same") out.add(state);
-        else if (t === "faultedFrom") for (const s of faultedFrom) out.add(s);
-        else out.add(t);
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * Every state a job in `from` may still reach (itself included). A job faulted on the way
- * returns to a state already on the way, so a resolve adds nothing; a job that is Faulted
- * now may return to any state a fault is allowed in (the API does not say which it was).
- */
-export function reachableStates(from: JobState): Set<JobState> {
-  const faultedNow = statesAllowing("resolve").includes(from);
-  const faultedFrom = faultedNow ? statesAllowing("fault") : [];
-  const seen = new Set<JobState>([from]);
-  const todo: JobState[] = [from];
-  while (todo.length > 0) {
-    const state = todo.pop()!;
-    // Only the first resolve of a job faulted now can go anywhere; later ones go back.
-    for (const next of nextStates(state, state === from ? faultedFrom : [])) {
-      if (!seen.has(next)) {
-        seen.add(next);
-        todo.push(next);
-      }
-    }
-  }
-  return seen;
-}
 
 // ---------------------------------------------------------------------------------------
 // Options.
@@ -110,7 +63,7 @@ function registerWait(job: Command, io: Io): void {
       const started = Date.now();
       let first = true;
       for (;;) {
-        const found = await getJobOrGone(call as Call<unknown>);
+        const found = await getJobOrGone(call.client, opts.name, call.conn.resourceGroup);
         if (!found) {
           throw new CliFailure(
             first
@@ -125,10 +78,11 @@ function registerWait(job: Command, io: Io): void {
           print(found, () => `job ${found.name} is ${state}\n`);
           return;
         }
-        if (!reachableStates(state).has(want)) {
+        const reachable = reachableStates(state);
+        if (!reachable.has(want)) {
           throw new CliFailure(
             `error: job ${found.name} is '${state}' and can no longer become '${want}' ` +
-              `(from '${state}' it can become ${[...reachableStates(state)].join(", ")}).`,
+              `(from '${state}' it can become ${[...reachable].join(", ")}).`,
             1,
           );
         }
@@ -257,7 +211,7 @@ function registerWatch(job: Command, io: Io): void {
       const lastDrives = new Map<string, string>();
       let seen = false;
       for (;;) {
-        const found = await getJobOrGone(call as Call<unknown>);
+        const found = await getJobOrGone(call.client, opts.name, call.conn.resourceGroup);
         if (!found) {
           throw new CliFailure(
             seen

@@ -12,9 +12,8 @@ import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import {
   argv,
-  RETURN_ADDRESS,
-  RETURN_SHIPPING,
   runCli,
+  shipAndComplete,
   startServe,
   stop,
   type Result,
@@ -52,12 +51,7 @@ describe("export jobs in the customer CLI", () => {
     const created = await cli(argv`job create -n outbound -g rg-e -l westus
       --storage-account outbound --export-prefix /data/`);
     assert.equal(created.code, 0, created.err);
-    const shipped = await cli(argv`job update -n outbound --state Shipping
-      --delivery-package carrierName=FedEx,trackingNumber=TRK-E,driveCount=1,shipDate=2024-01-15
-      --return-address ${RETURN_ADDRESS} --return-shipping ${RETURN_SHIPPING}`);
-    assert.equal(shipped.code, 0, shipped.err);
-    const done = await cli(argv`job wait -n outbound --for-state Completed --interval 100ms`);
-    assert.equal(done.code, 0, done.err);
+    await shipAndComplete(cli, "outbound", "TRK-E");
   });
 
   after(async () => {

@@ -2,6 +2,7 @@
  * Shared by the CLI tests: the real binary as a child process, a real `drivebay serve` on
  * port 0 with a fresh data directory, and in-process runs of `run()`.
  */
+import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -147,6 +148,23 @@ export const RETURN_ADDRESS =
   "countryOrRegion=USA,phone=4250000000,email=jane@example.com";
 export const RETURN_SHIPPING = "carrierName=FedEx,carrierAccountNumber=123456789";
 export const BITLOCKER_KEY = "238810-662376-448998-450120-652806-203390-606320-483076";
+
+/**
+ * Sets job `name` to Shipping (delivery package `trackingNumber`, the return details above)
+ * through `run`, then waits with `job wait` until the autopilot has Completed it.
+ */
+export async function shipAndComplete(
+  run: (args: string[]) => Promise<Result>,
+  name: string,
+  trackingNumber: string,
+): Promise<void> {
+  const shipped = await run(argv`job update -n ${name} --state Shipping
+    --delivery-package carrierName=FedEx,trackingNumber=${trackingNumber},driveCount=1,shipDate=2024-01-15
+    --return-address ${RETURN_ADDRESS} --return-shipping ${RETURN_SHIPPING}`);
+  assert.equal(shipped.code, 0, shipped.err);
+  const done = await run(argv`job wait -n ${name} --for-state Completed --interval 100ms`);
+  assert.equal(done.code, 0, done.err);
+}
 
 /** A `--drive` value for `job create`. */
 export function driveSpec(driveId: string): string {

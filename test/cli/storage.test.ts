@@ -14,9 +14,8 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import {
   argv,
   bin,
-  RETURN_ADDRESS,
-  RETURN_SHIPPING,
   runCli,
+  shipAndComplete,
   startServe,
   stop,
   type Result,
@@ -56,12 +55,7 @@ describe("storage ls / get and job verify-import", () => {
       --drive ${join(server.dataDir, "dock", "STOR1")} --drive-id STOR1
       --job checkme -g rg-s -l westus --storage-account checked`);
     assert.equal(prepared.code, 0, prepared.err);
-    const shipped = await customer(argv`job update -n checkme --state Shipping
-      --delivery-package carrierName=FedEx,trackingNumber=TRK-S,driveCount=1,shipDate=2024-01-15
-      --return-address ${RETURN_ADDRESS} --return-shipping ${RETURN_SHIPPING}`);
-    assert.equal(shipped.code, 0, shipped.err);
-    const done = await customer(argv`job wait -n checkme --for-state Completed --interval 100ms`);
-    assert.equal(done.code, 0, done.err);
+    await shipAndComplete(customer, "checkme", "TRK-S");
   });
 
   after(async () => {

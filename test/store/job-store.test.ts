@@ -111,16 +111,23 @@ for (const factory of STORE_FACTORIES) {
         name: "odd",
         driveList: [{ driveId: "D\u0000X", bitLockerKey: "k", state: "Specified" }],
       });
+      // Two of one key in the same turn: the first asked wins it, also when they go again
+      // one by one.
+      const first = job({ name: "dup" });
+      const second = job({ name: "DUP" });
       const outcomes = await Promise.allSettled([
         store.insert(good[0]!, [h("create")]),
         store.insert(good[1]!, [h("create")]),
         store.insert(odd, [h("create")]),
         ...good.slice(2).map((j) => store.insert(j, [h("create")])),
+        store.insert(first, [h("create")]),
+        store.insert(second, [h("create")]),
       ]);
       assert.deepEqual(
         outcomes.filter((_, i) => i !== 2).map((o) => o.status === "fulfilled" && o.value),
-        good.map(() => true),
+        [...good.map(() => true), true, false],
       );
+      assert.equal((await store.get(second))!.uid, first.uid, "the first asked holds the key");
       for (const j of good) assert.deepEqual((await store.get(j))!.uid, j.uid);
       const oddStored = outcomes[2]!.status === "fulfilled" && outcomes[2].value;
       assert.equal(

@@ -1,12 +1,11 @@
 /**
  * `job wait`'s question to the lifecycle table: which states can a job in a given state still
- * reach (src/cli/watch.ts). Checked against the table's own ended states and against the
+ * reach (lifecycle.ts's reachableStates, used by src/cli/watch.ts). Checked against the table's own ended states and against the
  * ways the job table documents (docs/lifecycle.md).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { reachableStates } from "../../src/cli/watch.ts";
-import { ENDED_STATES } from "../../src/domain/job/lifecycle.ts";
+import { ENDED_STATES, reachableStates } from "../../src/domain/job/lifecycle.ts";
 import { JOB_STATES } from "../../src/domain/job/model.ts";
 
 test("an ended state reaches only itself; Creating reaches every state", () => {

@@ -164,6 +164,48 @@ export function hasEnded(job: Pick<Job, "state">): boolean {
   return ENDED_STATES.includes(job.state);
 }
 
+/**
+ * The states one event can move a job in `state` to. A resolve returns a faulted job to the
+ * state it was faulted from: `faultedFrom` says which states that may be.
+ */
+function nextStates(state: JobState, faultedFrom: readonly JobState[]): Set<JobState> {
+  const out = new Set<JobState>();
+  for (const event of EVENT_TYPES) {
+    for (const leaf of leaves(jobRule(state, event))) {
+      if (leaf.kind !== "go") continue;
+      for (const t of targetsOf(leaf.to)) {
+        if (t === "same") out.add(state);
+        else if (t === "faultedFrom") for (const s of faultedFrom) out.add(s);
+        else out.add(t);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Every state a job in `from` may still reach (itself included). A job faulted on the way
+ * returns to a state already on the way, so a resolve adds nothing; a job that is Faulted
+ * now may return to any state a fault is allowed in (the API does not say which it was).
+ */
+export function reachableStates(from: JobState): Set<JobState> {
+  const faultedNow = statesAllowing("resolve").includes(from);
+  const faultedFrom = faultedNow ? statesAllowing("fault") : [];
+  const seen = new Set<JobState>([from]);
+  const todo: JobState[] = [from];
+  while (todo.length > 0) {
+    const state = todo.pop()!;
+    // Only the first resolve of a job faulted now can go anywhere; later ones go back.
+    for (const next of nextStates(state, state === from ? faultedFrom : [])) {
+      if (!seen.has(next)) {
+        seen.add(next);
+        todo.push(next);
+      }
+    }
+  }
+  return seen;
+}
+
 /** States in which an operator can do something to the job. */
 const DATACENTER_STATES: readonly JobState[] = JOB_STATES.filter((s) =>
   DATACENTER_EVENTS.some((e) => statesAllowing(e).includes(s)),

@@ -26,7 +26,7 @@ import type {
   ListedJob,
   PortalSession,
 } from "../ports.ts";
-import { sessionIdHash } from "../session-ids.ts";
+import { liveSession, sessionIdHash, type SessionRow } from "../session-ids.ts";
 import { migrate } from "./migrate.ts";
 import { PostgresWakeups } from "./notifications.ts";
 
@@ -387,7 +387,7 @@ export class PostgresJobStore implements JobStore {
   private inserts: PendingInsert[] = [];
   private insertsScheduled = false;
   private insertsInFlight = 0;
-  /** The last version read of recently read jobs, by lower-cased key, oldest first. */
+  /** The last version read of recently read jobs, by lower-cased key, least recently read first. */
   private readonly known = new Map<string, Job>();
 
   private constructor(
@@ -512,7 +512,9 @@ export class PostgresJobStore implements JobStore {
           const found = new Array<Job | undefined>(batch.length);
           for (const row of rows) {
             const i = Number(row.n) - 1;
-            if (row.doc === null) found[i] = held[i];
+            // Still the version held: it stays, and becomes the newest of the kept ones
+            // (a job read often is the last to go, not the first).
+            if (row.doc === null) found[i] = this.remember(batch[i]![0], held[i]!);
             else {
               row.doc.version = row.version;
               found[i] = this.remember(batch[i]![0], row.doc);
@@ -583,19 +585,19 @@ export class PostgresJobStore implements JobStore {
         (inserted) => batch.forEach((b, i) => b.resolve(inserted[i]!)),
         async (e: unknown) => {
           // One job the database refuses (a value it cannot store) must not fail the others
-          // asked in the same turn: each goes again on its own, with its own outcome.
+          // asked in the same turn: each goes again on its own, with its own outcome, one
+          // after another in the order asked (as in the batch, the first asked of a key
+          // wins it; and a big batch does not take every pooled connection at once).
           if (batch.length === 1 || (e as { code?: unknown }).code === undefined) {
             for (const b of batch) b.reject(e);
             return;
           }
-          await Promise.all(
-            batch.map((b) =>
-              this.insertBatch([b]).then(
-                ([inserted]) => b.resolve(inserted!),
-                (one: unknown) => b.reject(one),
-              ),
-            ),
-          );
+          for (const b of batch) {
+            await this.insertBatch([b]).then(
+              ([inserted]) => b.resolve(inserted!),
+              (one: unknown) => b.reject(one),
+            );
+          }
         },
       )
       .finally(() => {
@@ -959,24 +961,11 @@ export class PostgresJobStore implements JobStore {
 
   async findSession(id: string, now: Date): Promise<PortalSession | undefined> {
     const hash = sessionIdHash(id);
-    const { rows } = await this.read<{
-      kind: PortalSession["kind"];
-      data: Record<string, unknown>;
-      created_at: Date;
-      expires_at: Date;
-    }>("session", [hash]);
-    const row = rows[0];
+    const row = (await this.read<SessionRow>("session", [hash])).rows[0];
     if (!row) return undefined;
-    if (row.expires_at.getTime() <= now.getTime()) {
-      await this.write("dropExpiredSession", [hash, now.toISOString()]);
-      return undefined;
-    }
-    return {
-      kind: row.kind,
-      data: row.data,
-      createdAt: new Date(row.created_at),
-      expiresAt: new Date(row.expires_at),
-    };
+    const live = liveSession(row, now);
+    if (!live) await this.write("dropExpiredSession", [hash, now.toISOString()]);
+    return live;
   }
 
   async deleteSession(id: string): Promise<boolean> {

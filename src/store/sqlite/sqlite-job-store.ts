@@ -18,7 +18,7 @@ import type {
   ListedJob,
   PortalSession,
 } from "../ports.ts";
-import { sessionIdHash } from "../session-ids.ts";
+import { liveSession, sessionIdHash } from "../session-ids.ts";
 import { LocalWakeups } from "../wakeups.ts";
 
 const MIGRATIONS_DIR = join(
@@ -799,18 +799,13 @@ export class SqliteJobStore implements JobStore {
     const hash = sessionIdHash(id);
     const row = this.stmts.session.get(hash);
     if (!row) return undefined;
-    if (row.expires_at <= now.getTime()) {
+    const live = liveSession(row, now);
+    if (!live) {
       // Refused, and gone: an expired row is never found again. Relaxed: if a power cut
       // loses this delete, the row is still expired.
       await this.enqueue(() => this.stmts.dropSession.run(hash).changes === 1, undefined, true);
-      return undefined;
     }
-    return {
-      kind: row.kind as PortalSession["kind"],
-      data: JSON.parse(row.data) as Record<string, unknown>,
-      createdAt: new Date(row.created_at),
-      expiresAt: new Date(row.expires_at),
-    };
+    return live;
   }
 
   async deleteSession(id: string): Promise<boolean> {
