@@ -478,9 +478,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
             }
           };
           // A token verified before is answered at once (ADR 0006, docs/security.md).
-          const cached = access.cachedCaller(req.headers.authorization);
-          if (cached) return proceed(cached);
-          access.authenticate(req.headers.authorization).then(proceed, (e: Error) => done(e));
+          const caller = access.caller(req.headers.authorization);
+          if (!(caller instanceof Promise)) return proceed(caller);
+          caller.then(proceed, (e: Error) => done(e));
         } catch (e) {
           done(e as Error);
         }

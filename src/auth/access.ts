@@ -7,7 +7,7 @@
  */
 import { DomainError } from "../domain/errors.ts";
 import type { Principal } from "../service/job-service.ts";
-import { TokenError, type Claims, type TokenVerifier } from "./tokens.ts";
+import { TokenError, tokenId, type Claims, type TokenVerifier } from "./tokens.ts";
 
 /**
  * A grant names one principal of one issuer: `kind` "user" (the default) matches a token
@@ -154,17 +154,24 @@ export class Access {
   }
 
   /**
-   * Token auth: the caller of a token verified before, at once, when the verifier's cache
-   * can answer (see TokenVerifier.cached); undefined means "ask authenticate()".
+   * Token auth: the caller at once (no promise) when the verifier's cache answers for a
+   * token verified before (see TokenVerifier.cached), else authenticate()'s promise. The
+   * token is hashed once either way: a miss hands its cache key on to the verification.
    */
-  cachedCaller(authorization: string | undefined): Caller | undefined {
+  caller(authorization: string | undefined): Caller | Promise<Caller> {
     const token = this.verifier && bearerOf(authorization);
-    const claims = token ? this.verifier!.cached(token) : undefined;
-    return claims ? this.callerOf(claims) : undefined;
+    if (!token) return this.authenticate(authorization);
+    const id = tokenId(token);
+    const claims = this.verifier!.cached(token, id);
+    if (claims) return this.callerOf(claims);
+    return this.verifiedClaims(authorization, id).then((c) => this.callerOf(c));
   }
 
-  /** Token auth: the verified claims of the request's token; 401 `AuthenticationFailed` if none. */
-  async verifiedClaims(authorization: string | undefined): Promise<Claims> {
+  /**
+   * Token auth: the verified claims of the request's token; 401 `AuthenticationFailed` if
+   * none. `id`: the token's cache key when the caller has it already.
+   */
+  async verifiedClaims(authorization: string | undefined, id?: string): Promise<Claims> {
     if (!this.verifier) throw new Error("development auth verifies no token");
     const token = bearerOf(authorization);
     if (!token) {
@@ -174,7 +181,7 @@ export class Access {
     }
     let claims: Claims;
     try {
-      claims = await this.verifier.verify(token);
+      claims = await this.verifier.verify(token, id);
     } catch (e) {
       if (e instanceof TokenError) {
         throw authenticationFailed(`The access token is not accepted: ${e.message}.`);

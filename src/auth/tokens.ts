@@ -91,6 +91,11 @@ interface Verified {
   key: Key;
 }
 
+/** A verified token's cache key (its SHA-256): computed once per request, see Access.caller. */
+export function tokenId(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}
+
 /** How long keys from a URL are trusted before they are fetched again. */
 const JWKS_TTL_MS = 60 * 60 * 1000;
 /** An unknown `kid` fetches the URL again, but not more often than this. */
@@ -206,9 +211,8 @@ export class TokenVerifier {
    * keys at a URL are fetched again when they are due first, so a key rotated out ends
    * its tokens' entries no later than it would end their verification.
    */
-  async verify(token: string): Promise<Claims> {
+  async verify(token: string, id = tokenId(token)): Promise<Claims> {
     if (this.keysDue()) await this.refresh();
-    const id = createHash("sha256").update(token).digest("base64url");
     const hit = this.hit(id);
     if (hit) return hit;
     const { claims, key } = await this.verifyFully(token);
@@ -230,9 +234,9 @@ export class TokenVerifier {
    * answer: undefined when it cannot (never seen, expired, its key gone, or keys due to
    * be fetched again), and then verify() decides.
    */
-  cached(token: string): Claims | undefined {
+  cached(token: string, id = tokenId(token)): Claims | undefined {
     if (this.keysDue()) return undefined;
-    return this.hit(createHash("sha256").update(token).digest("base64url"));
+    return this.hit(id);
   }
 
   private keysDue(): boolean {

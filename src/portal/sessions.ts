@@ -37,11 +37,16 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
  * so a new key (configured, then a restart) ends every session opened with the old one.
  */
 function keyFingerprint(operatorKey: string): string {
-  return createHash("sha256")
+  // The key is the same for the life of the process: hashed once, not on every page.
+  if (lastKey?.key === operatorKey) return lastKey.fingerprint;
+  const fingerprint = createHash("sha256")
     .update(`drivebay operator session\0${operatorKey}`)
     .digest("base64url")
     .slice(0, 22);
+  lastKey = { key: operatorKey, fingerprint };
+  return fingerprint;
 }
+let lastKey: { key: string; fingerprint: string } | undefined;
 
 export class PortalSessions {
   constructor(

@@ -3,17 +3,23 @@
  * routes, and a click downloads the file the import wrote into the customer's storage
  * account (the bare blob URL answers AuthorizationFailure to a browser).
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { SUBSCRIPTION } from "../support/server.ts";
 import { returnAddress, returnShipping } from "../api/fixtures.ts";
 import { prepareDrive, type PrepareResult } from "../../src/transfer/prepare.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
-import { assertUsable, browserSkip, launch, newPage, screenshot, shownError } from "./support.ts";
+import {
+  assertUsable,
+  browserSkip,
+  newPage,
+  screenshot,
+  serverAndBrowser,
+  shownError,
+} from "./support.ts";
 
 const SKIP = browserSkip();
 const RG = "logs";
@@ -21,17 +27,7 @@ const KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
 
 describe("drive logs in the customer portal", () => {
-  let server: TestServer;
-  let browser: Browser;
-  before(async () => {
-    if (SKIP) return;
-    server = await startTestServer({ blob: "memory" });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const env = serverAndBrowser(SKIP, { blob: "memory" });
 
   /** A small import run to its end: the drive has an error log, a verbose log and a manifest backup. */
   async function importedJob(name: string): Promise<PrepareResult> {
@@ -43,7 +39,7 @@ describe("drive logs in the customer portal", () => {
       driveDir: join(root, "drive"),
       driveId: "WD-LOGS-1",
     });
-    const c = server.client();
+    const c = env.server.client();
     await c.jobs.create(name, RG, {
       location: "westus",
       properties: {
@@ -60,18 +56,18 @@ describe("drive logs in the customer portal", () => {
       deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}` },
       state: "Shipping",
     });
-    const received = await server.operator("POST", "/packages/receive", {
+    const received = await env.server.operator("POST", "/packages/receive", {
       trackingNumber: `TN-${name}`,
       driveIds: ["WD-LOGS-1"],
     });
     assert.equal(received.status, 200, JSON.stringify(received.body));
-    const attached = await server.operator(
+    const attached = await env.server.operator(
       "POST",
       `/jobs/${SUBSCRIPTION}/${RG}/${name}/drives/WD-LOGS-1/attach`,
       { path: join(root, "drive") },
     );
     assert.equal(attached.status, 200, JSON.stringify(attached.body));
-    await server.runner!.drain();
+    await env.server.runner!.drain();
     return prepared;
   }
 
@@ -80,7 +76,8 @@ describe("drive logs in the customer portal", () => {
     { skip: SKIP },
     async (t) => {
       const prepared = await importedJob("with-logs");
-      const drive = (await server.client().jobs.get("with-logs", RG)).properties!.driveList![0]!;
+      const drive = (await env.server.client().jobs.get("with-logs", RG)).properties!
+        .driveList![0]!;
       assert.equal(drive.state, "Completed", drive.copyStatus);
       assert.ok(drive.errorLogUri);
       // What the defect was: the blob URL itself is refused to a browser.
@@ -88,9 +85,9 @@ describe("drive logs in the customer portal", () => {
       assert.equal(bare.status, 403);
       await bare.body?.cancel();
 
-      const { page, errors } = await newPage(browser);
+      const { page, errors } = await newPage(env.browser);
       await page.goto(
-        `${server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/with-logs`,
+        `${env.server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/with-logs`,
       );
       await assertUsable(page);
       await screenshot(page, t.name);
@@ -123,7 +120,7 @@ describe("drive logs in the customer portal", () => {
       assert.deepEqual(errors, []);
 
       // A file the drive does not have, or a drive the job does not have: 404 pages that say so.
-      const base = `${server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/with-logs/drives`;
+      const base = `${env.server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/with-logs/drives`;
       const res = await page.goto(`${base}/WD-LOGS-1/journal`);
       assert.equal(res?.status(), 404);
       assert.match(
@@ -144,7 +141,7 @@ describe("drive logs in the customer portal", () => {
     "a drive whose copy has not ended shows no log links, and its log route says why",
     { skip: SKIP },
     async () => {
-      const c = server.client();
+      const c = env.server.client();
       await c.jobs.create("no-logs-yet", RG, {
         location: "westus",
         properties: {
@@ -160,8 +157,8 @@ describe("drive logs in the customer portal", () => {
           ],
         },
       });
-      const { page } = await newPage(browser);
-      const url = `${server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/no-logs-yet`;
+      const { page } = await newPage(env.browser);
+      const url = `${env.server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/no-logs-yet`;
       await page.goto(url);
       assert.equal(await page.locator("a[data-file]").count(), 0);
       const res = await page.goto(`${url}/drives/WD-WAIT/error-log`);

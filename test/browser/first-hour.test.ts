@@ -4,12 +4,11 @@
  * wizard filled from `drive prepare --output json`, and an export job's drives and keys.
  * Real Chromium; every job is created through the official SDK.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { BlobServiceClient } from "@azure/storage-blob";
-import type { Browser } from "playwright-core";
 import assert from "node:assert/strict";
-import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { SUBSCRIPTION } from "../support/server.ts";
 import { importJob, returnAddress, returnShipping, STORAGE } from "../api/fixtures.ts";
 import { join } from "node:path";
 import { argv, runCli } from "../cli/helpers.ts";
@@ -20,7 +19,6 @@ import {
   assertUsable,
   browserSkip,
   DESKTOP,
-  launch,
   newPage,
   PHONE,
   parsed,
@@ -243,17 +241,7 @@ describe("customer portal: the first hour", () => {
 });
 
 describe("customer portal: an export job's drives", () => {
-  let server: TestServer;
-  let browser: Browser;
-  before(async () => {
-    if (SKIP) return;
-    server = await startTestServer({ blob: "memory" });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const env = serverAndBrowser(SKIP, { blob: "memory" });
 
   test(
     "the export job page shows its drives, where to read them, the keys only on request, and the incomplete blob list",
@@ -262,14 +250,14 @@ describe("customer portal: an export job's drives", () => {
       const RG = "exports";
       const NAME = "portal-export";
       const ACCOUNT = "portalexport";
-      const account = await server.operator("GET", `/storage/${ACCOUNT}`);
+      const account = await env.server.operator("GET", `/storage/${ACCOUNT}`);
       const blobs = BlobServiceClient.fromConnectionString(account.body.connectionString);
       const music = blobs.getContainerClient("music");
       await music.create();
       await music.getBlockBlobClient("a.txt").upload("alpha", 5);
       const big = Buffer.alloc(2 * 1024 * 1024, 7);
       await music.getBlockBlobClient("zz-big.bin").upload(big, big.length);
-      const c = server.client();
+      const c = env.server.client();
       await c.jobs.create(NAME, RG, {
         location: "westus",
         properties: {
@@ -284,7 +272,7 @@ describe("customer portal: an export job's drives", () => {
         deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${NAME}`, driveCount: 1 },
         state: "Shipping",
       });
-      const received = await server.operator("POST", "/packages/receive", {
+      const received = await env.server.operator("POST", "/packages/receive", {
         trackingNumber: `TN-${NAME}`,
         driveIds: ["PEXP1"],
       });
@@ -292,13 +280,13 @@ describe("customer portal: an export job's drives", () => {
       // A drive too small for the big blob: it goes to the incomplete blob list.
       const dir = join(tempDir("drivebay-portal-export-"), "PEXP1");
       mkdirSync(dir, { recursive: true });
-      const attached = await server.operator(
+      const attached = await env.server.operator(
         "POST",
         `/jobs/${SUBSCRIPTION}/${RG}/${NAME}/drives/PEXP1/attach`,
         { path: dir, capacityBytes: 1024 * 1024 },
       );
       assert.equal(attached.status, 200, JSON.stringify(attached.body));
-      await server.runner!.drain();
+      await env.server.runner!.drain();
       const job = await c.jobs.get(NAME, RG);
       const drive = job.properties!.driveList![0]!;
       assert.ok(job.properties!.incompleteBlobListUri, "the big blob did not fit");
@@ -307,8 +295,8 @@ describe("customer portal: an export job's drives", () => {
       assert.equal(keys.length, 1);
       assert.match(keys[0]!, /^(\d{6}-){7}\d{6}$/);
 
-      const { page, errors } = await newPage(browser);
-      const url = `${server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/${NAME}`;
+      const { page, errors } = await newPage(env.browser);
+      const url = `${env.server.url}/portal/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/jobs/${NAME}`;
       await page.goto(url);
       // The drive: its state, percent and bytes as the API reports them.
       const row = page.locator('[data-drive="PEXP1"]');

@@ -201,14 +201,17 @@ export async function tabTo(
  * The test server and the browser of a suite: started before its tests (unless `skip` says
  * why they cannot run here), closed after them.
  */
-export function serverAndBrowser(skip: string | undefined): {
+export function serverAndBrowser(
+  skip: string | undefined,
+  options: Parameters<typeof startTestServer>[0] = {},
+): {
   server: TestServer;
   browser: Browser;
 } {
   const env = {} as { server: TestServer; browser: Browser };
   before(async () => {
     if (skip) return;
-    env.server = await startTestServer();
+    env.server = await startTestServer(options);
     env.browser = await launch();
   });
   after(async () => {
