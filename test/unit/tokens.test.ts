@@ -355,6 +355,28 @@ describe("grants", () => {
     assert.equal(principalOf(req(true)).id, "mallory@example.test", "development auth only");
   });
 
+  test("Access.caller (the ARM routes'): a promise for a token not seen, then the caller at once from the cache", async () => {
+    const v = verifier();
+    const access = new Access(
+      { mode: "token", grants: [{ principal: "oid-c", subscriptions: [S1] }] },
+      v,
+      [ISSUER],
+    );
+    const bearer = `Bearer ${issuer.token({ oid: "oid-c" })}`;
+    const first = access.caller(bearer);
+    assert.ok(first instanceof Promise, "verified the first time");
+    assert.equal((await first).principal.id, "oid-c");
+    assert.equal(v.cachedTokens, 1);
+    const again = access.caller(bearer);
+    assert.ok(!(again instanceof Promise), "answered at once");
+    assert.deepEqual(again.subscriptions, new Set([S1]));
+    assert.equal(v.cacheHits, 1);
+    await assert.rejects(
+      Promise.resolve(access.caller(undefined)),
+      (e: Error & { code?: string }) => e.code === "AuthenticationFailed",
+    );
+  });
+
   test("no token or a bad one is AuthenticationFailed; development auth takes anything", async () => {
     const strict = new Access({ mode: "token", grants: [] }, verifier(), [ISSUER]);
     await assert.rejects(strict.authenticate(undefined), /AuthenticationFailed|no bearer token/);
