@@ -173,13 +173,13 @@ const SQL = {
     DELETE FROM job_drives WHERE job_uid IN (SELECT uid FROM j) AND drive_key <> ALL ($6::text[])
   ),${DRIVES_AND_HISTORY}`,
   // History, drive index and import progress go with the row (ON DELETE CASCADE); the
-  // job's own settings (named `<anything>:<uid>`, see JobStore.getSetting) with it.
+  // job's own settings (see JobStore.getSetting) with it, by their indexed key (migration 008).
   purge: `WITH d AS (DELETE FROM jobs WHERE uid = $1 AND version = $2 RETURNING uid),
-    s AS (DELETE FROM settings USING d WHERE right(settings.name, length(d.uid) + 1) = ':' || d.uid)
+    s AS (DELETE FROM settings USING d WHERE settings.job_uid = d.uid)
     SELECT uid FROM d`,
   purgeMany: `WITH d AS (DELETE FROM jobs USING unnest($1::text[], $2::int[]) AS x(uid, version)
     WHERE jobs.uid = x.uid AND jobs.version = x.version RETURNING jobs.uid),
-    s AS (DELETE FROM settings USING d WHERE right(settings.name, length(d.uid) + 1) = ':' || d.uid)
+    s AS (DELETE FROM settings USING d WHERE settings.job_uid = d.uid)
     SELECT uid FROM d`,
   byTracking: `SELECT ${JOB_COLUMNS} FROM jobs WHERE tracking_key = $1 ORDER BY seq`,
   byDrive: `SELECT jobs.seq, jobs.version, jobs.doc FROM job_drives JOIN jobs ON jobs.uid = job_drives.job_uid

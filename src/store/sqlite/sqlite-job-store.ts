@@ -165,10 +165,8 @@ export class SqliteJobStore implements JobStore {
       purgeHistory: db.prepare("DELETE FROM job_history WHERE job_uid = ?"),
       dropDrives: db.prepare("DELETE FROM job_drives WHERE job_uid = ?"),
       dropImports: db.prepare("DELETE FROM import_blobs WHERE job_uid = ?"),
-      // The job's own settings (see JobStore.getSetting): named `<anything>:<uid>`.
-      dropSettings: db.prepare(
-        "DELETE FROM settings WHERE substr(name, -(length(?) + 1)) = ':' || ?",
-      ),
+      // The job's own settings (see JobStore.getSetting), by their indexed key (migration 008).
+      dropSettings: db.prepare("DELETE FROM settings WHERE job_uid = ?"),
       imports: db.prepare<
         [string, string],
         { blob_key: string; status: string; final_path: string | null; record: string }
@@ -495,7 +493,7 @@ export class SqliteJobStore implements JobStore {
     if (this.stmts.purge.run(uid, version).changes !== 1) return false;
     this.stmts.purgeHistory.run(uid);
     this.stmts.dropImports.run(uid);
-    this.stmts.dropSettings.run(uid, uid);
+    this.stmts.dropSettings.run(uid);
     this.stmts.dropRuns.run(uid);
     this.stmts.dropDrives.run(uid);
     return true;
