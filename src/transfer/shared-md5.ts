@@ -29,15 +29,23 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const memory = Buffer.from(workerData.memory.buffer);
-const module_ = new WebAssembly.Module(workerData.wasm);
-const globals = Array.from({ length: 8 }, () => new WebAssembly.Global({ value: "i32", mutable: true }, 0));
-const env = { mem: workerData.memory };
-globals.forEach((g, i) => (env["g" + i] = g));
-const big = new WebAssembly.Instance(module_, { env }).exports;
-// Private: [0, 128) padding and partial blocks, [65536, 131072) zeros.
-const privateMemory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
-const scratch = Buffer.from(privateMemory.buffer);
-const small = new WebAssembly.Instance(module_, { env: { ...env, mem: privateMemory } }).exports;
+// The kernel, or undefined where WebAssembly is not available (node --jitless): then
+// node:crypto makes both passes.
+let big, small, globals, scratch;
+try {
+  if (workerData.noKernel) throw new Error("no kernel");
+  const module_ = new WebAssembly.Module(workerData.wasm);
+  globals = Array.from({ length: 8 }, () => new WebAssembly.Global({ value: "i32", mutable: true }, 0));
+  const env = { mem: workerData.memory };
+  globals.forEach((g, i) => (env["g" + i] = g));
+  big = new WebAssembly.Instance(module_, { env }).exports;
+  // Private: [0, 128) padding and partial blocks, [65536, 131072) zeros.
+  const privateMemory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  scratch = Buffer.from(privateMemory.buffer);
+  small = new WebAssembly.Instance(module_, { env: { ...env, mem: privateMemory } }).exports;
+} catch {
+  big = undefined;
+}
 const ZEROS_AT = 65536;
 const INIT = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
 
@@ -93,10 +101,12 @@ function update2(a, b, at, length) {
   update(a, memory, big, at + n * 64, length - n * 64);
   update(b, memory, big, at + n * 64, length - n * 64);
 }
+const ZEROS = Buffer.alloc(65536);
 function zeros(s, n) {
   while (n > 0) {
     const k = Math.min(n, 65536);
-    update(s, scratch, small, ZEROS_AT, k);
+    if (big) update(s, scratch, small, ZEROS_AT, k);
+    else s.update(ZEROS.subarray(0, k));
     n -= k;
   }
 }
@@ -121,12 +131,16 @@ const streams = new Map();
 parentPort.on("message", (m) => {
   try {
     if (m.type === "open") {
-      streams.set(m.stream, m.whole ? state() : undefined);
+      streams.set(m.stream, m.whole ? (big ? state() : createHash("md5")) : undefined);
     } else if (m.type === "range") {
       const whole = streams.get(m.stream);
       let hashes;
-      if (!whole) {
+      if (!whole || !big) {
         hashes = m.spans.map(([offset, length]) => md5(m.at + offset, length));
+        if (whole) {
+          zeros(whole, m.zerosBefore);
+          whole.update(memory.subarray(m.at, m.at + m.length));
+        }
       } else {
         zeros(whole, m.zerosBefore);
         hashes = [];
@@ -151,7 +165,7 @@ parentPort.on("message", (m) => {
       let hex;
       if (whole) {
         zeros(whole, m.zerosBefore);
-        hex = digest(whole);
+        hex = big ? digest(whole) : whole.digest("hex").toUpperCase();
       }
       parentPort.postMessage({ id: m.id, hex });
     } else if (m.type === "close") {
@@ -201,6 +215,9 @@ type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void };
 export type Span = { offset: number; length: number };
 
 export class SharedMd5 {
+  /** `kernel: false`: node:crypto makes both passes, as where WebAssembly is unavailable. */
+  constructor(private readonly options: { kernel?: boolean } = {}) {}
+
   private worker: Worker | undefined;
   private failure: Error | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -222,7 +239,7 @@ export class SharedMd5 {
       const source = exitOnRange === undefined ? "" : exitPrelude(exitOnRange);
       const worker = new Worker(source + WORKER_SOURCE, {
         eval: true,
-        workerData: { memory, wasm: md5WasmModule() },
+        workerData: { memory, wasm: md5WasmModule(), noKernel: this.options.kernel === false },
       });
       worker.unref();
       worker.on("message", (r: Reply) => {

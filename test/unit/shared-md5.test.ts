@@ -64,52 +64,53 @@ test("a stream without a whole-file hash gives per-span MD5s and no digest", asy
   assert.equal(await stream.digest(0), undefined);
 });
 
-test("one pass for both hashes: random files cut into ranges and spans give node:crypto's MD5s", async () => {
-  // Lengths around the 64-byte block and the 4 MiB range, gaps of zeros, spans that tile
-  // a range and spans that leave holes: the two-state kernel, its fallbacks for partial
-  // blocks, and the padding all checked against node:crypto on the same bytes.
-  const BUF = 1024 * 1024;
-  const make = alignedBuffers(3, BUF, { shared: true });
-  const bufs = [make(), make(), make()];
-  const own = new SharedMd5();
-  try {
-    const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
-    for (let round = 0; round < 40; round++) {
-      const stream = own.open(true, bufs[0]!);
-      const file: Buffer[] = [];
-      const pending: Promise<void>[] = [];
-      for (let r = 0; r < 3; r++) {
-        const buf = bufs[r]!;
-        const length = pick([0, 1, 63, 64, 65, 4096, 65536 + 17, BUF - 64, BUF]);
-        const bytes = randomBytes(length);
-        bytes.copy(buf);
-        const gap = pick([0, 0, 0, 1, 64, 100]);
-        file.push(Buffer.alloc(gap), bytes);
-        // Spans: the whole range, two halves, or one span with holes around it.
-        const cut = Math.floor(length / 2) & ~(pick([1, 64]) - 1);
-        const spans = pick([
-          [{ offset: 0, length }],
-          [
-            { offset: 0, length: cut },
-            { offset: cut, length: length - cut },
-          ],
-          length > 8 ? [{ offset: 3, length: length - 8 }] : [{ offset: 0, length }],
-        ]);
-        const want = spans.map((s) => md5(bytes.subarray(s.offset, s.offset + s.length)));
-        pending.push(
-          stream.range(buf, length, spans, gap).then((got) => assert.deepEqual(got, want)),
-        );
+for (const kernel of [true, false])
+  test(`${kernel ? "one pass for both hashes (the kernel)" : "two node:crypto passes (no kernel)"}: random files cut into ranges and spans give node:crypto's MD5s`, async () => {
+    // Lengths around the 64-byte block and the 4 MiB range, gaps of zeros, spans that tile
+    // a range and spans that leave holes: the two-state kernel, its fallbacks for partial
+    // blocks, and the padding all checked against node:crypto on the same bytes.
+    const BUF = 1024 * 1024;
+    const make = alignedBuffers(3, BUF, { shared: true });
+    const bufs = [make(), make(), make()];
+    const own = new SharedMd5({ kernel });
+    try {
+      const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
+      for (let round = 0; round < 40; round++) {
+        const stream = own.open(true, bufs[0]!);
+        const file: Buffer[] = [];
+        const pending: Promise<void>[] = [];
+        for (let r = 0; r < 3; r++) {
+          const buf = bufs[r]!;
+          const length = pick([0, 1, 63, 64, 65, 4096, 65536 + 17, BUF - 64, BUF]);
+          const bytes = randomBytes(length);
+          bytes.copy(buf);
+          const gap = pick([0, 0, 0, 1, 64, 100]);
+          file.push(Buffer.alloc(gap), bytes);
+          // Spans: the whole range, two halves, or one span with holes around it.
+          const cut = Math.floor(length / 2) & ~(pick([1, 64]) - 1);
+          const spans = pick([
+            [{ offset: 0, length }],
+            [
+              { offset: 0, length: cut },
+              { offset: cut, length: length - cut },
+            ],
+            length > 8 ? [{ offset: 3, length: length - 8 }] : [{ offset: 0, length }],
+          ]);
+          const want = spans.map((s) => md5(bytes.subarray(s.offset, s.offset + s.length)));
+          pending.push(
+            stream.range(buf, length, spans, gap).then((got) => assert.deepEqual(got, want)),
+          );
+        }
+        const tail = pick([0, 5, 64]);
+        file.push(Buffer.alloc(tail));
+        await Promise.all(pending);
+        assert.equal(await stream.digest(tail), md5(Buffer.concat(file)), `round ${round}`);
+        assert.equal(own.onWorker, true);
       }
-      const tail = pick([0, 5, 64]);
-      file.push(Buffer.alloc(tail));
-      await Promise.all(pending);
-      assert.equal(await stream.digest(tail), md5(Buffer.concat(file)), `round ${round}`);
-      assert.equal(own.onWorker, true);
+    } finally {
+      await own.close();
     }
-  } finally {
-    await own.close();
-  }
-});
+  });
 
 /**
  * A worker that really dies (the test hook makes it call process.exit) with ranges pending:
