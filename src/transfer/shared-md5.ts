@@ -11,7 +11,10 @@
  * until then.
  *
  * If the worker cannot be started, or a buffer is not a slice of the shared memory, the
- * same work is done on the calling thread (same results, more event-loop CPU).
+ * same work is done on the calling thread (same results, more event-loop CPU). A worker
+ * that stops (it crashed, or exited) takes the hash states of its open streams with it:
+ * their pending and later calls reject with `Md5WorkerGone`, and the caller hashes that
+ * file again on a new stream, which, like every stream opened from then on, is inline.
  */
 import { createHash, type Hash } from "node:crypto";
 import { Worker } from "node:worker_threads";
@@ -174,6 +177,36 @@ parentPort.on("message", (m) => {
 });
 `;
 
+/**
+ * For tests only: workers started from now on stop (`process.exit`) on receiving their
+ * `nthRange`th range message, before answering it, or as they start with 0; undefined
+ * (the default) for none. A real worker then really dies with ranges pending.
+ */
+export function md5WorkerExitsForTests(nthRange: number | undefined): void {
+  exitOnRange = nthRange;
+}
+let exitOnRange: number | undefined;
+
+/** Runs before WORKER_SOURCE in a worker that is to die (`md5WorkerExitsForTests`). */
+const exitPrelude = (n: number) => `(() => {
+  if (${n} === 0) process.exit(70);
+  let seen = 0;
+  require("node:worker_threads").parentPort.on("message", (m) => {
+    if (m.type === "range" && ++seen === ${n}) process.exit(70);
+  });
+})();
+`;
+
+/**
+ * The worker stopped: the hashes of its open streams are lost. The file being hashed is to
+ * be hashed again on a new stream (inline from now on).
+ */
+export class Md5WorkerGone extends Error {
+  constructor(cause: Error) {
+    super(`the MD5 worker stopped (${cause.message})`, { cause });
+  }
+}
+
 type Reply = { id: number; hashes?: string[]; hex?: string; error?: string };
 
 type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void };
@@ -203,7 +236,8 @@ export class SharedMd5 {
     const memory = wasmMemoryOf(this.memory);
     if (!memory) return false;
     try {
-      const worker = new Worker(WORKER_SOURCE, {
+      const source = exitOnRange === undefined ? "" : exitPrelude(exitOnRange);
+      const worker = new Worker(source + WORKER_SOURCE, {
         eval: true,
         workerData: { memory, wasm: md5WasmModule(), noKernel: this.options.kernel === false },
       });
@@ -217,7 +251,7 @@ export class SharedMd5 {
         else p.resolve(r);
       });
       const fail = (e: Error) => {
-        this.failure ??= e;
+        this.failure ??= new Md5WorkerGone(e);
         this.worker = undefined;
         for (const p of this.pending.values()) p.reject(this.failure);
         this.pending.clear();

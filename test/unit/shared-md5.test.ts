@@ -7,7 +7,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { alignedBuffers } from "../../src/transfer/buffer-pool.ts";
-import { SharedMd5 } from "../../src/transfer/shared-md5.ts";
+import { Md5WorkerGone, md5WorkerExitsForTests, SharedMd5 } from "../../src/transfer/shared-md5.ts";
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
 const SIZE = 256 * 1024;
@@ -111,3 +111,55 @@ for (const kernel of [true, false])
       await own.close();
     }
   });
+
+/**
+ * A worker that really dies (the test hook makes it call process.exit) with ranges pending:
+ * they reject with Md5WorkerGone, never with a wrong MD5, and every stream opened after it
+ * is hashed inline with node:crypto's results.
+ */
+async function dies(nthRange: number) {
+  const make = alignedBuffers(3, SIZE, { shared: true });
+  const bufs = [make(), make(), make()];
+  const bytes = bufs.map((b) => {
+    const r = randomBytes(SIZE);
+    r.copy(b);
+    return r;
+  });
+  md5WorkerExitsForTests(nthRange);
+  const own = new SharedMd5();
+  try {
+    const stream = own.open(true, bufs[0]!);
+    md5WorkerExitsForTests(undefined);
+    assert.equal(own.onWorker, true, "a worker was started");
+    const results = await Promise.allSettled(
+      bufs.map((b) => stream.range(b, SIZE, [{ offset: 0, length: SIZE }], 0)),
+    );
+    // Those answered before the worker died are right; the others are rejected.
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") assert.deepEqual(r.value, [md5(bytes[i]!)]);
+      else assert.ok(r.reason instanceof Md5WorkerGone, String(r.reason));
+    });
+    const lost = results.filter((r) => r.status === "rejected").length;
+    // At least the ranges from the one it died on (a reply posted just before may be lost too).
+    assert.ok(lost >= 3 - Math.max(0, nthRange - 1), `${lost} ranges lost`);
+    await assert.rejects(stream.digest(0), Md5WorkerGone, "the whole-file hash is gone");
+    assert.equal(own.onWorker, false);
+    // The file hashed again: inline now, right.
+    const again = own.open(true, bufs[0]!);
+    const hashes = [];
+    for (const b of bufs)
+      hashes.push(...(await again.range(b, SIZE, [{ offset: 0, length: SIZE }], 0)));
+    assert.deepEqual(hashes, bytes.map(md5));
+    assert.equal(await again.digest(0), md5(Buffer.concat(bytes)));
+    assert.equal(own.onWorker, false, "inline from then on");
+  } finally {
+    md5WorkerExitsForTests(undefined);
+    await own.close();
+  }
+}
+
+test("the MD5 worker dies with ranges pending: they reject Md5WorkerGone, later streams are inline and right", () =>
+  dies(2));
+
+test("the MD5 worker dies as it starts: the first ranges reject Md5WorkerGone, the file hashed again inline", () =>
+  dies(0));

@@ -50,7 +50,7 @@ import { LeaseLostError } from "../lease.ts";
 import type { ManifestRange } from "../manifest-types.ts";
 import { RANGE_SIZE } from "../manifest-types.ts";
 import { hexUpper, md5Hex } from "../md5.ts";
-import { SharedMd5, type SharedMd5Stream } from "../shared-md5.ts";
+import { Md5WorkerGone, SharedMd5, type SharedMd5Stream } from "../shared-md5.ts";
 import {
   BlobListError,
   blobKey,
@@ -680,6 +680,12 @@ class DriveExport {
         await removeFiles(path);
         return this.exportLarge(key, item, undefined, attempt);
       }
+      // The MD5 worker died with this blob's hashes: it is written again, hashed on this
+      // thread (as every blob is from now on, so this happens once a blob).
+      if (e instanceof Md5WorkerGone) {
+        await removeFiles(path);
+        return this.exportLarge(key, item, undefined, attempt);
+      }
       return this.failBlob(key, item, path, e);
     } finally {
       await fh?.close().catch(() => undefined);
@@ -938,6 +944,9 @@ class DriveExport {
             r.spans.map((span) => ({ offset: span.offset - r.offset, length: span.length })),
             r.offset - hashed,
           );
+          // Awaited below; a rejection (the worker died) while the write is under way must
+          // not be an unhandled one, which would end the process.
+          hashing.catch(() => undefined);
           hashed = r.offset + r.length;
           try {
             let written = 0;
