@@ -153,7 +153,10 @@ describe("exports from a real Azurite", () => {
     assert.ok(paths.includes("\\music\\日本語 ✓\\歌.txt"));
     assert.ok(paths.some((p) => p.startsWith("\\music\\love\\a (snapshot ")));
     const spaced = blobs.find((b) => b.blobPath === "disks/ notes ");
-    assert.ok(spaced, `the blob " notes " keeps its spaces: ${blobs.map((b) => b.blobPath).join(" | ")}`);
+    assert.ok(
+      spaced,
+      `the blob " notes " keeps its spaces: ${blobs.map((b) => b.blobPath).join(" | ")}`,
+    );
     assert.ok(!spaced.filePath.endsWith(" "), "no trailing space in a file name on NTFS");
     const page = blobs.find((b) => b.blobPath === "disks/d.vhd")!;
     assert.equal(page.blobType, "PageBlob");

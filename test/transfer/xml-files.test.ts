@@ -135,7 +135,15 @@ describe("escaping", () => {
     assert.equal(escapeXml(`a&b<c>d"e'f`), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
     assert.equal(escapeXml("tab\there\u0001\u007f"), "tab&#x9;here&#x1;&#x7F;");
     assert.equal(escapeXml("  two spaces "), "&#x20;&#x20;two spaces&#x20;");
-    for (const text of ["x", `&<>"'`, "\r\n\t end ", " lead", "trail  ", "\u0000\u001f", "a&amp;b"]) {
+    for (const text of [
+      "x",
+      `&<>"'`,
+      "\r\n\t end ",
+      " lead",
+      "trail  ",
+      "\u0000\u001f",
+      "a&amp;b",
+    ]) {
       assert.equal(readXml(`<V a="${escapeXml(text)}">${escapeXml(text)}</V>`).text, text);
       assert.equal(readXml(`<V a="${escapeXml(text)}"/>`).attributes.a, text);
     }
