@@ -252,7 +252,9 @@ export interface JobStore extends ImportProgressStore, DriveClaimStore, SessionS
   /**
    * Small key/value settings the service keeps with its data (e.g. the paging-token secret).
    * A setting named `<anything>:<job uid>` belongs to that job and goes when it is purged
-   * (an export job's layout plan), so nothing of a deleted job stays behind.
+   * (an export job's layout plan), so nothing of a deleted job stays behind; the stores key
+   * such a setting by that uid (an indexed column computed from the name, migration 008), so
+   * the purge is an index lookup.
    */
   getSetting(name: string): Promise<string | undefined>;
   setSettingIfAbsent(name: string, value: string): Promise<string>;

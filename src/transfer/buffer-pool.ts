@@ -69,7 +69,18 @@ export function alignedBuffers(
   return () => {
     if (made >= count) throw new Error("no aligned buffer left");
     const pages = (count * size) / PAGE;
-    memory ??= new WebAssembly.Memory({ initial: pages, maximum: pages, shared }).buffer;
+    if (!memory) {
+      const wasm = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+      memory = wasm.buffer;
+      if (memory instanceof SharedArrayBuffer) MEMORIES.set(memory, wasm);
+    }
     return Buffer.from(memory, size * made++, size);
   };
+}
+
+const MEMORIES = new WeakMap<SharedArrayBuffer, WebAssembly.Memory>();
+
+/** The shared WebAssembly.Memory whose buffer is `buffer` (made by `alignedBuffers`). */
+export function wasmMemoryOf(buffer: SharedArrayBuffer): WebAssembly.Memory | undefined {
+  return MEMORIES.get(buffer);
 }

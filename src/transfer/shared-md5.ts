@@ -11,37 +11,152 @@
  * until then.
  *
  * If the worker cannot be started, or a buffer is not a slice of the shared memory, the
- * same work is done on the calling thread (same results, more event-loop CPU).
+ * same work is done on the calling thread (same results, more event-loop CPU). A worker
+ * that stops (it crashed, or exited) takes the hash states of its open streams with it:
+ * their pending and later calls reject with `Md5WorkerGone`, and the caller hashes that
+ * file again on a new stream, which, like every stream opened from then on, is inline.
  */
 import { createHash, type Hash } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import { wasmMemoryOf } from "./buffer-pool.ts";
+import { md5WasmModule } from "./md5-wasm.ts";
 
 // Plain CommonJS, evaluated by the worker: no loader (tsx) is needed on that thread.
+// With a whole-file hash, a range's bytes go through the two-state kernel of md5-wasm.ts
+// (the range's MD5 and the file's in one pass); partial blocks and padding go through a
+// second instance of the kernel over a small private memory, on the same state globals.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
-const memory = Buffer.from(workerData.memory);
-const ZEROS = Buffer.alloc(1024 * 1024);
-const streams = new Map();
-function zeros(hash, n) {
+const memory = Buffer.from(workerData.memory.buffer);
+// The kernel, or undefined where WebAssembly is not available (node --jitless): then
+// node:crypto makes both passes.
+let big, small, globals, scratch;
+try {
+  if (workerData.noKernel) throw new Error("no kernel");
+  const module_ = new WebAssembly.Module(workerData.wasm);
+  globals = Array.from({ length: 8 }, () => new WebAssembly.Global({ value: "i32", mutable: true }, 0));
+  const env = { mem: workerData.memory };
+  globals.forEach((g, i) => (env["g" + i] = g));
+  big = new WebAssembly.Instance(module_, { env }).exports;
+  // Private: [0, 128) padding and partial blocks, [65536, 131072) zeros.
+  const privateMemory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  scratch = Buffer.from(privateMemory.buffer);
+  small = new WebAssembly.Instance(module_, { env: { ...env, mem: privateMemory } }).exports;
+} catch {
+  big = undefined;
+}
+const ZEROS_AT = 65536;
+const INIT = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476];
+
+function state() {
+  return { words: Int32Array.from(INIT), tail: Buffer.alloc(64), tailLength: 0, total: 0 };
+}
+function load(slot, s) {
+  for (let k = 0; k < 4; k++) globals[slot * 4 + k].value = s.words[k];
+}
+function save(slot, s) {
+  for (let k = 0; k < 4; k++) s.words[k] = globals[slot * 4 + k].value;
+}
+// Feeds bytes [at, at + length) of \`bytes\` (memory of \`kernel\`) into one state.
+function update(s, bytes, kernel, at, length) {
+  s.total += length;
+  if (s.tailLength > 0) {
+    const k = Math.min(64 - s.tailLength, length);
+    bytes.copy(s.tail, s.tailLength, at, at + k);
+    s.tailLength += k;
+    at += k;
+    length -= k;
+    if (s.tailLength < 64) return;
+    s.tail.copy(scratch, 0);
+    load(0, s);
+    small.x1(0, 1);
+    save(0, s);
+    s.tailLength = 0;
+  }
+  const n = Math.floor(length / 64);
+  if (n > 0) {
+    load(0, s);
+    kernel.x1(at, n);
+    save(0, s);
+  }
+  bytes.copy(s.tail, 0, at + n * 64, at + length);
+  s.tailLength = length - n * 64;
+}
+// Feeds bytes [at, at + length) of the shared memory into two states in one pass.
+function update2(a, b, at, length) {
+  if (a.tailLength > 0 || b.tailLength > 0) {
+    update(a, memory, big, at, length);
+    update(b, memory, big, at, length);
+    return;
+  }
+  const n = Math.floor(length / 64);
+  load(0, a);
+  load(1, b);
+  big.x2(at, n);
+  save(0, a);
+  save(1, b);
+  a.total += n * 64;
+  b.total += n * 64;
+  update(a, memory, big, at + n * 64, length - n * 64);
+  update(b, memory, big, at + n * 64, length - n * 64);
+}
+const ZEROS = Buffer.alloc(65536);
+function zeros(s, n) {
   while (n > 0) {
-    const k = Math.min(n, ZEROS.length);
-    hash.update(ZEROS.subarray(0, k));
+    const k = Math.min(n, 65536);
+    if (big) update(s, scratch, small, ZEROS_AT, k);
+    else s.update(ZEROS.subarray(0, k));
     n -= k;
   }
 }
+function digest(s) {
+  const bits = s.total * 8;
+  scratch.fill(0, 0, 128);
+  s.tail.copy(scratch, 0, 0, s.tailLength);
+  scratch[s.tailLength] = 0x80;
+  const blocks = s.tailLength < 56 ? 1 : 2;
+  scratch.writeUInt32LE(bits % 0x100000000, blocks * 64 - 8);
+  scratch.writeUInt32LE(Math.floor(bits / 0x100000000), blocks * 64 - 4);
+  load(0, s);
+  small.x1(0, blocks);
+  save(0, s);
+  return Buffer.from(s.words.buffer, 0, 16).toString("hex").toUpperCase();
+}
+function md5(at, length) {
+  return createHash("md5").update(memory.subarray(at, at + length)).digest("hex").toUpperCase();
+}
+
+const streams = new Map();
 parentPort.on("message", (m) => {
   try {
     if (m.type === "open") {
-      streams.set(m.stream, m.whole ? createHash("md5") : undefined);
+      streams.set(m.stream, m.whole ? (big ? state() : createHash("md5")) : undefined);
     } else if (m.type === "range") {
-      const hashes = m.spans.map(([offset, length]) =>
-        createHash("md5").update(memory.subarray(m.at + offset, m.at + offset + length)).digest("hex").toUpperCase(),
-      );
       const whole = streams.get(m.stream);
-      if (whole) {
+      let hashes;
+      if (!whole || !big) {
+        hashes = m.spans.map(([offset, length]) => md5(m.at + offset, length));
+        if (whole) {
+          zeros(whole, m.zerosBefore);
+          whole.update(memory.subarray(m.at, m.at + m.length));
+        }
+      } else {
         zeros(whole, m.zerosBefore);
-        whole.update(memory.subarray(m.at, m.at + m.length));
+        hashes = [];
+        let fed = 0; // bytes of this range the whole-file hash has had
+        for (const [offset, length] of m.spans) {
+          if (offset < fed) {
+            hashes.push(md5(m.at + offset, length));
+            continue;
+          }
+          if (offset > fed) update(whole, memory, big, m.at + fed, offset - fed);
+          const range = state();
+          update2(range, whole, m.at + offset, length);
+          hashes.push(digest(range));
+          fed = offset + length;
+        }
+        if (fed < m.length) update(whole, memory, big, m.at + fed, m.length - fed);
       }
       parentPort.postMessage({ id: m.id, hashes });
     } else if (m.type === "digest") {
@@ -50,7 +165,7 @@ parentPort.on("message", (m) => {
       let hex;
       if (whole) {
         zeros(whole, m.zerosBefore);
-        hex = whole.digest("hex").toUpperCase();
+        hex = big ? digest(whole) : whole.digest("hex").toUpperCase();
       }
       parentPort.postMessage({ id: m.id, hex });
     } else if (m.type === "close") {
@@ -62,6 +177,36 @@ parentPort.on("message", (m) => {
 });
 `;
 
+/**
+ * For tests only: workers started from now on stop (`process.exit`) on receiving their
+ * `nthRange`th range message, before answering it, or as they start with 0; undefined
+ * (the default) for none. A real worker then really dies with ranges pending.
+ */
+export function md5WorkerExitsForTests(nthRange: number | undefined): void {
+  exitOnRange = nthRange;
+}
+let exitOnRange: number | undefined;
+
+/** Runs before WORKER_SOURCE in a worker that is to die (`md5WorkerExitsForTests`). */
+const exitPrelude = (n: number) => `(() => {
+  if (${n} === 0) process.exit(70);
+  let seen = 0;
+  require("node:worker_threads").parentPort.on("message", (m) => {
+    if (m.type === "range" && ++seen === ${n}) process.exit(70);
+  });
+})();
+`;
+
+/**
+ * The worker stopped: the hashes of its open streams are lost. The file being hashed is to
+ * be hashed again on a new stream (inline from now on).
+ */
+export class Md5WorkerGone extends Error {
+  constructor(cause: Error) {
+    super(`the MD5 worker stopped (${cause.message})`, { cause });
+  }
+}
+
 type Reply = { id: number; hashes?: string[]; hex?: string; error?: string };
 
 type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void };
@@ -70,6 +215,9 @@ type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void };
 export type Span = { offset: number; length: number };
 
 export class SharedMd5 {
+  /** `kernel: false`: node:crypto makes both passes, as where WebAssembly is unavailable. */
+  constructor(private readonly options: { kernel?: boolean } = {}) {}
+
   private worker: Worker | undefined;
   private failure: Error | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -85,8 +233,14 @@ export class SharedMd5 {
     this.memory ??= buf.buffer;
     if (buf.buffer !== this.memory) return false;
     if (this.worker) return true;
+    const memory = wasmMemoryOf(this.memory);
+    if (!memory) return false;
     try {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory: this.memory } });
+      const source = exitOnRange === undefined ? "" : exitPrelude(exitOnRange);
+      const worker = new Worker(source + WORKER_SOURCE, {
+        eval: true,
+        workerData: { memory, wasm: md5WasmModule(), noKernel: this.options.kernel === false },
+      });
       worker.unref();
       worker.on("message", (r: Reply) => {
         const p = this.pending.get(r.id);
@@ -97,7 +251,7 @@ export class SharedMd5 {
         else p.resolve(r);
       });
       const fail = (e: Error) => {
-        this.failure ??= e;
+        this.failure ??= new Md5WorkerGone(e);
         this.worker = undefined;
         for (const p of this.pending.values()) p.reject(this.failure);
         this.pending.clear();

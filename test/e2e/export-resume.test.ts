@@ -9,12 +9,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { once } from "node:events";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { armClient } from "../support/server.ts";
 import { afterTransferring, operatorOf, serve } from "./support/serve.ts";
+import { driveFiles } from "./support/export-drive.ts";
 import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
 import { verifyDrive } from "../../src/transfer/verify.ts";
 import { tempDir } from "../transfer/helpers.ts";
@@ -35,19 +36,6 @@ async function sourceContainer(
   const cc = BlobServiceClient.fromConnectionString(connectionString).getContainerClient("src");
   await cc.create();
   return cc;
-}
-
-function files(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(relative(root, p));
-    }
-  };
-  walk(root);
-  return out.sort();
 }
 
 test(
@@ -106,7 +94,7 @@ test(
     // Kill it while the copy is under way.
     let seen = 0;
     for (let i = 0; i < 4000 && seen < 40; i++) {
-      seen = files(driveDir).filter((f) => f.endsWith(".properties")).length;
+      seen = driveFiles(driveDir).filter((f) => f.endsWith(".properties")).length;
       if (seen < 40) await new Promise((r) => setTimeout(r, 5));
     }
     server.child.kill("SIGKILL");
@@ -136,7 +124,11 @@ test(
           listed.add(relative(driveDir, resolveDriveFile(driveDir, p)!));
         }
       }
-      assert.deepEqual(files(driveDir), [...listed].sort(), "no file the manifest does not list");
+      assert.deepEqual(
+        driveFiles(driveDir),
+        [...listed].sort(),
+        "no file the manifest does not list",
+      );
     } finally {
       server.child.kill("SIGTERM");
       await once(server.child, "exit");
@@ -204,7 +196,7 @@ test(
     const [, signal] = await exited;
     assert.equal(signal, "SIGKILL");
     const complete = new Set(
-      files(driveDir)
+      driveFiles(driveDir)
         .filter((f) => f.endsWith(".properties"))
         .map((f) => f.slice("src/".length, -".properties".length)),
     );
@@ -233,7 +225,11 @@ test(
         }
       }
       // What was half written at the kill is gone: the drive holds the listed files only.
-      assert.deepEqual(files(driveDir), [...listed].sort(), "no file the manifest does not list");
+      assert.deepEqual(
+        driveFiles(driveDir),
+        [...listed].sort(),
+        "no file the manifest does not list",
+      );
     } finally {
       server.child.kill("SIGTERM");
       await once(server.child, "exit");

@@ -9,34 +9,20 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
-import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
+import { resolveDriveFile } from "../../src/transfer/manifest.ts";
 import { verifyDrive } from "../../src/transfer/verify.ts";
-import { parseMetadataFile } from "../../src/transfer/xml-files.ts";
 import { parseBlobListXml } from "../../src/transfer/export/blob-list.ts";
 import { returnAddress, returnShipping } from "../api/fixtures.ts";
 import { tempDir } from "../transfer/helpers.ts";
+import { checkExportDrive, driveFiles } from "./support/export-drive.ts";
 
 const RG = "exports";
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
-
-/** Every file under `root`, `/`-separated. */
-function files(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(relative(root, p).split("\\").join("/"));
-    }
-  };
-  walk(root);
-  return out.sort();
-}
 
 describe("exports from a real Azurite", () => {
   let server: TestServer;
@@ -69,6 +55,8 @@ describe("exports from a real Azurite", () => {
     await page.create(2 * MiB);
     await page.uploadPages(Buffer.alloc(1024, 9), 0, 1024);
     await page.uploadPages(Buffer.alloc(512, 3), MiB, 512);
+    // Leading and trailing spaces: kept in the manifest's BlobPath, mapped in its FilePath.
+    await disks.getBlockBlobClient(" notes ").upload("spaces around", 13);
     const mid = service.getContainerClient("mid");
     await mid.create();
     for (const n of ["m1.bin", "m2.bin"]) {
@@ -137,42 +125,8 @@ describe("exports from a real Azurite", () => {
   }
 
   /** Checks a drive: verify passes; every file is its blob's bytes; side files; nothing extra. */
-  async function checkDrive(dir: string, driveId: string) {
-    const verified = await verifyDrive(dir, `\\${driveId}.manifest`);
-    assert.ok(verified.ok, JSON.stringify(verified.problems));
-    const manifest = parseManifest(readFileSync(join(dir, `${driveId}.manifest`), "utf8"));
-    const xml = readFileSync(join(dir, `${driveId}.manifest`), "utf8");
-    const expected = new Set([`${driveId}.manifest`]);
-    for (const b of manifest.blobLists.flatMap((l) => l.blobs)) {
-      const file = resolveDriveFile(dir, b.filePath)!;
-      const bytes = readFileSync(file);
-      const [container, ...rest] = b.blobPath.split("/");
-      // The Snapshot element, if any, is this blob's.
-      const snap = xml.includes(`<FilePath>${b.filePath}</FilePath>\n        <Snapshot>`)
-        ? snapshot
-        : undefined;
-      let client = service.getContainerClient(container!).getBlobClient(rest.join("/"));
-      if (snap) client = client.withSnapshot(snap);
-      assert.equal(md5(bytes), md5(await client.downloadToBuffer()), b.blobPath);
-      const props = await client.getProperties();
-      const metadata = parseMetadataFile(
-        readFileSync(resolveDriveFile(dir, b.metadata!.path)!, "utf8"),
-      );
-      assert.deepEqual(metadata, props.metadata ?? {});
-      const properties = readFileSync(resolveDriveFile(dir, b.properties!.path)!, "utf8");
-      assert.match(
-        properties,
-        new RegExp(`<Content-Length>${props.contentLength}</Content-Length>`),
-      );
-      if (props.contentType)
-        assert.ok(properties.includes(`<Content-Type>${props.contentType}</Content-Type>`));
-      for (const p of [b.filePath, b.metadata!.path, b.properties!.path]) {
-        expected.add(relative(dir, resolveDriveFile(dir, p)!).split("\\").join("/"));
-      }
-    }
-    assert.deepEqual(files(dir), [...expected].sort(), "no file the manifest does not list");
-    return manifest;
-  }
+  const checkDrive = (dir: string, driveId: string) =>
+    checkExportDrive(service, dir, driveId, snapshot);
 
   test("prefixes, a snapshot and every blob kind: each file is its blob, the manifest verifies, NTFS-hostile names mapped", async () => {
     const dir = join(tempDir("drivebay-export-"), "X1");
@@ -190,7 +144,7 @@ describe("exports from a real Azurite", () => {
     assert.equal(drive.percentComplete, 100);
     const manifest = await checkDrive(dir, "EXPALL1");
     const blobs = manifest.blobLists[0]!.blobs;
-    assert.equal(blobs.length, 9);
+    assert.equal(blobs.length, 10);
     const total = blobs.reduce((n, b) => n + b.length, 0);
     assert.equal(drive.bytesSucceeded, total);
     const paths = blobs.map((b) => b.filePath);
@@ -198,6 +152,12 @@ describe("exports from a real Azurite", () => {
     assert.ok(paths.includes("\\music\\CON_"));
     assert.ok(paths.includes("\\music\\日本語 ✓\\歌.txt"));
     assert.ok(paths.some((p) => p.startsWith("\\music\\love\\a (snapshot ")));
+    const spaced = blobs.find((b) => b.blobPath === "disks/ notes ");
+    assert.ok(
+      spaced,
+      `the blob " notes " keeps its spaces: ${blobs.map((b) => b.blobPath).join(" | ")}`,
+    );
+    assert.ok(!spaced.filePath.endsWith(" "), "no trailing space in a file name on NTFS");
     const page = blobs.find((b) => b.blobPath === "disks/d.vhd")!;
     assert.equal(page.blobType, "PageBlob");
     assert.deepEqual(
@@ -224,7 +184,7 @@ describe("exports from a real Azurite", () => {
     const verbose = (
       await logs.getBlobClient(name(drive.verboseLogUri!)).downloadToBuffer()
     ).toString();
-    assert.equal(verbose.match(/<Blob Status="Completed">/g)?.length, 9);
+    assert.equal(verbose.match(/<Blob Status="Completed">/g)?.length, 10);
     const backup = await logs.getBlobClient(name(drive.manifestUri!)).downloadToBuffer();
     assert.deepEqual(backup, readFileSync(join(dir, "EXPALL1.manifest")));
     // A damaged file fails verify.
@@ -286,7 +246,7 @@ describe("exports from a real Azurite", () => {
     const drive = job.properties!.driveList![0]!;
     assert.equal(drive.state, "CompletedMoreInfo");
     assert.equal(drive.copyStatus, "BlobListFormatInvalid");
-    assert.deepEqual(files(dir), []);
+    assert.deepEqual(driveFiles(dir), []);
   });
 
   test("a blob rewritten during the copy is exported as one version, never a mix", async () => {
@@ -363,7 +323,7 @@ describe("exports from a real Azurite", () => {
     // No file name on the drive holds a control character.
     assert.deepEqual(
       // eslint-disable-next-line no-control-regex -- what must not be there
-      files(dir).filter((f) => /[\u0000-\u001f\u007f]/.test(f)),
+      driveFiles(dir).filter((f) => /[\u0000-\u001f\u007f]/.test(f)),
       [],
     );
   });
@@ -414,7 +374,7 @@ describe("exports from a real Azurite", () => {
         ["grow/3-last.txt", 4],
       ],
     );
-    const used = files(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    const used = driveFiles(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
     assert.ok(used <= MiB, `${used} bytes on a drive of ${MiB}`);
     const uri = job.properties!.incompleteBlobListUri!;
     assert.ok(uri, "incompleteBlobListUri is set");

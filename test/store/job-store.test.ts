@@ -4,7 +4,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -53,6 +53,29 @@ for (const factory of STORE_FACTORIES) {
       assert.deepEqual(got, j);
       assert.equal(await store.insert({ ...job({ name: "MIXEDCASE" }) }, []), false);
       assert.deepEqual(await store.history(j.uid), [h("create")]);
+      await store.close();
+    });
+
+    test("a refused insert writes nothing: the next job follows the last one in order (Jobs_Create on a taken name inserts first)", async () => {
+      const { store } = await fresh();
+      const first = job({ name: "first" });
+      assert.equal(await store.insert(first, [h("create")]), true);
+      for (let i = 0; i < 40; i++) {
+        assert.equal(await store.insert(job({ name: "FIRST" }), [h("again")]), false);
+      }
+      assert.equal(await store.insert(job({ name: "other", uid: first.uid }), []), false);
+      const next = job({ name: "next" });
+      assert.equal(await store.insert(next, [h("create")]), true);
+      const listed = await store.listByStates(["Creating"], 0, 10);
+      assert.deepEqual(
+        listed.map((l) => l.job.name),
+        ["first", "next"],
+      );
+      assert.equal(listed[1]!.seq, listed[0]!.seq + 1, "no place in the order taken by a refusal");
+      assert.deepEqual(
+        (await store.history(first.uid)).map((x) => x.event),
+        ["create"],
+      );
       await store.close();
     });
 
@@ -562,6 +585,55 @@ describe("SQLite migrations", () => {
       { drive_key: "old-drive", job_uid: "u" },
     ]);
     db.close();
+  });
+
+  test("008 keys the settings written before it by their job's uid; a purge then finds them by that key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "drivebay-mig-"));
+    try {
+      const file = join(dir, "jobs.sqlite");
+      const db = new Database(file);
+      const migrations = new URL("../../migrations/sqlite/", import.meta.url);
+      for (const f of readdirSync(migrations)
+        .filter((f) => /^00[1-7]_.*\.sql$/.test(f))
+        .sort()) {
+        db.exec(readFileSync(new URL(f, migrations), "utf8"));
+      }
+      db.pragma("user_version = 7");
+      const j = job();
+      const insert = db.prepare("INSERT INTO settings (name, value) VALUES (?, ?)");
+      for (const name of [
+        `export-plan:${j.uid}`,
+        `export-plan:${j.uid}x`,
+        `a:b:${j.uid}`,
+        "paging-token-secret",
+        "ends-with:",
+      ]) {
+        insert.run(name, "v");
+      }
+      migrate(db);
+      assert.deepEqual(db.prepare("SELECT name, job_uid FROM settings ORDER BY name").all(), [
+        { name: `a:b:${j.uid}`, job_uid: j.uid },
+        { name: "ends-with:", job_uid: null },
+        { name: `export-plan:${j.uid}`, job_uid: j.uid },
+        { name: `export-plan:${j.uid}x`, job_uid: `${j.uid}x` },
+        { name: "paging-token-secret", job_uid: null },
+      ]);
+      const plan = db
+        .prepare("EXPLAIN QUERY PLAN DELETE FROM settings WHERE job_uid = ?")
+        .all("u") as { detail: string }[];
+      assert.match(plan.map((p) => p.detail).join("; "), /USING .*INDEX settings_job_uid/);
+      db.close();
+      const store = new SqliteJobStore({ file });
+      await store.insert(j, [h("create")]);
+      assert.equal(await store.purge(j.uid, 1), true);
+      assert.equal(await store.getSetting(`export-plan:${j.uid}`), undefined);
+      assert.equal(await store.getSetting(`a:b:${j.uid}`), undefined);
+      assert.equal(await store.getSetting(`export-plan:${j.uid}x`), "v", "another job's");
+      assert.equal(await store.getSetting("paging-token-secret"), "v");
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("apply once, in order, and are recorded in user_version", () => {

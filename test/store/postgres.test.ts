@@ -187,6 +187,67 @@ describe("PostgreSQL store", { skip: postgresSkip() }, () => {
     });
   });
 
+  test("008 keys the settings written before it by their job's uid; a purge then finds them by that key", async () => {
+    const url = await freshDatabase();
+    const j = job();
+    await withClient(url, async (c) => {
+      const dir = new URL("../../migrations/postgres/", import.meta.url);
+      await c.query(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+      );
+      for (const f of readdirSync(dir)
+        .filter((f) => /^00[1-7]_.*\.sql$/.test(f))
+        .sort()) {
+        await c.query(readFileSync(new URL(f, dir), "utf8"));
+        await c.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+          Number(f.slice(0, 3)),
+          f,
+        ]);
+      }
+      for (const name of [
+        `export-plan:${j.uid}`,
+        `export-plan:${j.uid}x`,
+        `a:b:${j.uid}`,
+        "paging-token-secret",
+        "ends-with:",
+      ]) {
+        await c.query("INSERT INTO settings (name, value) VALUES ($1, 'v')", [name]);
+      }
+      assert.deepEqual(
+        (await migrate(c)).applied,
+        MIGRATIONS.filter((n) => n > 7),
+      );
+      assert.deepEqual(
+        (await c.query("SELECT name, job_uid FROM settings ORDER BY name")).rows,
+        [
+          { name: `a:b:${j.uid}`, job_uid: j.uid },
+          { name: "ends-with:", job_uid: null },
+          { name: `export-plan:${j.uid}`, job_uid: j.uid },
+          { name: `export-plan:${j.uid}x`, job_uid: `${j.uid}x` },
+          { name: "paging-token-secret", job_uid: null },
+        ].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      );
+      // A plan that can use an index takes it once sequential scans are priced out.
+      await c.query("SET enable_seqscan = off");
+      const plan = await c.query("EXPLAIN DELETE FROM settings WHERE job_uid = 'u'");
+      assert.match(
+        plan.rows.map((r: Record<string, string>) => r["QUERY PLAN"]).join("\n"),
+        /settings_job_uid/,
+      );
+    });
+    const store = await PostgresJobStore.open({ url, poolSize: 2 });
+    try {
+      await store.insert(j, []);
+      assert.equal(await store.purge(j.uid, 1), true);
+      assert.equal(await store.getSetting(`export-plan:${j.uid}`), undefined);
+      assert.equal(await store.getSetting(`a:b:${j.uid}`), undefined);
+      assert.equal(await store.getSetting(`export-plan:${j.uid}x`), "v", "another job's");
+      assert.equal(await store.getSetting("paging-token-secret"), "v");
+    } finally {
+      await store.close();
+    }
+  });
+
   test("an unreachable server is named with what to fix; the password never appears", async () => {
     const url = await freshDatabase();
     const port = Number(new URL(url).port);

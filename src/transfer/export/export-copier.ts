@@ -50,7 +50,7 @@ import { LeaseLostError } from "../lease.ts";
 import type { ManifestRange } from "../manifest-types.ts";
 import { RANGE_SIZE } from "../manifest-types.ts";
 import { hexUpper, md5Hex } from "../md5.ts";
-import { SharedMd5, type SharedMd5Stream } from "../shared-md5.ts";
+import { Md5WorkerGone, SharedMd5, type SharedMd5Stream } from "../shared-md5.ts";
 import {
   BlobListError,
   blobKey,
@@ -136,13 +136,24 @@ export function incompleteListBlobName(job: Pick<Job, "name">): string {
   return `waies/${job.name}_incomplete-blob-list.xml`;
 }
 
+/**
+ * How the copier opens a blob's file for writing: `fs.promises.open`. A seam for the tests
+ * of the O_DIRECT fallback only: the file systems a test can use here (ext4, tmpfs) accept
+ * O_DIRECT, so a test passes an open that refuses it (or a later write) as a file system
+ * without it does, with the kernel's EINVAL.
+ */
+export type OpenForWrite = (path: string, flags: number | string) => Promise<FileHandle>;
+
 export class ExportCopier implements Copier {
   readonly jobType = "Export" as const;
 
-  constructor(private readonly plans: PlanStore) {}
+  constructor(
+    private readonly plans: PlanStore,
+    private readonly openForWrite: OpenForWrite = open,
+  ) {}
 
   copy(dc: DriveCopy): Promise<CopyResult> {
-    return new DriveExport(dc, this.plans).run();
+    return new DriveExport(dc, this.plans, this.openForWrite).run();
   }
 }
 
@@ -163,6 +174,7 @@ class DriveExport {
   constructor(
     private readonly dc: DriveCopy,
     private readonly plans: PlanStore,
+    private readonly openForWrite: OpenForWrite,
   ) {}
 
   private get account(): string {
@@ -641,7 +653,7 @@ class DriveExport {
         fh = await this.openDirect(path);
         direct = fh !== undefined;
       }
-      fh ??= await open(path, "w");
+      fh ??= await this.openForWrite(path, "w");
       const { ranges, md5 } = await this.writeContent(source, exported, fh, props.etag, {
         // The whole file's MD5 costs a second pass of MD5 over every byte: computed only
         // when there is a Content-MD5 to check it against (page blobs have none that
@@ -665,6 +677,12 @@ class DriveExport {
       // The file system refused a direct write: this copy writes through the page cache.
       if (e instanceof DirectWriteRefused) {
         this.direct = false;
+        await removeFiles(path);
+        return this.exportLarge(key, item, undefined, attempt);
+      }
+      // The MD5 worker died with this blob's hashes: it is written again, hashed on this
+      // thread (as every blob is from now on, so this happens once a blob).
+      if (e instanceof Md5WorkerGone) {
         await removeFiles(path);
         return this.exportLarge(key, item, undefined, attempt);
       }
@@ -695,7 +713,7 @@ class DriveExport {
   /** Opens a file for direct writes; undefined when the file system refuses them. */
   private async openDirect(path: string): Promise<FileHandle | undefined> {
     try {
-      return await open(
+      return await this.openForWrite(
         path,
         fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_DIRECT,
       );
@@ -926,6 +944,9 @@ class DriveExport {
             r.spans.map((span) => ({ offset: span.offset - r.offset, length: span.length })),
             r.offset - hashed,
           );
+          // Awaited below; a rejection (the worker died) while the write is under way must
+          // not be an unhandled one, which would end the process.
+          hashing.catch(() => undefined);
           hashed = r.offset + r.length;
           try {
             let written = 0;

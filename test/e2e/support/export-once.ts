@@ -2,13 +2,14 @@
  * One run of the export copier over a drive folder, outside the runner: the e2e tests of
  * the copier's hashing and re-checks call it again with the records of earlier runs, as a
  * resumed drive would. Asserts that the run finished `Completed`; returns the records put.
+ * `openForWrite`: the copier's open of the files it writes (the O_DIRECT fallback's tests).
  */
 import assert from "node:assert/strict";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import { SystemClock } from "../../../src/domain/clock.ts";
 import { BufferPool } from "../../../src/transfer/buffer-pool.ts";
 import { DriveProgress, type CopyRecord, type DriveCopy } from "../../../src/transfer/copier.ts";
-import { ExportCopier } from "../../../src/transfer/export/export-copier.ts";
+import { ExportCopier, type OpenForWrite } from "../../../src/transfer/export/export-copier.ts";
 import { RANGE_SIZE } from "../../../src/transfer/manifest-types.ts";
 import type { sampleJob } from "../../support/job-factory.ts";
 
@@ -17,6 +18,7 @@ export async function exportOnce(
   job: ReturnType<typeof sampleJob>,
   plans: Map<string, string>,
   records: Map<string, CopyRecord>,
+  { openForWrite }: { openForWrite?: OpenForWrite } = {},
 ): Promise<string[]> {
   const puts: string[] = [];
   const dc: DriveCopy = {
@@ -41,12 +43,15 @@ export async function exportOnce(
     concurrency: 2,
     wallClock: new SystemClock(),
   };
-  const copier = new ExportCopier({
-    setSettingIfAbsent: async (name, value) => {
-      if (!plans.has(name)) plans.set(name, value);
-      return plans.get(name)!;
+  const copier = new ExportCopier(
+    {
+      setSettingIfAbsent: async (name, value) => {
+        if (!plans.has(name)) plans.set(name, value);
+        return plans.get(name)!;
+      },
     },
-  });
+    openForWrite,
+  );
   const result = await copier.copy(dc);
   assert.equal(result.kind, "finished");
   assert.ok(
