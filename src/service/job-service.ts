@@ -183,7 +183,8 @@ export class JobService {
     return retrying(key, async () => {
       const ctx = this.ctx("customer", by.principal);
       // Most creates are of new names: insert first (one write, no read before it); the
-      // insert refuses a taken name, and then the job is read and replaced.
+      // insert refuses a taken name without writing anything (no seq drawn, no commit to
+      // the disk), and then the job is read and replaced.
       const job = this.buildJob(key, input, ctx, by);
       if (await this.deps.store.insert(job, [historyOfCreation(ctx)])) {
         return { job, created: true };

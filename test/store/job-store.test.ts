@@ -56,6 +56,29 @@ for (const factory of STORE_FACTORIES) {
       await store.close();
     });
 
+    test("a refused insert writes nothing: the next job follows the last one in order (Jobs_Create on a taken name inserts first)", async () => {
+      const { store } = await fresh();
+      const first = job({ name: "first" });
+      assert.equal(await store.insert(first, [h("create")]), true);
+      for (let i = 0; i < 40; i++) {
+        assert.equal(await store.insert(job({ name: "FIRST" }), [h("again")]), false);
+      }
+      assert.equal(await store.insert(job({ name: "other", uid: first.uid }), []), false);
+      const next = job({ name: "next" });
+      assert.equal(await store.insert(next, [h("create")]), true);
+      const listed = await store.listByStates(["Creating"], 0, 10);
+      assert.deepEqual(
+        listed.map((l) => l.job.name),
+        ["first", "next"],
+      );
+      assert.equal(listed[1]!.seq, listed[0]!.seq + 1, "no place in the order taken by a refusal");
+      assert.deepEqual(
+        (await store.history(first.uid)).map((x) => x.event),
+        ["create"],
+      );
+      await store.close();
+    });
+
     test("inserts asked together: each its own outcome, drives and history; a key or uid taken earlier in the same turn refused", async () => {
       const { store } = await fresh();
       const taken = job({ name: "taken" });

@@ -131,13 +131,20 @@ const SQL = {
   // entries, each with its job's place in the batch (from 1). Rows go in in the order
   // asked (their seq); a job whose key or uid is taken, also by an earlier one of the same
   // batch, is skipped, and its drives and history with it. Returns the places inserted.
+  // A key or uid already stored is filtered out before the insert: ON CONFLICT alone draws
+  // the row's seq first (nextval), so every PUT of an existing job (Jobs_Create inserts
+  // first) would take a seq, and every 32nd draw a transaction id and a WAL flush; only a
+  // clash within the batch or with a concurrent insert still reaches ON CONFLICT.
   insertMany: `WITH x AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
       WITH ORDINALITY AS x(uid, sub, rg, name, state, job_type, due_at, tracking, doc, n)
   ),
   j AS (
     INSERT INTO jobs (uid, subscription_key, resource_group_key, name_key, state, job_type, due_at, tracking_key, version, doc)
-    SELECT uid, sub, rg, name, state, job_type, due_at::timestamptz, tracking, 1, doc::json FROM x ORDER BY n
+    SELECT uid, sub, rg, name, state, job_type, due_at::timestamptz, tracking, 1, doc::json FROM x
+    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE subscription_key = x.sub AND resource_group_key = x.rg AND name_key = x.name)
+      AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.uid = x.uid)
+    ORDER BY n
     ON CONFLICT DO NOTHING
     RETURNING uid, subscription_key, resource_group_key, name_key
   ),

@@ -152,9 +152,14 @@ export class SqliteJobStore implements JobStore {
       get: db.prepare<[string, string, string], JobRow>(
         "SELECT seq, version, doc FROM jobs WHERE subscription_key = ? AND resource_group_key = ? AND name_key = ?",
       ),
+      // A taken key or uid (Jobs_Create inserts first, so every PUT of an existing job
+      // comes here) is found before the row is made: ON CONFLICT alone would still take the
+      // next seq (AUTOINCREMENT writes sqlite_sequence) and so commit and fsync a change.
       insert: db.prepare(
         `INSERT INTO jobs (uid, subscription_key, resource_group_key, name_key, state, job_type, due_at, tracking_key, version, doc)
-         VALUES (@uid, @sub, @rg, @name, @state, @jobType, @dueAt, @tracking, 1, @doc)
+         SELECT @uid, @sub, @rg, @name, @state, @jobType, @dueAt, @tracking, 1, @doc
+         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE subscription_key = @sub AND resource_group_key = @rg AND name_key = @name)
+           AND NOT EXISTS (SELECT 1 FROM jobs WHERE uid = @uid)
          ON CONFLICT DO NOTHING`,
       ),
       update: db.prepare(
