@@ -55,6 +55,8 @@ describe("exports from a real Azurite", () => {
     await page.create(2 * MiB);
     await page.uploadPages(Buffer.alloc(1024, 9), 0, 1024);
     await page.uploadPages(Buffer.alloc(512, 3), MiB, 512);
+    // Leading and trailing spaces: kept in the manifest's BlobPath, mapped in its FilePath.
+    await disks.getBlockBlobClient(" notes ").upload("spaces around", 13);
     const mid = service.getContainerClient("mid");
     await mid.create();
     for (const n of ["m1.bin", "m2.bin"]) {
@@ -142,7 +144,7 @@ describe("exports from a real Azurite", () => {
     assert.equal(drive.percentComplete, 100);
     const manifest = await checkDrive(dir, "EXPALL1");
     const blobs = manifest.blobLists[0]!.blobs;
-    assert.equal(blobs.length, 9);
+    assert.equal(blobs.length, 10);
     const total = blobs.reduce((n, b) => n + b.length, 0);
     assert.equal(drive.bytesSucceeded, total);
     const paths = blobs.map((b) => b.filePath);
@@ -150,6 +152,12 @@ describe("exports from a real Azurite", () => {
     assert.ok(paths.includes("\\music\\CON_"));
     assert.ok(paths.includes("\\music\\日本語 ✓\\歌.txt"));
     assert.ok(paths.some((p) => p.startsWith("\\music\\love\\a (snapshot ")));
+    const spaced = blobs.find((b) => b.blobPath === "disks/ notes ");
+    assert.ok(
+      spaced,
+      `the blob " notes " keeps its spaces: ${blobs.map((b) => b.blobPath).join(" | ")}`,
+    );
+    assert.ok(!spaced.filePath.endsWith(" "), "no trailing space in a file name on NTFS");
     const page = blobs.find((b) => b.blobPath === "disks/d.vhd")!;
     assert.equal(page.blobType, "PageBlob");
     assert.deepEqual(
@@ -176,7 +184,7 @@ describe("exports from a real Azurite", () => {
     const verbose = (
       await logs.getBlobClient(name(drive.verboseLogUri!)).downloadToBuffer()
     ).toString();
-    assert.equal(verbose.match(/<Blob Status="Completed">/g)?.length, 9);
+    assert.equal(verbose.match(/<Blob Status="Completed">/g)?.length, 10);
     const backup = await logs.getBlobClient(name(drive.manifestUri!)).downloadToBuffer();
     assert.deepEqual(backup, readFileSync(join(dir, "EXPALL1.manifest")));
     // A damaged file fails verify.

@@ -127,3 +127,25 @@ describe("properties files", () => {
     assert.deepEqual(parsePropertiesFile(exported), props);
   });
 });
+
+describe("escaping", () => {
+  test("markup characters and control characters are escaped, other text is kept as it is, and read back the same", async () => {
+    const { escapeXml, readXml } = await import("../../src/transfer/xml-files.ts");
+    assert.equal(escapeXml("plain name/ünïcödé 文字.bin"), "plain name/ünïcödé 文字.bin");
+    assert.equal(escapeXml(`a&b<c>d"e'f`), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+    assert.equal(escapeXml("tab\there\u0001\u007f"), "tab&#x9;here&#x1;&#x7F;");
+    assert.equal(escapeXml("  two spaces "), "&#x20;&#x20;two spaces&#x20;");
+    for (const text of [
+      "x",
+      `&<>"'`,
+      "\r\n\t end ",
+      " lead",
+      "trail  ",
+      "\u0000\u001f",
+      "a&amp;b",
+    ]) {
+      assert.equal(readXml(`<V a="${escapeXml(text)}">${escapeXml(text)}</V>`).text, text);
+      assert.equal(readXml(`<V a="${escapeXml(text)}"/>`).attributes.a, text);
+    }
+  });
+});
