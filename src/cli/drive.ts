@@ -37,7 +37,7 @@ import {
   setAction,
 } from "./command.ts";
 import { serverDock } from "./dock.ts";
-import { findResourceGroup, getJobOrGone, JobNotFound } from "./job-command.ts";
+import { connectionOf, findResourceGroup, getJobOrGone, JobNotFound } from "./job-command.ts";
 import { operatorKeyOf } from "./operator.ts";
 import { processIo, table, type Io, type OutputFormat } from "./output.ts";
 import { registerPreviewExport } from "./preview-export.ts";
@@ -354,13 +354,7 @@ Examples:
     const driveDir = opts.drive ?? join(await dockFolder(opts, cmd), opts.driveId);
     let conn: Connection | undefined;
     if (opts.job !== undefined) {
-      conn = {
-        endpoint: checkedEndpoint(opts.endpoint, cmd),
-        subscription: opts.subscription,
-        resourceGroup: opts.resourceGroup ?? "",
-        apiVersion: opts.apiVersion,
-        token: opts.token,
-      };
+      conn = connectionOf(opts, cmd);
       const where = await jobGroup(conn, opts.job);
       // Before copying for hours: the job must take drives, or be one that can be created.
       const found = where.absent ? undefined : await findJob(conn, opts.job);

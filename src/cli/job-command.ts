@@ -72,7 +72,14 @@ export function addConnectionOptions(cmd: Command, mode: GroupMode = "default"):
   ]);
 }
 
-function connectionOf(opts: CommonOptions, cmd: Command): Connection {
+/** The options a command that calls the ARM API was given, as the client's Connection. */
+export type ConnectionOptions = Pick<
+  CommonOptions,
+  "endpoint" | "subscription" | "resourceGroup" | "apiVersion" | "token"
+>;
+
+/** The connection of a command's options (an endpoint that is no URL is a usage error). */
+export function connectionOf(opts: ConnectionOptions, cmd: Command): Connection {
   return {
     endpoint: checkedEndpoint(opts.endpoint, cmd),
     subscription: opts.subscription,

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
+import { DATACENTER_VIEWS } from "../domain/job/lifecycle.ts";
 import { byteCount, commaList, driveSize, repeated } from "./args.ts";
 import { CliFailure, requestJson, type JsonRequest } from "./client.ts";
 import {
@@ -27,7 +28,12 @@ import {
 /** `drivebay serve`'s default data directory, where it keeps operator.key. */
 const DEFAULT_DATA_DIR = ".drivebay";
 const JOB_OPTIONS = "Job options:";
-const VIEWS = ["inbound", "in-progress", "all"];
+/** The operator's lists and, but for `all`, the states each shows (the lifecycle's own). */
+const VIEWS = Object.keys(DATACENTER_VIEWS);
+const VIEWS_HELP = Object.entries(DATACENTER_VIEWS)
+  .map(([view, states]) => (view === "all" ? view : `${view} (${states.join(", ")})`))
+  .join(", ")
+  .replace(/, (?=[^,]*$)/, " or ");
 
 interface OperatorOptions {
   endpoint: string;
@@ -179,12 +185,7 @@ function registerLists(operator: Command, io: Io): void {
     });
   list("inbound", "list the jobs whose package is on its way (Shipping)", () => "inbound");
   list("jobs", "list jobs of every subscription, all pages", (o) => o.view ?? "all").addOption(
-    new Option(
-      "--view <view>",
-      "inbound (Shipping), in-progress (Received, Transferring, Packaging, Faulted) or all",
-    )
-      .choices(VIEWS)
-      .default("all"),
+    new Option("--view <view>", VIEWS_HELP).choices(VIEWS).default("all"),
   );
   operatorCommand<JobOptions>(
     operator,

@@ -11,15 +11,9 @@ import { formatDecimalSize } from "../domain/export/sizes.ts";
 import type { BlobListEntry } from "../transfer/export/blob-list.ts";
 import type { ExportPreview } from "../transfer/export/preview.ts";
 import { driveSize, repeated } from "./args.ts";
-import { armClient, CliFailure, failureOf, type Connection } from "./client.ts";
-import {
-  addOptionGroup,
-  checkedEndpoint,
-  commonOptions,
-  CONNECTION,
-  setAction,
-} from "./command.ts";
-import { findResourceGroup } from "./job-command.ts";
+import { armClient, CliFailure, failureOf } from "./client.ts";
+import { addOptionGroup, commonOptions, CONNECTION, setAction } from "./command.ts";
+import { connectionOf, findResourceGroup } from "./job-command.ts";
 import { table, type Io, type OutputFormat } from "./output.ts";
 
 interface PreviewFlags {
@@ -187,12 +181,7 @@ async function jobEntries(
   opts: PreviewFlags,
   cmd: Command,
 ): Promise<BlobListEntry[]> {
-  const conn: Connection = {
-    endpoint: checkedEndpoint(opts.endpoint, cmd),
-    subscription: opts.subscription,
-    resourceGroup: opts.resourceGroup ?? "",
-    token: opts.token,
-  };
+  const conn = connectionOf(opts, cmd);
   let exp;
   try {
     const client = armClient(conn);

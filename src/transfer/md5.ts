@@ -5,6 +5,9 @@
  *
  * Flow control keeps memory flat: `update` resolves at once while less than
  * `MAX_IN_FLIGHT` bytes wait for the worker, and waits for it otherwise.
+ *
+ * A worker that stops (it crashed, or exited) takes the hash under way with it: `update`
+ * and `digest` reject with `Md5WorkerGone`, and the caller hashes that file again (inline).
  */
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
@@ -30,6 +33,42 @@ parentPort.on("message", (m) => {
 
 type FromWorker = { type: "ack"; n: number } | { type: "digest"; hex: string };
 
+/**
+ * An MD5 worker stopped: the hashes it held are lost. The bytes are to be hashed again
+ * (on the calling thread, since a worker that died once may die again).
+ */
+export class Md5WorkerGone extends Error {
+  constructor(cause: Error) {
+    super(`the MD5 worker stopped (${cause.message})`, { cause });
+  }
+}
+
+/**
+ * For tests only: MD5 workers (this module's and `SharedMd5`'s) started from now on stop
+ * (`process.exit`) on receiving their `nth` message of data to hash, before hashing it, or
+ * as they start with 0; undefined (the default) for none. A real worker then dies mid-file.
+ */
+export function md5WorkerExitsForTests(nth: number | undefined): void {
+  exitOn = nth;
+}
+let exitOn: number | undefined;
+
+/**
+ * Source to run before a worker's own (empty unless `md5WorkerExitsForTests` is set):
+ * exits the worker on its nth message of type `dataType`.
+ */
+export function md5WorkerTestPrelude(dataType: string): string {
+  if (exitOn === undefined) return "";
+  return `(() => {
+  if (${exitOn} === 0) process.exit(70);
+  let seen = 0;
+  require("node:worker_threads").parentPort.on("message", (m) => {
+    if (m.type === ${JSON.stringify(dataType)} && ++seen === ${exitOn}) process.exit(70);
+  });
+})();
+`;
+}
+
 /** Upper-case hex MD5 of one stream of bytes at a time, hashed off the main thread. */
 export class WorkerMd5 {
   private readonly worker: Worker;
@@ -39,18 +78,22 @@ export class WorkerMd5 {
   private failure: Error | undefined;
 
   constructor() {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker = new Worker(md5WorkerTestPrelude("data") + WORKER_SOURCE, { eval: true });
     this.worker.on("message", (m: FromWorker) => {
       if (m.type === "ack") {
         this.inFlight -= m.n;
         if (this.inFlight <= MAX_IN_FLIGHT) this.wake();
       } else this.digests.shift()?.resolve(m.hex);
     });
-    this.worker.on("error", (e) => {
-      this.failure = e;
+    // An exit (process.exit, a crash) with no error event too: without it, bytes posted to
+    // the dead worker were never acknowledged, and `update` or `digest` waited for good.
+    const fail = (e: Error) => {
+      this.failure ??= new Md5WorkerGone(e);
       this.wake();
-      for (const d of this.digests.splice(0)) d.reject(e);
-    });
+      for (const d of this.digests.splice(0)) d.reject(this.failure);
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", (code) => fail(new Error(`the MD5 worker exited (code ${code})`)));
   }
 
   private wake(): void {
@@ -89,6 +132,7 @@ export class WorkerMd5 {
   }
 
   async close(): Promise<void> {
+    this.worker.removeAllListeners("exit");
     await this.worker.terminate();
   }
 }

@@ -35,7 +35,7 @@ import {
   type DatasetFile,
   type DatasetProblem,
 } from "./dataset.ts";
-import { InlineMd5, WorkerMd5 } from "./md5.ts";
+import { InlineMd5, Md5WorkerGone, WorkerMd5 } from "./md5.ts";
 import {
   MANIFEST_VERSION,
   manifestHash,
@@ -671,6 +671,7 @@ export async function prepareDrive(options: PrepareOptions): Promise<PrepareResu
   await mkdir(dirname(journalPath), { recursive: true });
   await mkdir(driveDir, { recursive: true });
   let worker: WorkerMd5 | undefined;
+  let workerGone = false;
   const journal = await Journal.open(journalPath, {
     type: "drive",
     version: JOURNAL_VERSION,
@@ -775,22 +776,30 @@ export async function prepareDrive(options: PrepareOptions): Promise<PrepareResu
         dirs.add(dirname(target));
       }
       progress.file = file.source;
-      let copied: Copied;
-      try {
-        if (file.size >= PARALLEL_MD5_FROM) worker ??= new WorkerMd5();
-        copied = await copyAndHash(
-          file,
-          target,
-          file.size >= PARALLEL_MD5_FROM ? worker! : inline,
-          (n) => {
-            progress.bytes += n;
-            options.onProgress?.({ ...progress });
-          },
-          signal,
-        );
-      } catch (e) {
-        if (signal?.aborted) throw aborted();
-        throw e;
+      const bytesBefore = progress.bytes;
+      let copied: Copied | undefined;
+      while (!copied) {
+        const onWorker = file.size >= PARALLEL_MD5_FROM && !workerGone;
+        if (onWorker) worker ??= new WorkerMd5();
+        try {
+          copied = await copyAndHash(
+            file,
+            target,
+            onWorker ? worker! : inline,
+            (n) => {
+              progress.bytes += n;
+              options.onProgress?.({ ...progress });
+            },
+            signal,
+          );
+        } catch (e) {
+          if (signal?.aborted) throw aborted();
+          if (!(e instanceof Md5WorkerGone)) throw e;
+          // The MD5 worker died with this file's hash: the file is copied again from the
+          // start, hashed on this thread, as every later file is.
+          workerGone = true;
+          progress.bytes = bytesBefore;
+        }
       }
       await journal.append({
         type: "file",

@@ -19,6 +19,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { wasmMemoryOf } from "./buffer-pool.ts";
+import { Md5WorkerGone, md5WorkerTestPrelude } from "./md5.ts";
 import { md5WasmModule } from "./md5-wasm.ts";
 
 // Plain CommonJS, evaluated by the worker: no loader (tsx) is needed on that thread.
@@ -177,36 +178,6 @@ parentPort.on("message", (m) => {
 });
 `;
 
-/**
- * For tests only: workers started from now on stop (`process.exit`) on receiving their
- * `nthRange`th range message, before answering it, or as they start with 0; undefined
- * (the default) for none. A real worker then really dies with ranges pending.
- */
-export function md5WorkerExitsForTests(nthRange: number | undefined): void {
-  exitOnRange = nthRange;
-}
-let exitOnRange: number | undefined;
-
-/** Runs before WORKER_SOURCE in a worker that is to die (`md5WorkerExitsForTests`). */
-const exitPrelude = (n: number) => `(() => {
-  if (${n} === 0) process.exit(70);
-  let seen = 0;
-  require("node:worker_threads").parentPort.on("message", (m) => {
-    if (m.type === "range" && ++seen === ${n}) process.exit(70);
-  });
-})();
-`;
-
-/**
- * The worker stopped: the hashes of its open streams are lost. The file being hashed is to
- * be hashed again on a new stream (inline from now on).
- */
-export class Md5WorkerGone extends Error {
-  constructor(cause: Error) {
-    super(`the MD5 worker stopped (${cause.message})`, { cause });
-  }
-}
-
 type Reply = { id: number; hashes?: string[]; hex?: string; error?: string };
 
 type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void };
@@ -236,8 +207,7 @@ export class SharedMd5 {
     const memory = wasmMemoryOf(this.memory);
     if (!memory) return false;
     try {
-      const source = exitOnRange === undefined ? "" : exitPrelude(exitOnRange);
-      const worker = new Worker(source + WORKER_SOURCE, {
+      const worker = new Worker(md5WorkerTestPrelude("range") + WORKER_SOURCE, {
         eval: true,
         workerData: { memory, wasm: md5WasmModule(), noKernel: this.options.kernel === false },
       });

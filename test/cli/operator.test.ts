@@ -20,6 +20,7 @@ import {
   type Result,
   type Served,
 } from "./helpers.ts";
+import { DATACENTER_VIEWS } from "../../src/domain/job/lifecycle.ts";
 
 const SUBSCRIPTION = "5e1f0c2a-0000-4000-8000-0000000000e1";
 // A manual datacenter: no autopilot, and no embedded blob storage (so no import engine starts copies).
@@ -339,6 +340,13 @@ describe("drivebay operator", () => {
 
     const badView = await operator(argv`operator jobs --view sideways`);
     assert.equal(badView.code, 2);
+    // The help names each view with the states it shows, as the lifecycle defines them.
+    const help = await runCli(argv`operator jobs --help`);
+    const viewHelp = help.out.replace(/\s+/g, " ");
+    for (const [view, states] of Object.entries(DATACENTER_VIEWS)) {
+      const shown = view === "all" ? view : `${view} (${states.join(", ")})`;
+      assert.ok(viewHelp.includes(shown), `--view's help shows ${shown}: ${viewHelp}`);
+    }
 
     const badDuration = await operator(argv`clock advance soon`);
     assert.equal(badDuration.code, 2);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
-import { md5WorkerExitsForTests } from "../../src/transfer/shared-md5.ts";
+import { md5WorkerExitsForTests } from "../../src/transfer/md5.ts";
 import { sampleJob } from "../support/job-factory.ts";
 import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { DatasetError } from "../../src/transfer/dataset.ts";
+import { md5WorkerExitsForTests } from "../../src/transfer/md5.ts";
 import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
 import type { DriveManifest, ManifestBlob } from "../../src/transfer/manifest-types.ts";
 import {
@@ -601,4 +602,63 @@ describe("refusals", () => {
       /the source file '.*b\.txt' \(dataset line 2\) disappeared after the dataset was checked/,
     );
   });
+});
+
+describe("the MD5 worker dies during a preparation", () => {
+  // A real worker, made to call process.exit (md5WorkerExitsForTests) on its 2nd chunk of
+  // data (4 MiB chunks: in the middle of nine-mib.bin, the first file hashed on the worker)
+  // or as it starts. The file under way is copied again, hashed on this thread, and so is
+  // every later file (twenty-mib.bin); the drive equals that of a run with a live worker.
+  for (const [when, nth] of [
+    ["mid-file", 2],
+    ["as it starts", 0],
+  ] as const) {
+    test(`${when}: the file is copied again, hashed inline; the drive equals a clean run's`, async () => {
+      const root = tempDir();
+      const csv = sampleDataset(root);
+      const twenty = writeData(root, "src/photos/2026/twenty-mib.bin", 20 * MiB);
+      const clean = await prepareDrive({
+        datasetCsv: csv,
+        driveDir: join(root, "clean"),
+        driveId: DRIVE_ID,
+        journal: join(root, "clean.jrn"),
+      });
+      const seen: number[] = [];
+      md5WorkerExitsForTests(nth);
+      let result: PrepareResult;
+      try {
+        result = await prepareDrive({
+          datasetCsv: csv,
+          driveDir: join(root, "drive"),
+          driveId: DRIVE_ID,
+          onProgress: (p) => seen.push(p.bytes),
+        });
+      } finally {
+        md5WorkerExitsForTests(undefined);
+      }
+      // The file under way when the worker died was copied again from the start.
+      assert.ok(
+        seen.some((b, i) => i > 0 && b < seen[i - 1]!),
+        "the progress went back to the file's start",
+      );
+      assert.equal(seen.at(-1), result.bytes);
+      assert.equal(result.copiedFiles, 9);
+      // Each file record carries its source's MD5 (the whole-file MD5 the worker lost).
+      const records = readFileSync(result.journalPath, "utf8")
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { type: string; source?: string; md5?: string })
+        .filter((r) => r.type === "file");
+      assert.equal(records.length, 9);
+      for (const f of records) assert.equal(f.md5, md5(readFileSync(f.source!)), f.source);
+      assert.ok(records.some((r) => r.source === twenty));
+      // The manifest and every file equal the clean run's; verify finds the drive clean.
+      assert.ok(manifestOf(result).xml.equals(manifestOf(clean).xml), "the same manifest");
+      assert.deepEqual(tree(join(root, "drive")), tree(join(root, "clean")));
+      assert.equal(
+        (await verifyDrive(join(root, "drive"), result.driveListEntry.manifestFile)).ok,
+        true,
+      );
+    });
+  }
 });

@@ -7,7 +7,8 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { alignedBuffers } from "../../src/transfer/buffer-pool.ts";
-import { Md5WorkerGone, md5WorkerExitsForTests, SharedMd5 } from "../../src/transfer/shared-md5.ts";
+import { Md5WorkerGone, md5WorkerExitsForTests } from "../../src/transfer/md5.ts";
+import { SharedMd5 } from "../../src/transfer/shared-md5.ts";
 
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
 const SIZE = 256 * 1024;

@@ -49,8 +49,8 @@ import type { BlobLogEntry, DriveStatus } from "../drive-log.ts";
 import { LeaseLostError } from "../lease.ts";
 import type { ManifestRange } from "../manifest-types.ts";
 import { RANGE_SIZE } from "../manifest-types.ts";
-import { hexUpper, md5Hex } from "../md5.ts";
-import { Md5WorkerGone, SharedMd5, type SharedMd5Stream } from "../shared-md5.ts";
+import { hexUpper, md5Hex, Md5WorkerGone } from "../md5.ts";
+import { SharedMd5, type SharedMd5Stream } from "../shared-md5.ts";
 import {
   BlobListError,
   blobKey,
