@@ -8,15 +8,13 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync } from "node:fs";
+import { openSync, readFileSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
-import { sampleJob } from "../support/job-factory.ts";
-import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
-import { tempDir } from "../transfer/helpers.ts";
+import type { TestServer } from "../support/server.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, stageBlob } from "./support/export-source.ts";
+import { exportSource, receivedExportJob, stageBlob } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportrecheck";
@@ -39,24 +37,7 @@ before(async () => {
 after(() => server?.close());
 
 test("a large blob without Content-MD5: one MD5 per range, and a resume re-checks its file by them", async () => {
-  const root = tempDir("drivebay-export-recheck-");
-  const driveDir = join(root, "drive");
-  mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
-    jobType: "Export",
-    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
-    export: { blobList: { blobPathPrefix: ["/src/"] } },
-    driveList: [
-      {
-        driveId: "RECHECK1",
-        bitLockerKey: "k",
-        manifestFile: "\\RECHECK1.manifest",
-        state: "Received",
-        contentPath: driveDir,
-        capacityBytes: 1e9,
-      },
-    ],
-  } as never);
+  const { job, driveDir } = receivedExportJob(ACCOUNT, "RECHECK1", "drivebay-export-recheck-");
   const plans = new Map<string, string>();
   const records = new Map<string, CopyRecord>();
   const file = join(driveDir, "src", "big.bin");
