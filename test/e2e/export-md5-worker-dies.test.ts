@@ -15,12 +15,11 @@ import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
 import { md5WorkerExitsForTests } from "../../src/transfer/md5.ts";
-import { sampleJob } from "../support/job-factory.ts";
-import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { checkExportDrive } from "./support/export-drive.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, stageBlob } from "./support/export-source.ts";
+import { exportSource, srcExportJob, stageWithAndWithoutMd5 } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportmd5dies";
@@ -35,10 +34,7 @@ const withoutMd5 = randomBytes(26 * MiB + 17);
 before(async () => {
   let cc;
   ({ server, service, cc } = await exportSource(ACCOUNT));
-  await stageBlob(cc, "with-md5.bin", withMd5, 8 * MiB, {
-    blobHTTPHeaders: { blobContentMD5: createHash("md5").update(withMd5).digest() },
-  });
-  await stageBlob(cc, "without-md5.bin", withoutMd5, 8 * MiB);
+  await stageWithAndWithoutMd5(cc, withMd5, withoutMd5);
   await cc.getBlockBlobClient("small.txt").upload("small", 5);
 });
 
@@ -47,21 +43,7 @@ after(() => server?.close());
 test("the MD5 worker dies mid-copy: the blobs it was hashing are written again inline, none lost, the drive is right", async () => {
   const driveDir = join(tempDir("drivebay-export-md5-dies-"), "drive");
   mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
-    jobType: "Export",
-    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
-    export: { blobList: { blobPathPrefix: ["/src/"] } },
-    driveList: [
-      {
-        driveId: "MD5DIES1",
-        bitLockerKey: "k",
-        manifestFile: "\\MD5DIES1.manifest",
-        state: "Received",
-        contentPath: driveDir,
-        capacityBytes: 1e9,
-      },
-    ],
-  } as never);
+  const job = srcExportJob(ACCOUNT, "MD5DIES1", driveDir);
   const records = new Map<string, CopyRecord>();
   md5WorkerExitsForTests(3);
   let puts: string[];

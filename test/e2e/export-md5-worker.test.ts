@@ -14,11 +14,10 @@ import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
-import { sampleJob } from "../support/job-factory.ts";
-import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, stageBlob } from "./support/export-source.ts";
+import { exportSource, srcExportJob, stageWithAndWithoutMd5 } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportmd5worker";
@@ -33,11 +32,7 @@ const withoutMd5 = randomBytes(70 * MiB + 17);
 before(async () => {
   let cc;
   ({ server, service, cc } = await exportSource(ACCOUNT));
-  // Put Block + Put Block List: no Content-MD5 unless one is set.
-  await stageBlob(cc, "with-md5.bin", withMd5, 8 * MiB, {
-    blobHTTPHeaders: { blobContentMD5: createHash("md5").update(withMd5).digest() },
-  });
-  await stageBlob(cc, "without-md5.bin", withoutMd5, 8 * MiB);
+  await stageWithAndWithoutMd5(cc, withMd5, withoutMd5);
   const props = await cc.getBlockBlobClient("with-md5.bin").getProperties();
   assert.ok(props.contentMD5, "the first blob has a Content-MD5");
   assert.equal(
@@ -52,21 +47,7 @@ test("large blobs copied at once: every range MD5 and the whole-file MD5 are of 
   const root = tempDir("drivebay-export-md5-worker-");
   const driveDir = join(root, "drive");
   mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
-    jobType: "Export",
-    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
-    export: { blobList: { blobPathPrefix: ["/src/"] } },
-    driveList: [
-      {
-        driveId: "MD5WORK1",
-        bitLockerKey: "k",
-        manifestFile: "\\MD5WORK1.manifest",
-        state: "Received",
-        contentPath: driveDir,
-        capacityBytes: 1e9,
-      },
-    ],
-  } as never);
+  const job = srcExportJob(ACCOUNT, "MD5WORK1", driveDir);
   const records = new Map<string, CopyRecord>();
   await exportOnce(service, job, new Map(), records);
   for (const [name, bytes, whole] of [

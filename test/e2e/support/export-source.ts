@@ -3,9 +3,12 @@
  * endpoint, one of its storage accounts and the container `src` in it, and large block
  * blobs written as Put Block + Put Block List (no Content-MD5 unless one is given).
  */
+import { createHash } from "node:crypto";
 import type { BlockBlobCommitBlockListOptions, ContainerClient } from "@azure/storage-blob";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { startTestServer, type TestServer } from "../../support/server.ts";
+import type { Job } from "../../../src/domain/job/model.ts";
+import { sampleJob } from "../../support/job-factory.ts";
+import { startTestServer, SUBSCRIPTION, type TestServer } from "../../support/server.ts";
 
 export async function exportSource(
   account: string,
@@ -35,4 +38,41 @@ export async function stageBlob(
     ids.push(id);
   }
   await blob.commitBlockList(ids, options);
+}
+
+/**
+ * An export job of everything in `src` of `account`, with one drive, Received and attached
+ * at `driveDir` (1 GB): what the copier's e2e tests hand to `exportOnce`.
+ */
+export function srcExportJob(account: string, driveId: string, driveDir: string): Job {
+  return sampleJob({
+    jobType: "Export",
+    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${account}`,
+    export: { blobList: { blobPathPrefix: ["/src/"] } },
+    driveList: [
+      {
+        driveId,
+        bitLockerKey: "k",
+        manifestFile: `\\${driveId}.manifest`,
+        state: "Received",
+        contentPath: driveDir,
+        capacityBytes: 1e9,
+      },
+    ],
+  } as never);
+}
+
+/**
+ * `with-md5.bin` (with a Content-MD5 of its bytes: the copier checks the whole file's MD5)
+ * and `without-md5.bin` (none), each staged in 8 MiB blocks.
+ */
+export async function stageWithAndWithoutMd5(
+  cc: ContainerClient,
+  withMd5: Buffer,
+  withoutMd5: Buffer,
+): Promise<void> {
+  await stageBlob(cc, "with-md5.bin", withMd5, 8 * 1024 * 1024, {
+    blobHTTPHeaders: { blobContentMD5: createHash("md5").update(withMd5).digest() },
+  });
+  await stageBlob(cc, "without-md5.bin", withoutMd5, 8 * 1024 * 1024);
 }
