@@ -68,6 +68,7 @@ import {
   azcopyBinary,
   cpuBusy,
   cpuSeconds,
+  traceCpu,
   cpuSplit,
   machineCpu,
   ownCpu,
@@ -93,6 +94,16 @@ const ROUNDS = env("BENCH_ROUNDS", 2);
 const ONLY = process.env.BENCH_ONLY?.toLowerCase().split(",");
 const runs = (who: string) => !ONLY || ONLY.includes(who.toLowerCase());
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+/** BENCH_TRACE=1: when in each run Azurite's thread was busy (see traceCpu). */
+const TRACE = process.env.BENCH_TRACE === "1";
+
+function printTrace(trace: ReturnType<typeof traceCpu> | undefined): void {
+  if (!trace) return;
+  const t = trace();
+  console.log(
+    `                Azurite busy from ${fmt(t.firstBusyMs, 0)} ms after the start until ${fmt(t.lastBusyMs, 0)} ms before the end; below half a CPU for ${fmt(t.idleMs, 0)} of ${fmt(t.totalMs, 0)} ms`,
+  );
+}
 const RSS_TARGET_MB = 300;
 
 const RG = "bench";
@@ -249,6 +260,7 @@ async function runDrivebay(round: number, set: DataSet, dirs: TempDirs): Promise
     const azSys0 = cpuSplit(azuritePid).system;
     const machine0 = machineCpu().busy;
     const own0 = ownCpu();
+    const trace = TRACE ? traceCpu(azuritePid) : undefined;
     const t0 = performance.now();
     await operator("POST", `/jobs/${SUB}/${RG}/${name}/drives/${DRIVE_ID}/attach`, {
       path: driveDir,
@@ -266,6 +278,7 @@ async function runDrivebay(round: number, set: DataSet, dirs: TempDirs): Promise
       await sleep(Math.max(20, elapsed / 200));
     }
     const ms = performance.now() - t0;
+    printTrace(trace);
     const peakRss = procStatus(pid, "VmHWM");
     const cpu = cpuSeconds(pid) - cpu0;
     const azuriteCpu = cpuSeconds(azuritePid) - az0;
@@ -446,8 +459,10 @@ async function runPlain(round: number, set: DataSet, dirs: TempDirs): Promise<Ru
     const azSys0 = cpuSplit(azurite.pid!).system;
     const machine0 = machineCpu().busy;
     const own0 = ownCpu();
+    const trace = TRACE ? traceCpu(azurite.pid!) : undefined;
     child.stdin!.write("GO\n");
     const ms = Number(await said("DONE"));
+    printTrace(trace);
     const cpu = cpuSeconds(pid) - cpu0;
     const azuriteCpu = cpuSeconds(azurite.pid!) - az0;
     const azuriteSys = cpuSplit(azurite.pid!).system - azSys0;

@@ -147,3 +147,45 @@ export const ownCpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+
+/**
+ * Samples a process's CPU every `everyMs` (BENCH_TRACE): where in a run the endpoint was
+ * busy, so that time it waited for the uploader (at the start, at the end) shows. Returns
+ * `stop`, which gives how long after the start the process first used at least half a CPU
+ * over a sample, how long before the end it last did, and the time it spent below that.
+ */
+export function traceCpu(
+  pid: number,
+  everyMs = 20,
+): () => { firstBusyMs: number; lastBusyMs: number; idleMs: number; totalMs: number } {
+  const t0 = performance.now();
+  const samples: { t: number; cpu: number }[] = [{ t: t0, cpu: cpuSeconds(pid) }];
+  const timer = setInterval(
+    () => samples.push({ t: performance.now(), cpu: cpuSeconds(pid) }),
+    everyMs,
+  );
+  return () => {
+    clearInterval(timer);
+    const end = performance.now();
+    samples.push({ t: end, cpu: cpuSeconds(pid) });
+    // /proc counts CPU in ticks (10 ms): judge busy over windows of 100 ms.
+    const busy: { from: number; to: number; busy: boolean }[] = [];
+    for (let i = 0; i < samples.length - 1;) {
+      let j = i + 1;
+      while (j < samples.length - 1 && samples[j]!.t - samples[i]!.t < 100) j++;
+      const dt = (samples[j]!.t - samples[i]!.t) / 1000;
+      const used = samples[j]!.cpu - samples[i]!.cpu;
+      busy.push({ from: samples[i]!.t, to: samples[j]!.t, busy: used >= dt / 2 });
+      i = j;
+    }
+    const first = busy.find((b) => b.busy);
+    const last = [...busy].reverse().find((b) => b.busy);
+    const idleMs = busy.filter((b) => !b.busy).reduce((n, b) => n + b.to - b.from, 0);
+    return {
+      firstBusyMs: first ? first.from - t0 : end - t0,
+      lastBusyMs: last ? end - last.to : end - t0,
+      idleMs,
+      totalMs: end - t0,
+    };
+  };
+}

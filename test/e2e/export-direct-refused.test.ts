@@ -15,7 +15,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, mkdirSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
@@ -23,9 +23,10 @@ import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import type { OpenForWrite } from "../../src/transfer/export/export-copier.ts";
 import type { TestServer } from "../support/server.ts";
+import { tempDir } from "../transfer/helpers.ts";
 import { checkExportDrive } from "./support/export-drive.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, receivedExportJob, stageBlob } from "./support/export-source.ts";
+import { exportSource, srcExportJob, stageBlob } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportdirectrefused";
@@ -96,7 +97,9 @@ function counted(
 }
 
 async function exportDrive(driveId: string, openForWrite: OpenForWrite): Promise<string> {
-  const { job, driveDir } = receivedExportJob(ACCOUNT, driveId, "drivebay-export-direct-");
+  const driveDir = join(tempDir("drivebay-export-direct-"), "drive");
+  mkdirSync(driveDir, { recursive: true });
+  const job = srcExportJob(ACCOUNT, driveId, driveDir);
   const records = new Map<string, CopyRecord>();
   await exportOnce(service, job, new Map(), records, { openForWrite });
   // Every blob done, none failed or skipped.

@@ -8,13 +8,14 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { openSync, readFileSync, statSync, writeSync, closeSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import type { TestServer } from "../support/server.ts";
+import { tempDir } from "../transfer/helpers.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, receivedExportJob, stageBlob } from "./support/export-source.ts";
+import { exportSource, srcExportJob, stageBlob } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportrecheck";
@@ -37,7 +38,10 @@ before(async () => {
 after(() => server?.close());
 
 test("a large blob without Content-MD5: one MD5 per range, and a resume re-checks its file by them", async () => {
-  const { job, driveDir } = receivedExportJob(ACCOUNT, "RECHECK1", "drivebay-export-recheck-");
+  const root = tempDir("drivebay-export-recheck-");
+  const driveDir = join(root, "drive");
+  mkdirSync(driveDir, { recursive: true });
+  const job = srcExportJob(ACCOUNT, "RECHECK1", driveDir);
   const plans = new Map<string, string>();
   const records = new Map<string, CopyRecord>();
   const file = join(driveDir, "src", "big.bin");

@@ -1,10 +1,16 @@
 /** Metadata and properties files (reference/domain.md §3.7): reading, checking, writing. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { prng } from "../../bench/dataset.ts";
+import { serializeManifest } from "../../src/transfer/manifest.ts";
 import {
   parseMetadataFile,
   parsePropertiesFile,
+  readAnyXml,
+  readPlainXml,
+  readXml,
   writeMetadataFile,
+  type XmlElement,
   writePropertiesFile,
   XmlFileError,
 } from "../../src/transfer/xml-files.ts";
@@ -125,6 +131,148 @@ describe("properties files", () => {
     assert.match(exported, /<Etag>0x1<\/Etag>/);
     assert.match(exported, /<Content-Length>5<\/Content-Length>/);
     assert.deepEqual(parsePropertiesFile(exported), props);
+  });
+});
+
+describe("the plain-XML fast path reads as fast-xml-parser does", () => {
+  const seeds = [
+    METADATA_XML,
+    PROPERTIES_XML,
+    '<?xml version="1.0" encoding="utf-8"?>\n<DriveManifest Version="2014-11-01">\n  <Drive>\n    <DriveId>WD-1</DriveId>\n    <BlobList Id="s#1-0">\n      <Blob>\n        <BlobPath>c/a &amp; b/&#x7;é.txt</BlobPath>\n        <FilePath>\\s\\a.txt</FilePath>\n        <Length>5</Length>\n        <ImportDisposition>rename</ImportDisposition>\n        <BlockList>\n          <Block Offset="0" Length="5" Id="AAAA" Hash="0123456789ABCDEF0123456789ABCDEF"/>\n        </BlockList>\n      </Blob>\n    </BlobList>\n  </Drive>\n</DriveManifest>\n',
+    "<?xml version='1.0' standalone='yes'?>\r\n<a x='1' y=\"it's\" z=\" padded \">\r\n  one <b/> two\r\n  <c>&lt;&#60;&#x3C;&gt;&amp;&quot;&apos;</c> three\r\n</a>\r\n",
+    "<a>\u00a0</a>",
+    "<a>\u00a0x\u2028</a>",
+    "<a>x\ny\tz</a>",
+    "<a >text</a >",
+    '<a><b></b><b/><b x=""/></a>',
+    "<a>&#1114112;&#0;&#x110000;</a>",
+    "<Metadata><_a1>x&#33;</_a1><Empty/></Metadata>",
+  ];
+  const invalid = [
+    "",
+    "   ",
+    "text",
+    "<a>",
+    "<a></b>",
+    "<a/><b/>",
+    "<a>1</a>x",
+    "<a x=1/>",
+    '<a x="1"y="2"/>',
+    '<a x="1" x="2"/>',
+    '<a x="<"/>',
+    '<a x="a&b"/>',
+    "<a>&nbsp;</a>",
+    "<a>&;</a>",
+    "<a><!-- c --></a>",
+    "<a><![CDATA[x]]></a>",
+    "<!DOCTYPE a><a/>",
+    "<a><?pi x?></a>",
+    ' <?xml version="1.0"?><a/>',
+    "<constructor/>",
+    "<a toString='1'/>",
+    "<a:b/>",
+    "<1a/>",
+    "<a>\u0001</a>",
+    "\u00a0<a/>",
+  ];
+  const same = (xml: string) => {
+    const fast = readPlainXml(xml);
+    if (fast === undefined) return false;
+    assert.deepEqual(fast, readAnyXml(xml), JSON.stringify(xml));
+    return true;
+  };
+
+  test("documents in the subset give the same element; the rest fall through", () => {
+    for (const xml of seeds)
+      assert.ok(same(xml), `the fast path did not take ${JSON.stringify(xml)}`);
+    const manifest = serializeManifest({
+      version: "2014-11-01",
+      driveId: "WD-2",
+      blobLists: [
+        {
+          id: "s-0",
+          blobs: ["c/plain.bin", "c/ünï <&> \"'\u0001\u001f\t\r\n x", "$root/ a.b"].map(
+            (blobPath, i) => ({
+              blobPath,
+              filePath: `\\s\\f${i}`,
+              length: 4,
+              disposition: "rename" as const,
+              blobType: "BlockBlob" as const,
+              ranges: [{ offset: 0, length: 4, hash: "00".repeat(16), id: "QUJD" }],
+            }),
+          ),
+        },
+      ],
+    });
+    assert.ok(same(manifest));
+    const texts = (el: XmlElement, name: string): string[] => [
+      ...(el.name === name ? [el.text] : []),
+      ...el.children.flatMap((c) => texts(c, name)),
+    ];
+    assert.deepEqual(texts(readXml(manifest), "BlobPath"), [
+      "c/plain.bin",
+      "c/ünï <&> \"'\u0001\u001f\t\r\n x",
+      "$root/ a.b",
+    ]);
+    for (const xml of invalid) {
+      assert.equal(readPlainXml(xml), undefined, JSON.stringify(xml));
+    }
+  });
+
+  test("mutated documents: whatever the fast path takes, fast-xml-parser reads the same", () => {
+    const random = prng(20261202);
+    const alphabet = [
+      "<",
+      ">",
+      "/",
+      "=",
+      '"',
+      "'",
+      "&",
+      ";",
+      "#",
+      " ",
+      "\r",
+      "\n",
+      "\t",
+      "x",
+      "?",
+      "!",
+      "-",
+      "\u00a0",
+      "&amp;",
+      "</a>",
+      "<a>",
+      "<b/>",
+      'q="1"',
+    ];
+    let taken = 0;
+    for (let k = 0; k < 4000; k++) {
+      let xml = seeds[Math.floor(random() * seeds.length)]!;
+      const edits = 1 + Math.floor(random() * 3);
+      for (let e = 0; e < edits; e++) {
+        const at = Math.floor(random() * (xml.length + 1));
+        const what = random();
+        const piece = alphabet[Math.floor(random() * alphabet.length)]!;
+        if (what < 0.4) xml = xml.slice(0, at) + xml.slice(at + 1);
+        else if (what < 0.7) xml = xml.slice(0, at) + piece + xml.slice(at);
+        else xml = xml.slice(0, at) + piece + xml.slice(at + 1);
+      }
+      const fast = readPlainXml(xml);
+      if (fast === undefined) continue;
+      taken++;
+      let slow: unknown;
+      try {
+        slow = readAnyXml(xml);
+      } catch (e) {
+        assert.fail(
+          `the fast path took ${JSON.stringify(xml)}, which fast-xml-parser refuses: ${(e as Error).message}`,
+        );
+      }
+      assert.deepEqual(fast, slow, JSON.stringify(xml));
+    }
+    // The mutants are not all refused: the comparison covers real cases.
+    assert.ok(taken > 500, `only ${taken} mutants were in the subset`);
   });
 });
 

@@ -1,21 +1,14 @@
 /**
  * The source side of the export copier's e2e tests: a test server with an in-memory blob
  * endpoint, one of its storage accounts and the container `src` in it, and large block
- * blobs written as Put Block + Put Block List (no Content-MD5 unless one is given); and the
- * export job that copies all of `src` onto one drive.
+ * blobs written as Put Block + Put Block List (no Content-MD5 unless one is given).
  */
 import { createHash } from "node:crypto";
-import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { BlockBlobCommitBlockListOptions, ContainerClient } from "@azure/storage-blob";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { Job } from "../../../src/domain/job/model.ts";
-import type { CopyRecord } from "../../../src/transfer/copier.ts";
-import { RANGE_SIZE } from "../../../src/transfer/manifest-types.ts";
 import { sampleJob } from "../../support/job-factory.ts";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../../support/server.ts";
-import { tempDir } from "../../transfer/helpers.ts";
 
 export async function exportSource(
   account: string,
@@ -48,17 +41,11 @@ export async function stageBlob(
 }
 
 /**
- * An export job of all of `src` in `account`, its one drive `driveId` received and attached
- * at a new, empty folder (`drive` in a temporary folder named after `prefix`) of 1 GB.
+ * An export job of everything in `src` of `account`, with one drive, Received and attached
+ * at `driveDir` (1 GB): what the copier's e2e tests hand to `exportOnce`.
  */
-export function receivedExportJob(
-  account: string,
-  driveId: string,
-  prefix: string,
-): { job: Job; driveDir: string } {
-  const driveDir = join(tempDir(prefix), "drive");
-  mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
+export function srcExportJob(account: string, driveId: string, driveDir: string): Job {
+  return sampleJob({
     jobType: "Export",
     storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${account}`,
     export: { blobList: { blobPathPrefix: ["/src/"] } },
@@ -73,14 +60,13 @@ export function receivedExportJob(
       },
     ],
   } as never);
-  return { job, driveDir };
 }
 
 /**
- * The MD5 tests' pair of large blobs, staged in blocks of 8 MiB: `withMd5` as `with-md5.bin`
- * with its Content-MD5 set, `withoutMd5` as `without-md5.bin` with none.
+ * `with-md5.bin` (with a Content-MD5 of its bytes: the copier checks the whole file's MD5)
+ * and `without-md5.bin` (none), each staged in 8 MiB blocks.
  */
-export async function stageMd5Pair(
+export async function stageWithAndWithoutMd5(
   cc: ContainerClient,
   withMd5: Buffer,
   withoutMd5: Buffer,
@@ -89,38 +75,4 @@ export async function stageMd5Pair(
     blobHTTPHeaders: { blobContentMD5: createHash("md5").update(withMd5).digest() },
   });
   await stageBlob(cc, "without-md5.bin", withoutMd5, 8 * 1024 * 1024);
-}
-
-/**
- * The pair of stageMd5Pair exported onto `driveDir` (under `src/`): each file is its blob's
- * bytes, its record done, with the whole-file MD5 only where the blob had a Content-MD5, and
- * one MD5 per range, each of the blob's bytes in that range.
- */
-export function checkMd5Pair(
-  driveDir: string,
-  records: ReadonlyMap<string, CopyRecord>,
-  withMd5: Buffer,
-  withoutMd5: Buffer,
-): void {
-  const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
-  for (const [name, bytes, whole] of [
-    ["with-md5.bin", withMd5, true],
-    ["without-md5.bin", withoutMd5, false],
-  ] as const) {
-    assert.equal(md5(readFileSync(join(driveDir, "src", name))), md5(bytes), name);
-    const record = [...records.values()].find((r) => r.finalPath === `src/${name}`)!;
-    assert.equal(record.status, "done", name);
-    assert.equal(record.detail.md5, whole ? md5(bytes) : undefined, `${name}: whole-file MD5`);
-    const ranges = (
-      record.detail.manifest as { ranges: { offset: number; length: number; hash: string }[] }
-    ).ranges;
-    assert.equal(ranges.length, Math.ceil(bytes.length / RANGE_SIZE), name);
-    for (const r of ranges) {
-      assert.equal(
-        r.hash,
-        md5(bytes.subarray(r.offset, r.offset + r.length)),
-        `${name} at ${r.offset}`,
-      );
-    }
-  }
 }
