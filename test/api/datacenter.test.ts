@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobResponse } from "@azure/arm-storageimportexport";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { ship } from "../support/shipping.ts";
 import { assertConformant } from "../support/conformance.ts";
 import { importJob, rejectsWith, shippable } from "./fixtures.ts";
 
@@ -23,11 +24,7 @@ async function jobIn(server: TestServer, name: string, state: string): Promise<v
   const c = server.client();
   await c.jobs.create(name, RG, importJob({}, "westus"));
   if (state === "Creating") return;
-  await c.jobs.update(name, RG, {
-    ...shippable,
-    deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}` },
-    state: "Shipping",
-  });
+  await ship(c, RG, name, { trackingNumber: `TN-${name}` });
   if (state === "Shipping") return;
   const ok = async (method: string, path: string, body?: unknown) => {
     const r = await server.operator(method, path, body);

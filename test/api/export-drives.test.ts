@@ -11,7 +11,8 @@ import { existsSync, mkdtempSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
-import { exportJob, importJob, shippable } from "./fixtures.ts";
+import { ship } from "../support/shipping.ts";
+import { exportJob, importJob } from "./fixtures.ts";
 
 const RG = "exp";
 const jobPath = (sub: string, name: string) => `/jobs/${sub}/${RG}/${name}`;
@@ -29,11 +30,7 @@ async function keysOf(server: TestServer, name: string): Promise<Map<string, str
 async function shippedExportJob(server: TestServer, name: string, driveCount = 2) {
   const c = server.client();
   await c.jobs.create(name, RG, exportJob());
-  await c.jobs.update(name, RG, {
-    ...shippable,
-    deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}`, driveCount },
-    state: "Shipping",
-  });
+  await ship(c, RG, name, { trackingNumber: `TN-${name}`, driveCount });
 }
 
 describe("export drives received by an operator", () => {
@@ -104,11 +101,7 @@ describe("export drives received by an operator", () => {
 
     const c = server.client();
     await c.jobs.create("imp-cap", RG, importJob());
-    await c.jobs.update("imp-cap", RG, {
-      ...shippable,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-imp-cap" },
-      state: "Shipping",
-    });
+    await ship(c, RG, "imp-cap", { trackingNumber: "TN-imp-cap" });
     const driveId = (await c.jobs.get("imp-cap", RG)).properties!.driveList![0]!.driveId!;
     await server.operator("POST", "/packages/receive", {
       trackingNumber: "TN-imp-cap",

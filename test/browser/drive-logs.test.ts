@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SUBSCRIPTION } from "../support/server.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
+import { shipAndReceive } from "../support/shipping.ts";
 import { prepareDrive, type PrepareResult } from "../../src/transfer/prepare.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
 import {
@@ -50,17 +50,10 @@ describe("drive logs in the customer portal", () => {
         driveList: [{ ...prepared.driveListEntry, bitLockerKey: KEY }],
       },
     });
-    await c.jobs.update(name, RG, {
-      returnAddress,
-      returnShipping,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}` },
-      state: "Shipping",
-    });
-    const received = await env.server.operator("POST", "/packages/receive", {
+    await shipAndReceive(c, env.server.operator, RG, name, {
       trackingNumber: `TN-${name}`,
       driveIds: ["WD-LOGS-1"],
     });
-    assert.equal(received.status, 200, JSON.stringify(received.body));
     const attached = await env.server.operator(
       "POST",
       `/jobs/${SUBSCRIPTION}/${RG}/${name}/drives/WD-LOGS-1/attach`,

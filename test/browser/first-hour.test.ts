@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { BlobServiceClient } from "@azure/storage-blob";
 import assert from "node:assert/strict";
 import { SUBSCRIPTION } from "../support/server.ts";
-import { importJob, returnAddress, returnShipping, STORAGE } from "../api/fixtures.ts";
+import { shipAndReceive } from "../support/shipping.ts";
+import { importJob, STORAGE } from "../api/fixtures.ts";
 import { join } from "node:path";
 import { argv, runCli } from "../cli/helpers.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
@@ -266,17 +267,11 @@ describe("customer portal: an export job's drives", () => {
           export: { blobPathPrefix: ["/music/"] },
         },
       });
-      await c.jobs.update(NAME, RG, {
-        returnAddress,
-        returnShipping,
-        deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${NAME}`, driveCount: 1 },
-        state: "Shipping",
-      });
-      const received = await env.server.operator("POST", "/packages/receive", {
+      await shipAndReceive(c, env.server.operator, RG, NAME, {
         trackingNumber: `TN-${NAME}`,
+        driveCount: 1,
         driveIds: ["PEXP1"],
       });
-      assert.equal(received.status, 200, JSON.stringify(received.body));
       // A drive too small for the big blob: it goes to the incomplete blob list.
       const dir = join(tempDir("drivebay-portal-export-"), "PEXP1");
       mkdirSync(dir, { recursive: true });

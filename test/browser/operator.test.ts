@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { startTestServer, SUBSCRIPTION } from "../support/server.ts";
-import { importJob, shippable } from "../api/fixtures.ts";
+import { ship } from "../support/shipping.ts";
+import { importJob } from "../api/fixtures.ts";
 import {
   apiError,
   assertUsable,
@@ -48,11 +49,7 @@ describe("operator portal", () => {
     const c = env.server.client();
     await c.jobs.create(name, rg, importJob({}, "westus"));
     const tracking = `TN-${name}`;
-    await c.jobs.update(name, rg, {
-      ...shippable,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: tracking },
-      state: "Shipping",
-    });
+    await ship(c, rg, name, { trackingNumber: tracking });
     return tracking;
   }
 

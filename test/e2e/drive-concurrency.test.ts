@@ -13,8 +13,8 @@ import { ImportCopier } from "../../src/transfer/import/import-copier.ts";
 import { prepareDrive } from "../../src/transfer/prepare.ts";
 import { TransferRunner } from "../../src/transfer/runner.ts";
 import type { DriveRun } from "../../src/store/ports.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { shipAndReceive } from "../support/shipping.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
 
 const RG = "concurrency";
@@ -48,17 +48,10 @@ async function twoDriveJob(server: TestServer, name: string): Promise<string> {
       driveList: entries.map((e) => e.entry),
     },
   });
-  await c.jobs.update(name, RG, {
-    returnAddress,
-    returnShipping,
-    deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}` },
-    state: "Shipping",
-  });
-  const received = await server.operator("POST", "/packages/receive", {
+  await shipAndReceive(c, server.operator, RG, name, {
     trackingNumber: `TN-${name}`,
     driveIds: DRIVES,
   });
-  assert.equal(received.status, 200, JSON.stringify(received.body));
   for (const [d, driveId] of DRIVES.entries()) {
     const attached = await server.operator(
       "POST",

@@ -22,12 +22,11 @@ import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
 import type { OpenForWrite } from "../../src/transfer/export/export-copier.ts";
-import { sampleJob } from "../support/job-factory.ts";
-import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { checkExportDrive } from "./support/export-drive.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, stageBlob } from "./support/export-source.ts";
+import { exportSource, srcExportJob, stageBlob } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportdirectrefused";
@@ -100,21 +99,7 @@ function counted(
 async function exportDrive(driveId: string, openForWrite: OpenForWrite): Promise<string> {
   const driveDir = join(tempDir("drivebay-export-direct-"), "drive");
   mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
-    jobType: "Export",
-    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
-    export: { blobList: { blobPathPrefix: ["/src/"] } },
-    driveList: [
-      {
-        driveId,
-        bitLockerKey: "k",
-        manifestFile: `\\${driveId}.manifest`,
-        state: "Received",
-        contentPath: driveDir,
-        capacityBytes: 1e9,
-      },
-    ],
-  } as never);
+  const job = srcExportJob(ACCOUNT, driveId, driveDir);
   const records = new Map<string, CopyRecord>();
   await exportOnce(service, job, new Map(), records, { openForWrite });
   // Every blob done, none failed or skipped.

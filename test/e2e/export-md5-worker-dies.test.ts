@@ -8,23 +8,25 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
-import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
 import { md5WorkerExitsForTests } from "../../src/transfer/md5.ts";
-import { sampleJob } from "../support/job-factory.ts";
-import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { checkExportDrive } from "./support/export-drive.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, stageBlob } from "./support/export-source.ts";
+import {
+  checkWithAndWithoutMd5,
+  exportSource,
+  srcExportJob,
+  stageWithAndWithoutMd5,
+} from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportmd5dies";
-const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
 
 let server: TestServer;
 let service: BlobServiceClient;
@@ -35,10 +37,7 @@ const withoutMd5 = randomBytes(26 * MiB + 17);
 before(async () => {
   let cc;
   ({ server, service, cc } = await exportSource(ACCOUNT));
-  await stageBlob(cc, "with-md5.bin", withMd5, 8 * MiB, {
-    blobHTTPHeaders: { blobContentMD5: createHash("md5").update(withMd5).digest() },
-  });
-  await stageBlob(cc, "without-md5.bin", withoutMd5, 8 * MiB);
+  await stageWithAndWithoutMd5(cc, withMd5, withoutMd5);
   await cc.getBlockBlobClient("small.txt").upload("small", 5);
 });
 
@@ -47,21 +46,7 @@ after(() => server?.close());
 test("the MD5 worker dies mid-copy: the blobs it was hashing are written again inline, none lost, the drive is right", async () => {
   const driveDir = join(tempDir("drivebay-export-md5-dies-"), "drive");
   mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
-    jobType: "Export",
-    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
-    export: { blobList: { blobPathPrefix: ["/src/"] } },
-    driveList: [
-      {
-        driveId: "MD5DIES1",
-        bitLockerKey: "k",
-        manifestFile: "\\MD5DIES1.manifest",
-        state: "Received",
-        contentPath: driveDir,
-        capacityBytes: 1e9,
-      },
-    ],
-  } as never);
+  const job = srcExportJob(ACCOUNT, "MD5DIES1", driveDir);
   const records = new Map<string, CopyRecord>();
   md5WorkerExitsForTests(3);
   let puts: string[];
@@ -80,26 +65,7 @@ test("the MD5 worker dies mid-copy: the blobs it was hashing are written again i
     [...writings.values()].some((n) => n > 1),
     `a blob was written again: ${puts.join(" ")}`,
   );
-  for (const [name, bytes, whole] of [
-    ["with-md5.bin", withMd5, true],
-    ["without-md5.bin", withoutMd5, false],
-  ] as const) {
-    assert.equal(md5(readFileSync(join(driveDir, "src", name))), md5(bytes), name);
-    const record = [...records.values()].find((r) => r.finalPath === `src/${name}`)!;
-    assert.equal(record.status, "done", name);
-    assert.equal(record.detail.md5, whole ? md5(bytes) : undefined, `${name}: whole-file MD5`);
-    const ranges = (
-      record.detail.manifest as { ranges: { offset: number; length: number; hash: string }[] }
-    ).ranges;
-    assert.equal(ranges.length, Math.ceil(bytes.length / RANGE_SIZE), name);
-    for (const r of ranges) {
-      assert.equal(
-        r.hash,
-        md5(bytes.subarray(r.offset, r.offset + r.length)),
-        `${name} at ${r.offset}`,
-      );
-    }
-  }
+  checkWithAndWithoutMd5(driveDir, records, withMd5, withoutMd5);
   // The manifest lists every blob, verifies, and nothing else is on the drive.
   const manifest = await checkExportDrive(service, driveDir, "MD5DIES1");
   assert.deepEqual(manifest.blobLists[0]!.blobs.map((b) => b.blobPath).sort(), [

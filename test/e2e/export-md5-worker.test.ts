@@ -8,21 +8,23 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
-import { RANGE_SIZE } from "../../src/transfer/manifest-types.ts";
-import { sampleJob } from "../support/job-factory.ts";
-import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, stageBlob } from "./support/export-source.ts";
+import {
+  checkWithAndWithoutMd5,
+  exportSource,
+  srcExportJob,
+  stageWithAndWithoutMd5,
+} from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportmd5worker";
-const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex").toUpperCase();
 
 let server: TestServer;
 let service: BlobServiceClient;
@@ -33,11 +35,7 @@ const withoutMd5 = randomBytes(70 * MiB + 17);
 before(async () => {
   let cc;
   ({ server, service, cc } = await exportSource(ACCOUNT));
-  // Put Block + Put Block List: no Content-MD5 unless one is set.
-  await stageBlob(cc, "with-md5.bin", withMd5, 8 * MiB, {
-    blobHTTPHeaders: { blobContentMD5: createHash("md5").update(withMd5).digest() },
-  });
-  await stageBlob(cc, "without-md5.bin", withoutMd5, 8 * MiB);
+  await stageWithAndWithoutMd5(cc, withMd5, withoutMd5);
   const props = await cc.getBlockBlobClient("with-md5.bin").getProperties();
   assert.ok(props.contentMD5, "the first blob has a Content-MD5");
   assert.equal(
@@ -52,41 +50,8 @@ test("large blobs copied at once: every range MD5 and the whole-file MD5 are of 
   const root = tempDir("drivebay-export-md5-worker-");
   const driveDir = join(root, "drive");
   mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
-    jobType: "Export",
-    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
-    export: { blobList: { blobPathPrefix: ["/src/"] } },
-    driveList: [
-      {
-        driveId: "MD5WORK1",
-        bitLockerKey: "k",
-        manifestFile: "\\MD5WORK1.manifest",
-        state: "Received",
-        contentPath: driveDir,
-        capacityBytes: 1e9,
-      },
-    ],
-  } as never);
+  const job = srcExportJob(ACCOUNT, "MD5WORK1", driveDir);
   const records = new Map<string, CopyRecord>();
   await exportOnce(service, job, new Map(), records);
-  for (const [name, bytes, whole] of [
-    ["with-md5.bin", withMd5, true],
-    ["without-md5.bin", withoutMd5, false],
-  ] as const) {
-    assert.equal(md5(readFileSync(join(driveDir, "src", name))), md5(bytes), name);
-    const record = [...records.values()].find((r) => r.finalPath === `src/${name}`)!;
-    assert.equal(record.status, "done", name);
-    assert.equal(record.detail.md5, whole ? md5(bytes) : undefined, `${name}: whole-file MD5`);
-    const ranges = (
-      record.detail.manifest as { ranges: { offset: number; length: number; hash: string }[] }
-    ).ranges;
-    assert.equal(ranges.length, Math.ceil(bytes.length / RANGE_SIZE), name);
-    for (const r of ranges) {
-      assert.equal(
-        r.hash,
-        md5(bytes.subarray(r.offset, r.offset + r.length)),
-        `${name} at ${r.offset}`,
-      );
-    }
-  }
+  checkWithAndWithoutMd5(driveDir, records, withMd5, withoutMd5);
 });

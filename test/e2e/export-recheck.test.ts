@@ -12,11 +12,10 @@ import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync } fro
 import { join } from "node:path";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { CopyRecord } from "../../src/transfer/copier.ts";
-import { sampleJob } from "../support/job-factory.ts";
-import { SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import type { TestServer } from "../support/server.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { exportOnce } from "./support/export-once.ts";
-import { exportSource, stageBlob } from "./support/export-source.ts";
+import { exportSource, srcExportJob, stageBlob } from "./support/export-source.ts";
 
 const MiB = 1024 * 1024;
 const ACCOUNT = "exportrecheck";
@@ -42,21 +41,7 @@ test("a large blob without Content-MD5: one MD5 per range, and a resume re-check
   const root = tempDir("drivebay-export-recheck-");
   const driveDir = join(root, "drive");
   mkdirSync(driveDir, { recursive: true });
-  const job = sampleJob({
-    jobType: "Export",
-    storageAccountId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`,
-    export: { blobList: { blobPathPrefix: ["/src/"] } },
-    driveList: [
-      {
-        driveId: "RECHECK1",
-        bitLockerKey: "k",
-        manifestFile: "\\RECHECK1.manifest",
-        state: "Received",
-        contentPath: driveDir,
-        capacityBytes: 1e9,
-      },
-    ],
-  } as never);
+  const job = srcExportJob(ACCOUNT, "RECHECK1", driveDir);
   const plans = new Map<string, string>();
   const records = new Map<string, CopyRecord>();
   const file = join(driveDir, "src", "big.bin");

@@ -14,12 +14,13 @@ import { join, relative } from "node:path";
 import { once } from "node:events";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { armClient } from "../support/server.ts";
-import { afterTransferring, operatorOf, serve } from "./support/serve.ts";
+import { afterTransferring, operatorAt, operatorOf, serve } from "./support/serve.ts";
+import { shipAndReceive } from "../support/shipping.ts";
 import { driveFiles } from "./support/export-drive.ts";
 import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
+import type { ManifestBlob } from "../../src/transfer/manifest-types.ts";
 import { verifyDrive } from "../../src/transfer/verify.ts";
 import { tempDir } from "../transfer/helpers.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
 
 const SUB = "00000000-0000-4000-8000-0000000000ab";
 const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
@@ -36,6 +37,59 @@ async function sourceContainer(
   const cc = BlobServiceClient.fromConnectionString(connectionString).getContainerClient("src");
   await cc.create();
   return cc;
+}
+
+/**
+ * Export job `name` of the whole container `src` of `account`, shipped with one drive and
+ * received with `driveId` (not attached yet).
+ */
+async function receivedExportJob(
+  dataDir: string,
+  url: string,
+  name: string,
+  account: string,
+  driveId: string,
+): Promise<void> {
+  const c = armClient(url, { subscriptionId: SUB });
+  await c.jobs.create(name, "rg", {
+    location: "westus",
+    properties: {
+      storageAccountId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${account}`,
+      jobType: "Export",
+      export: { blobPathPrefix: ["/src/"] },
+    },
+  });
+  await shipAndReceive(c, operatorAt(dataDir, url), "rg", name, {
+    trackingNumber: `TN-${name}`,
+    driveCount: 1,
+    driveIds: [driveId],
+  });
+}
+
+/**
+ * Every blob of `blobs` (the manifest's) is on the drive with the MD5 `expected` has for it
+ * (by its name in `src`), and the drive holds nothing but them, their side files and the
+ * manifest.
+ */
+function holdsExactly(
+  driveDir: string,
+  manifestFile: string,
+  blobs: readonly ManifestBlob[],
+  expected: ReadonlyMap<string, string>,
+): void {
+  const listed = new Set([manifestFile]);
+  for (const b of blobs) {
+    const file = resolveDriveFile(driveDir, b.filePath)!;
+    assert.equal(
+      md5(readFileSync(file)),
+      expected.get(b.blobPath.slice("src/".length)),
+      b.blobPath,
+    );
+    for (const p of [b.filePath, b.metadata!.path, b.properties!.path]) {
+      listed.add(relative(driveDir, resolveDriveFile(driveDir, p)!));
+    }
+  }
+  assert.deepEqual(driveFiles(driveDir), [...listed].sort(), "no file the manifest does not list");
 }
 
 test(
@@ -67,25 +121,7 @@ test(
     // The embedded Azurite keeps its index in memory for a few seconds: let it reach the disk.
     await new Promise((r) => setTimeout(r, 7000));
 
-    const c = armClient(server.url, { subscriptionId: SUB });
-    await c.jobs.create("export-resume", "rg", {
-      location: "westus",
-      properties: {
-        storageAccountId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/exportresume`,
-        jobType: "Export",
-        export: { blobPathPrefix: ["/src/"] },
-      },
-    });
-    await c.jobs.update("export-resume", "rg", {
-      returnAddress,
-      returnShipping,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-ER", driveCount: 1 },
-      state: "Shipping",
-    });
-    await operator(server.url, "POST", "/packages/receive", {
-      trackingNumber: "TN-ER",
-      driveIds: ["EXRESUME1"],
-    });
+    await receivedExportJob(dataDir, server.url, "export-resume", "exportresume", "EXRESUME1");
     await operator(server.url, "POST", `/jobs/${SUB}/rg/export-resume/drives/EXRESUME1/attach`, {
       path: driveDir,
       capacityBytes: 1e9,
@@ -116,19 +152,7 @@ test(
         blobs.map((b) => b.blobPath.slice("src/".length)).sort(),
         [...expected.keys()].sort(),
       );
-      const listed = new Set(["EXRESUME1.manifest"]);
-      for (const b of blobs) {
-        const file = resolveDriveFile(driveDir, b.filePath)!;
-        assert.equal(md5(readFileSync(file)), expected.get(b.blobPath.slice(4)), b.blobPath);
-        for (const p of [b.filePath, b.metadata!.path, b.properties!.path]) {
-          listed.add(relative(driveDir, resolveDriveFile(driveDir, p)!));
-        }
-      }
-      assert.deepEqual(
-        driveFiles(driveDir),
-        [...listed].sort(),
-        "no file the manifest does not list",
-      );
+      holdsExactly(driveDir, "EXRESUME1.manifest", blobs, expected);
     } finally {
       server.child.kill("SIGTERM");
       await once(server.child, "exit");
@@ -166,25 +190,7 @@ test(
     // The embedded Azurite keeps its index in memory for a few seconds: let it reach the disk.
     await new Promise((r) => setTimeout(r, 7000));
 
-    const c = armClient(server.url, { subscriptionId: SUB });
-    await c.jobs.create("export-cancel-kill", "rg", {
-      location: "westus",
-      properties: {
-        storageAccountId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/exportcancel`,
-        jobType: "Export",
-        export: { blobPathPrefix: ["/src/"] },
-      },
-    });
-    await c.jobs.update("export-cancel-kill", "rg", {
-      returnAddress,
-      returnShipping,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-ECK", driveCount: 1 },
-      state: "Shipping",
-    });
-    await operator(server.url, "POST", "/packages/receive", {
-      trackingNumber: "TN-ECK",
-      driveIds: ["EXCANCEL1"],
-    });
+    await receivedExportJob(dataDir, server.url, "export-cancel-kill", "exportcancel", "EXCANCEL1");
     const exited = once(server.child, "exit");
     await operator(
       server.url,
@@ -216,20 +222,8 @@ test(
       assert.ok(blobs.length > 0 && blobs.length < count, `${blobs.length} blobs exported`);
       // Nothing copied after the restart: every blob listed was complete at the kill.
       for (const b of blobs) assert.ok(complete.has(b), `${b} was copied after the restart`);
-      const listed = new Set(["EXCANCEL1.manifest"]);
-      for (const b of manifest.blobLists[0]!.blobs) {
-        const file = resolveDriveFile(driveDir, b.filePath)!;
-        assert.equal(md5(readFileSync(file)), expected.get(b.blobPath.slice(4)), b.blobPath);
-        for (const p of [b.filePath, b.metadata!.path, b.properties!.path]) {
-          listed.add(relative(driveDir, resolveDriveFile(driveDir, p)!));
-        }
-      }
       // What was half written at the kill is gone: the drive holds the listed files only.
-      assert.deepEqual(
-        driveFiles(driveDir),
-        [...listed].sort(),
-        "no file the manifest does not list",
-      );
+      holdsExactly(driveDir, "EXCANCEL1.manifest", manifest.blobLists[0]!.blobs, expected);
     } finally {
       server.child.kill("SIGTERM");
       await once(server.child, "exit");

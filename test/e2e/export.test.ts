@@ -13,10 +13,10 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { ship, shipAndReceive } from "../support/shipping.ts";
 import { resolveDriveFile } from "../../src/transfer/manifest.ts";
 import { verifyDrive } from "../../src/transfer/verify.ts";
 import { parseBlobListXml } from "../../src/transfer/export/blob-list.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
 import { tempDir } from "../transfer/helpers.ts";
 import { checkExportDrive, driveFiles } from "./support/export-drive.ts";
 
@@ -96,21 +96,11 @@ describe("exports from a real Azurite", () => {
         export: exportSpec,
       },
     });
-    await c.jobs.update(name, RG, {
-      returnAddress,
-      returnShipping,
-      deliveryPackage: {
-        carrierName: "FedEx",
-        trackingNumber: `TN-${name}`,
-        driveCount: drives.length,
-      },
-      state: "Shipping",
-    });
-    const received = await server.operator("POST", "/packages/receive", {
+    await shipAndReceive(c, server.operator, RG, name, {
       trackingNumber: `TN-${name}`,
+      driveCount: drives.length,
       driveIds: drives.map((d) => d.driveId),
     });
-    assert.equal(received.status, 200, JSON.stringify(received.body));
     for (const d of drives) {
       mkdirSync(d.dir, { recursive: true });
       const r = await server.operator(
@@ -465,12 +455,7 @@ describe("the autopilot with a real export", () => {
           export: { blobPathPrefix: ["/photos/"] },
         },
       });
-      await c.jobs.update("auto-export", RG, {
-        returnAddress,
-        returnShipping,
-        deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-auto", driveCount: 2 },
-        state: "Shipping",
-      });
+      await ship(c, RG, "auto-export", { trackingNumber: "TN-auto", driveCount: 2 });
       await server.operator("POST", "/clock/advance", { by: "1s" });
       assert.equal((await c.jobs.get("auto-export", RG)).properties?.state, "Received");
       await server.operator("POST", "/clock/advance", { by: "1s" });

@@ -10,6 +10,7 @@ import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { ship, shipAndReceive } from "../support/shipping.ts";
 import { assertConformant } from "../support/conformance.ts";
 import {
   manifestHash,
@@ -21,7 +22,6 @@ import type { DriveManifest } from "../../src/transfer/manifest-types.ts";
 import { parseMetadataFile } from "../../src/transfer/xml-files.ts";
 import { prepareDrive, type PrepareResult } from "../../src/transfer/prepare.ts";
 import { METADATA_XML, sampleDataset, tempDir, writeData } from "../transfer/helpers.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
 
 const RG = "imports";
 const KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
@@ -101,18 +101,11 @@ describe("imports into a real Azurite", () => {
         })),
       },
     });
-    await c.jobs.update(name, RG, {
-      returnAddress,
-      returnShipping,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${name}` },
-      state: "Shipping",
-    });
     const ids = drives.map((d) => d.driveId ?? d.prepared.result.driveListEntry.driveId);
-    const received = await server.operator("POST", "/packages/receive", {
+    await shipAndReceive(c, server.operator, RG, name, {
       trackingNumber: `TN-${name}`,
       driveIds: ids,
     });
-    assert.equal(received.status, 200, JSON.stringify(received.body));
     if (options.beforeAttach) {
       const stored = await server.store.get({
         subscriptionId: SUBSCRIPTION,
@@ -569,18 +562,11 @@ describe("the autopilot with a real import", () => {
           driveList: [{ ...result.driveListEntry, bitLockerKey: KEY }],
         },
       });
-      await c.jobs.update("by-hand", RG, {
-        returnAddress,
-        returnShipping,
-        deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-HAND" },
-        state: "Shipping",
-      });
-      const received = await server.operator("POST", "/packages/receive", {
+      const received = await shipAndReceive(c, server.operator, RG, "by-hand", {
         trackingNumber: "TN-HAND",
         driveIds: [driveId],
       });
-      assert.equal(received.status, 200, JSON.stringify(received.body));
-      assert.equal(received.body.state, "Received");
+      assert.equal(received.state, "Received");
       const states: string[] = [];
       for (let i = 0; i < 6; i++) {
         await server.operator("POST", "/clock/advance", { by: "1s" });
@@ -642,12 +628,7 @@ describe("the autopilot with a real import", () => {
           driveList: [{ ...result.driveListEntry, bitLockerKey: KEY }],
         },
       });
-      await c.jobs.update("docked", RG, {
-        returnAddress,
-        returnShipping,
-        deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-DOCK" },
-        state: "Shipping",
-      });
+      await ship(c, RG, "docked", { trackingNumber: "TN-DOCK" });
       const states: string[] = [];
       for (let i = 0; i < 6; i++) {
         await server.operator("POST", "/clock/advance", { by: "1s" });

@@ -9,20 +9,19 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StorageImportExport } from "@azure/arm-storageimportexport";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
-import { prepareDrive } from "../../src/transfer/prepare.ts";
 import { PostgresJobStore } from "../../src/store/postgres/postgres-job-store.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
 import { freePort, startServe, type Served } from "../cli/helpers.ts";
 import { freshDatabase, postgresSkip } from "../support/postgres.ts";
 import { armClient } from "../support/server.ts";
+import { ship } from "../support/shipping.ts";
+import { blobHashes, preparedDrive } from "./support/import-drive.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
 
 const SUB = "00000000-0000-4000-8000-00000000a0de";
@@ -31,7 +30,6 @@ const ACCOUNT = "multinode";
 const ACCOUNT_KEY = randomBytes(32).toString("base64");
 const OPERATOR_KEY = "multinode-operator-key-0123456789";
 const BITLOCKER = "111111-222222-333333-444444-555555-666666-777777-888888";
-const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 const AZURITE = new URL("../../node_modules/azurite/dist/src/blob/main.js", import.meta.url)
   .pathname;
 
@@ -71,19 +69,7 @@ async function drive(root: string, id: string, prefix: string, files: number) {
   const src = join(root, id, "src");
   for (let i = 0; i < files; i++) writeData(src, `d${i % 5}/f${i}.bin`, 8 * 1024 + i);
   writeData(src, "big.bin", 6 * 1024 * 1024);
-  const csv = join(root, id, "dataset.csv");
-  writeFileSync(
-    csv,
-    `BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n"${src}/",${prefix}/,,rename,,\n`,
-  );
-  const driveDir = join(root, id, "drive");
-  const prepared = await prepareDrive({ datasetCsv: csv, driveDir, driveId: id });
-  const manifest = parseManifest(readFileSync(prepared.manifestPath, "utf8"));
-  const expected = new Map(
-    manifest.blobLists
-      .flatMap((l) => l.blobs)
-      .map((b) => [b.blobPath, md5(readFileSync(resolveDriveFile(driveDir, b.filePath)!))]),
-  );
+  const { driveDir, prepared, expected } = await preparedDrive(join(root, id), src, prefix, id);
   return { id, driveDir, entry: prepared.driveListEntry, expected };
 }
 
@@ -198,12 +184,7 @@ describe(
               ],
             },
           });
-          await sdk[(i + 1) % 2]!.jobs.update(name, RG, {
-            returnAddress,
-            returnShipping,
-            deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-T${i}` },
-            state: "Shipping",
-          });
+          await ship(sdk[(i + 1) % 2]!, RG, name, { trackingNumber: `TN-T${i}` });
         }),
       );
       // Shipping alert after 14 days: each job gets one history entry from a timer.
@@ -253,12 +234,7 @@ describe(
             driveList: [{ ...j.drive.entry, bitLockerKey: BITLOCKER }],
           },
         });
-        await j.sdk.jobs.update(j.name, RG, {
-          returnAddress,
-          returnShipping,
-          deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-${j.drive.id}` },
-          state: "Shipping",
-        });
+        await ship(j.sdk, RG, j.name, { trackingNumber: `TN-${j.drive.id}` });
         await operator(j.api, "POST", "/packages/receive", {
           trackingNumber: `TN-${j.drive.id}`,
           driveIds: [j.drive.id],
@@ -311,20 +287,13 @@ describe(
       );
       for (const d of drives) {
         const container = [...d.expected.keys()][0]!.split("/")[0]!;
-        const names: string[] = [];
-        for await (const b of blobs.getContainerClient(container).listBlobsFlat())
-          names.push(`${container}/${b.name}`);
+        const found = await blobHashes(blobs.getContainerClient(container));
         assert.deepEqual(
-          names.sort(),
+          [...found.keys()].sort(),
           [...d.expected.keys()].sort(),
           `${d.id}: exactly the manifest's blobs, none missing, no 'name (2)'`,
         );
-        for (const [name, sum] of d.expected) {
-          const blob = blobs
-            .getContainerClient(container)
-            .getBlobClient(name.slice(container.length + 1));
-          assert.equal(md5(await blob.downloadToBuffer()), sum, name);
-        }
+        for (const [name, sum] of d.expected) assert.equal(found.get(name), sum, name);
       }
       assert.equal(survivor.child.exitCode, null, "the other worker is still running");
     });
@@ -350,12 +319,7 @@ describe(
       for (const [i, name] of created.entries()) await sdk[i % 2]!.jobs.create(name, RG, body(i));
       for (const [i, name] of shipping.entries()) {
         await sdk[i % 2]!.jobs.create(name, RG, body(100 + i));
-        await sdk[i % 2]!.jobs.update(name, RG, {
-          returnAddress,
-          returnShipping,
-          deliveryPackage: { carrierName: "FedEx", trackingNumber: `TN-RS${i}` },
-          state: "Shipping",
-        });
+        await ship(sdk[i % 2]!, RG, name, { trackingNumber: `TN-RS${i}` });
       }
       const outcome = (p: Promise<unknown>) =>
         p.then(

@@ -5,20 +5,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { once } from "node:events";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { armClient } from "../support/server.ts";
-import { afterTransferring, operatorOf, serve } from "./support/serve.ts";
-import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
-import { prepareDrive } from "../../src/transfer/prepare.ts";
+import { afterTransferring, operatorAt, operatorOf, serve } from "./support/serve.ts";
+import { blobHashes, preparedDrive } from "./support/import-drive.ts";
+import { shipAndReceive } from "../support/shipping.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
 
 const SUB = "00000000-0000-4000-8000-0000000000aa";
-const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 
 test(
   "SIGKILL mid-import, restart: the job completes with every blob right and no extra blobs",
@@ -29,25 +25,11 @@ test(
     for (let i = 0; i < files; i++)
       writeData(root, `src/d${i % 7}/f${String(i).padStart(4, "0")}.bin`, 16 * 1024 + i);
     writeData(root, "src/big.bin", 9 * 1024 * 1024);
-    writeData(
+    const { driveDir, prepared, expected } = await preparedDrive(
       root,
-      "dataset.csv",
-      `BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n"${join(root, "src")}/",resumed/,,rename,,\n`,
-    );
-    const driveDir = join(root, "drive");
-    const prepared = await prepareDrive({
-      datasetCsv: join(root, "dataset.csv"),
-      driveDir,
-      driveId: "WD-RESUME-01",
-    });
-    const manifest = parseManifest(readFileSync(prepared.manifestPath, "utf8"));
-    const expected = new Map(
-      manifest.blobLists
-        .flatMap((l) => l.blobs)
-        .map((b) => [
-          b.blobPath.slice("resumed/".length),
-          md5(readFileSync(resolveDriveFile(driveDir, b.filePath)!)),
-        ]),
+      join(root, "src"),
+      "resumed",
+      "WD-RESUME-01",
     );
     const dataDir = join(root, "data");
 
@@ -61,19 +43,13 @@ test(
         driveList: [{ ...prepared.driveListEntry, bitLockerKey: "k" }],
       },
     });
-    await c.jobs.update("resume-me", "rg", {
-      returnAddress,
-      returnShipping,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-R" },
-      state: "Shipping",
+    await shipAndReceive(c, operatorAt(dataDir, server.url), "rg", "resume-me", {
+      trackingNumber: "TN-R",
+      driveIds: ["WD-RESUME-01"],
     });
     const account = (await operator(server.url, "GET", "/storage/resumedata")) as {
       connectionString: string;
     };
-    await operator(server.url, "POST", "/packages/receive", {
-      trackingNumber: "TN-R",
-      driveIds: ["WD-RESUME-01"],
-    });
     await operator(server.url, "POST", `/jobs/${SUB}/rg/resume-me/drives/WD-RESUME-01/attach`, {
       path: driveDir,
     });
@@ -105,16 +81,13 @@ test(
       const after = BlobServiceClient.fromConnectionString(
         account2.connectionString,
       ).getContainerClient("resumed");
-      const names: string[] = [];
-      for await (const b of after.listBlobsFlat()) names.push(b.name);
+      const found = await blobHashes(after);
       assert.deepEqual(
-        names.sort(),
+        [...found.keys()].sort(),
         [...expected.keys()].sort(),
         "exactly the manifest's blobs: none missing, none renamed",
       );
-      for (const [name, sum] of expected) {
-        assert.equal(md5(await after.getBlobClient(name).downloadToBuffer()), sum, name);
-      }
+      for (const [path, sum] of expected) assert.equal(found.get(path), sum, path);
     } finally {
       server.child.kill("SIGTERM");
       await once(server.child, "exit");

@@ -6,24 +6,20 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { OffsetClock } from "../../src/domain/clock.ts";
 import { DEFAULT_TIMERS } from "../../src/domain/job/lifecycle.ts";
 import { ImportCopier } from "../../src/transfer/import/import-copier.ts";
-import { parseManifest, resolveDriveFile } from "../../src/transfer/manifest.ts";
-import { prepareDrive } from "../../src/transfer/prepare.ts";
 import { TransferRunner } from "../../src/transfer/runner.ts";
-import { returnAddress, returnShipping } from "../api/fixtures.ts";
 import { startTestServer, SUBSCRIPTION, type TestServer } from "../support/server.ts";
+import { shipAndReceive } from "../support/shipping.ts";
+import { blobHashes, preparedDrive } from "./support/import-drive.ts";
 import { tempDir, writeData } from "../transfer/helpers.ts";
 
 const RG = "takeover";
 const KEY = "111111-222222-333333-444444-555555-666666-777777-888888";
 const LEASE_MS = 30_000;
-const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
 
 describe("a drive taken over from a runner whose lease ran out", () => {
   let server: TestServer;
@@ -39,22 +35,11 @@ describe("a drive taken over from a runner whose lease ran out", () => {
     for (let i = 0; i < 120; i++)
       writeData(root, `src/f${String(i).padStart(3, "0")}.bin`, 3000 + i);
     writeData(root, "src/big.bin", 9 * 1024 * 1024);
-    writeData(
+    const { driveDir, prepared, manifest, expected } = await preparedDrive(
       root,
-      "dataset.csv",
-      `BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n"${join(root, "src")}/",moved/,,rename,,\n`,
-    );
-    const driveDir = join(root, "drive");
-    const prepared = await prepareDrive({
-      datasetCsv: join(root, "dataset.csv"),
-      driveDir,
-      driveId: "WD-TAKEOVER",
-    });
-    const manifest = parseManifest(readFileSync(prepared.manifestPath, "utf8"));
-    const expected = new Map(
-      manifest.blobLists
-        .flatMap((l) => l.blobs)
-        .map((b) => [b.blobPath, md5(readFileSync(resolveDriveFile(driveDir, b.filePath)!))]),
+      join(root, "src"),
+      "moved",
+      "WD-TAKEOVER",
     );
 
     const c = server.client();
@@ -68,17 +53,10 @@ describe("a drive taken over from a runner whose lease ran out", () => {
         driveList: [{ ...prepared.driveListEntry, bitLockerKey: KEY }],
       },
     });
-    await c.jobs.update("taken", RG, {
-      returnAddress,
-      returnShipping,
-      deliveryPackage: { carrierName: "FedEx", trackingNumber: "TN-TAKEOVER" },
-      state: "Shipping",
-    });
-    const received = await server.operator("POST", "/packages/receive", {
+    await shipAndReceive(c, server.operator, RG, "taken", {
       trackingNumber: "TN-TAKEOVER",
       driveIds: ["WD-TAKEOVER"],
     });
-    assert.equal(received.status, 200, JSON.stringify(received.body));
 
     // The second runner: its clock two leases ahead, so the first one's lease has run out.
     const later = new OffsetClock();
@@ -124,11 +102,7 @@ describe("a drive taken over from a runner whose lease ran out", () => {
     // Every blob once, with its content; no `name (2)` from the two runners.
     const conn = await server.operator("GET", "/storage/takeover");
     const acct = BlobServiceClient.fromConnectionString(conn.body.connectionString);
-    const found = new Map<string, string>();
-    for await (const b of acct.getContainerClient("moved").listBlobsFlat()) {
-      const body = await acct.getContainerClient("moved").getBlobClient(b.name).downloadToBuffer();
-      found.set(`moved/${b.name}`, md5(body));
-    }
+    const found = await blobHashes(acct.getContainerClient("moved"));
     assert.deepEqual([...found.keys()].sort(), [...expected.keys()].sort());
     for (const [path, hash] of expected) assert.equal(found.get(path), hash, path);
 

@@ -9,7 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { sampleJob } from "../support/job-factory.ts";
-import { freshStores, STORE_FACTORIES } from "../support/store-factories.ts";
+import {
+  freshStores,
+  purgeKeepsOthersSettings,
+  settingsBefore008,
+  STORE_FACTORIES,
+} from "../support/store-factories.ts";
 import type { HistoryEntry, Job } from "../../src/domain/job/model.ts";
 import type { JobStore } from "../../src/store/ports.ts";
 import { FENCE_FRAMES } from "../../src/store/sqlite/checkpointer.ts";
@@ -600,24 +605,13 @@ describe("SQLite migrations", () => {
       }
       db.pragma("user_version = 7");
       const j = job();
-      const insert = db.prepare("INSERT INTO settings (name, value) VALUES (?, ?)");
-      for (const name of [
-        `export-plan:${j.uid}`,
-        `export-plan:${j.uid}x`,
-        `a:b:${j.uid}`,
-        "paging-token-secret",
-        "ends-with:",
-      ]) {
-        insert.run(name, "v");
-      }
+      const insert = db.prepare("INSERT INTO settings (name, value) VALUES (?, 'v')");
+      for (const { name } of settingsBefore008(j.uid)) insert.run(name);
       migrate(db);
-      assert.deepEqual(db.prepare("SELECT name, job_uid FROM settings ORDER BY name").all(), [
-        { name: `a:b:${j.uid}`, job_uid: j.uid },
-        { name: "ends-with:", job_uid: null },
-        { name: `export-plan:${j.uid}`, job_uid: j.uid },
-        { name: `export-plan:${j.uid}x`, job_uid: `${j.uid}x` },
-        { name: "paging-token-secret", job_uid: null },
-      ]);
+      assert.deepEqual(
+        db.prepare("SELECT name, job_uid FROM settings ORDER BY name").all(),
+        settingsBefore008(j.uid),
+      );
       const plan = db
         .prepare("EXPLAIN QUERY PLAN DELETE FROM settings WHERE job_uid = ?")
         .all("u") as { detail: string }[];
@@ -625,11 +619,7 @@ describe("SQLite migrations", () => {
       db.close();
       const store = new SqliteJobStore({ file });
       await store.insert(j, [h("create")]);
-      assert.equal(await store.purge(j.uid, 1), true);
-      assert.equal(await store.getSetting(`export-plan:${j.uid}`), undefined);
-      assert.equal(await store.getSetting(`a:b:${j.uid}`), undefined);
-      assert.equal(await store.getSetting(`export-plan:${j.uid}x`), "v", "another job's");
-      assert.equal(await store.getSetting("paging-token-secret"), "v");
+      await purgeKeepsOthersSettings(store, j.uid);
       await store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { sampleJob } from "../support/job-factory.ts";
 import { freshDatabase, postgresSkip } from "../support/postgres.ts";
+import { purgeKeepsOthersSettings, settingsBefore008 } from "../support/store-factories.ts";
 import type { Job } from "../../src/domain/job/model.ts";
 import { migrate } from "../../src/store/postgres/migrate.ts";
 import {
@@ -204,13 +205,7 @@ describe("PostgreSQL store", { skip: postgresSkip() }, () => {
           f,
         ]);
       }
-      for (const name of [
-        `export-plan:${j.uid}`,
-        `export-plan:${j.uid}x`,
-        `a:b:${j.uid}`,
-        "paging-token-secret",
-        "ends-with:",
-      ]) {
+      for (const { name } of settingsBefore008(j.uid)) {
         await c.query("INSERT INTO settings (name, value) VALUES ($1, 'v')", [name]);
       }
       assert.deepEqual(
@@ -219,13 +214,7 @@ describe("PostgreSQL store", { skip: postgresSkip() }, () => {
       );
       assert.deepEqual(
         (await c.query("SELECT name, job_uid FROM settings ORDER BY name")).rows,
-        [
-          { name: `a:b:${j.uid}`, job_uid: j.uid },
-          { name: "ends-with:", job_uid: null },
-          { name: `export-plan:${j.uid}`, job_uid: j.uid },
-          { name: `export-plan:${j.uid}x`, job_uid: `${j.uid}x` },
-          { name: "paging-token-secret", job_uid: null },
-        ].sort((a, b) => (a.name < b.name ? -1 : 1)),
+        settingsBefore008(j.uid),
       );
       // A plan that can use an index takes it once sequential scans are priced out.
       await c.query("SET enable_seqscan = off");
@@ -238,11 +227,7 @@ describe("PostgreSQL store", { skip: postgresSkip() }, () => {
     const store = await PostgresJobStore.open({ url, poolSize: 2 });
     try {
       await store.insert(j, []);
-      assert.equal(await store.purge(j.uid, 1), true);
-      assert.equal(await store.getSetting(`export-plan:${j.uid}`), undefined);
-      assert.equal(await store.getSetting(`a:b:${j.uid}`), undefined);
-      assert.equal(await store.getSetting(`export-plan:${j.uid}x`), "v", "another job's");
-      assert.equal(await store.getSetting("paging-token-secret"), "v");
+      await purgeKeepsOthersSettings(store, j.uid);
     } finally {
       await store.close();
     }

@@ -4,6 +4,7 @@
  * database URL); the same place reopens the same data.
  */
 import { after } from "node:test";
+import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -94,4 +95,26 @@ export function freshStores(
     places.push(place);
     return { place, store: await factory.open(place) };
   };
+}
+
+/**
+ * Settings rows as written before migration 008 (value "v"), in name order, with the job uid
+ * each must be keyed by after it: the text after the last colon, none when there is none.
+ */
+export function settingsBefore008(uid: string): { name: string; job_uid: string | null }[] {
+  return [
+    { name: `a:b:${uid}`, job_uid: uid },
+    { name: "ends-with:", job_uid: null },
+    { name: `export-plan:${uid}`, job_uid: uid },
+    { name: `export-plan:${uid}x`, job_uid: `${uid}x` },
+    { name: "paging-token-secret", job_uid: null },
+  ];
+}
+
+/** Job `uid` (version 1), purged: its settingsBefore008 rows go with it, the others stay. */
+export async function purgeKeepsOthersSettings(store: JobStore, uid: string): Promise<void> {
+  assert.equal(await store.purge(uid, 1), true);
+  for (const { name, job_uid } of settingsBefore008(uid)) {
+    assert.equal(await store.getSetting(name), job_uid === uid ? undefined : "v", name);
+  }
 }

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StorageImportExport } from "@azure/arm-storageimportexport";
+import type { OperatorCall } from "../../support/shipping.ts";
 
 const BIN = new URL("../../../bin/drivebay.js", import.meta.url).pathname;
 
@@ -45,10 +46,13 @@ export async function serve(
   return { child, url };
 }
 
-/** Calls to the operator API of the server on `dataDir` (its key read once, on first use). */
-export function operatorOf(dataDir: string) {
+/**
+ * A call to the operator API of the server at `url` that keeps its data in `dataDir` (the
+ * key read once, on first use), answered with its status and body.
+ */
+export function operatorAt(dataDir: string, url: string): OperatorCall {
   let key: string | undefined;
-  return async (url: string, method: string, path: string, body?: unknown) => {
+  return async (method, path, body) => {
     key ??= readFileSync(join(dataDir, "operator.key"), "utf8").trim();
     const res = await fetch(`${url}/operator/v1${path}`, {
       method,
@@ -58,9 +62,16 @@ export function operatorOf(dataDir: string) {
       },
       body: body ? JSON.stringify(body) : undefined,
     });
-    const json = (await res.json()) as Record<string, unknown>;
-    assert.ok(res.ok, JSON.stringify(json));
-    return json;
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+}
+
+/** Calls to the operator API of the server on `dataDir` that must succeed; their answers. */
+export function operatorOf(dataDir: string) {
+  return async (url: string, method: string, path: string, body?: unknown) => {
+    const res = await operatorAt(dataDir, url)(method, path, body);
+    assert.ok(res.status >= 200 && res.status < 300, JSON.stringify(res.body));
+    return res.body as Record<string, unknown>;
   };
 }
 
